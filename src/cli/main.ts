@@ -1,0 +1,202 @@
+import '../polyfill.js'
+import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { Command, Option } from 'commander'
+import envPaths from 'env-paths'
+import { request } from 'undici'
+import { parseListen, startAgent } from '../agent.js'
+import { loadConfig, type LayerdConfig } from '../config/load.js'
+import { ConfigError, errorMessage, isLayerdError } from '../errors.js'
+import { createLogger } from '../log.js'
+import { BlobStore } from '../store/blob-store.js'
+import { collectGarbage } from '../store/gc.js'
+import { createMetrics } from '../metrics/metrics.js'
+
+const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v]
+
+interface CommonOpts {
+  config?: string
+  dataDir?: string
+  listen?: string
+}
+
+interface ServeOpts extends CommonOpts {
+  upstream: string[]
+  defaultRegistry?: string
+  credentials: string[]
+  logLevel?: string
+  p2pListen: string[]
+  peer: string[]
+  mdns: boolean
+  p2p: boolean
+  secretFile?: string
+}
+
+/** Flags win over the config file; each flag writes the same key the YAML would. */
+function applyFlags (opts: ServeOpts | CommonOpts): (raw: Record<string, any>) => void {
+  return (raw) => {
+    if (opts.dataDir !== undefined) raw.dataDir = opts.dataDir
+    if (opts.listen !== undefined) raw.listen = opts.listen
+    if (!('upstream' in opts)) return
+    if (opts.defaultRegistry !== undefined) raw.defaultRegistry = opts.defaultRegistry
+    if (opts.logLevel !== undefined) raw.logLevel = opts.logLevel
+    raw.upstreams ??= {}
+    for (const u of opts.upstream) {
+      const i = u.indexOf('=')
+      if (i <= 0) throw new ConfigError(`--upstream ${JSON.stringify(u)}: expected NAME=URL, e.g. docker.io=https://registry-1.docker.io`)
+      raw.upstreams[u.slice(0, i)] = { ...raw.upstreams[u.slice(0, i)], url: u.slice(i + 1) }
+    }
+    for (const c of opts.credentials) {
+      const m = /^([^=]+)=([^:]+):(.+)$/.exec(c)
+      // Never echo the value: it may be a password typed by mistake.
+      if (m === null) throw new ConfigError('--credentials: expected NAME=USER:PASSWORD_FILE')
+      const entry = raw.upstreams[m[1]] ?? (m[1] === 'docker.io' ? { url: 'https://registry-1.docker.io' } : undefined)
+      if (entry === undefined) throw new ConfigError(`--credentials: registry ${m[1]} has no --upstream`)
+      raw.upstreams[m[1]] = { ...entry, username: m[2], passwordFile: m[3] }
+    }
+    raw.p2p ??= {}
+    if (opts.p2pListen.length > 0) raw.p2p.listen = opts.p2pListen
+    if (opts.peer.length > 0) raw.p2p.peers = [...(raw.p2p.peers ?? []), ...opts.peer]
+    if (!opts.mdns) raw.p2p.mdns = false
+    if (!opts.p2p) raw.p2p.enabled = false
+    if (opts.secretFile !== undefined) raw.p2p.secretFile = opts.secretFile
+  }
+}
+
+function defaultDataDir (): string {
+  return envPaths('layerd', { suffix: '' }).data
+}
+
+function fail (err: unknown): never {
+  const msg = isLayerdError(err) ? err.message : errorMessage(err)
+  process.stderr.write(`layerd: ${msg}\n`)
+  process.exit(err instanceof ConfigError ? 2 : 1)
+}
+
+async function serve (opts: ServeOpts): Promise<void> {
+  let config: LayerdConfig
+  try { config = await loadConfig(opts.config, applyFlags(opts)) } catch (err) { fail(err) }
+  const logger = createLogger({ level: config.logLevel })
+  const dataDir = config.dataDir ?? defaultDataDir()
+  let agent
+  try {
+    agent = await startAgent({ config, dataDir, logger, metrics: createMetrics() })
+  } catch (err) { fail(err) }
+  const { address, port } = agent.address
+  logger.info({
+    listen: `${address.includes(':') ? `[${address}]` : address}:${port}`,
+    dataDir,
+    defaultRegistry: config.defaultRegistry,
+    upstreams: Object.keys({ 'docker.io': 1, ...config.upstreams }),
+    version: pkg.version
+  }, 'layerd ready')
+
+  let stopping = false
+  const shutdown = (signal: string): void => {
+    if (stopping) { process.exit(1) }
+    stopping = true
+    logger.info({ signal }, 'stopping')
+    agent.stop().then(() => {
+      logger.info('stopped cleanly')
+      process.exit(0)
+    }, (err) => {
+      logger.error({ err: errorMessage(err) }, 'error while stopping')
+      process.exit(1)
+    })
+  }
+  process.on('SIGTERM', () => shutdown('SIGTERM'))
+  process.on('SIGINT', () => shutdown('SIGINT'))
+}
+
+async function gc (opts: CommonOpts & { json?: boolean }): Promise<void> {
+  let config: LayerdConfig
+  try { config = await loadConfig(opts.config, applyFlags(opts)) } catch (err) { fail(err) }
+  const { host, port } = parseListen(config.listen)
+  let report: any
+  try {
+    // A running agent owns the store (LevelDB locks it): ask it to collect.
+    const res = await request(`http://${host.includes(':') ? `[${host}]` : host}:${port}/_layerd/gc`, { method: 'POST', headersTimeout: 600_000, bodyTimeout: 600_000 })
+    report = await res.body.json()
+    if (res.statusCode !== 200) fail(new Error(`agent answered ${res.statusCode}: ${JSON.stringify(report)}`))
+  } catch (err: any) {
+    if (err?.code !== 'ECONNREFUSED') fail(err)
+    const dataDir = config.dataDir ?? defaultDataDir()
+    const logger = createLogger({ level: 'warn', fd: 2 })
+    let store: BlobStore
+    try { store = await BlobStore.open({ dataDir, logger, metrics: createMetrics({ defaultMetrics: false }) }) } catch (e) {
+      fail(new Error(`cannot open the store in ${dataDir}: ${errorMessage(e)}`))
+    }
+    try {
+      report = await collectGarbage(store, { maxBytes: config.store.maxBytes, partialTtlMs: config.store.partialTtl, pinned: new Set(config.store.pinned), busy: () => false })
+    } finally { await store.close() }
+  }
+  if (opts.json === true) { process.stdout.write(JSON.stringify(report, null, 2) + '\n'); return }
+  for (const r of report.removed) process.stdout.write(`removed ${r.digest} (${r.bytes} bytes, ${r.reason})\n`)
+  process.stdout.write(`gc: removed ${report.removed.length} blobs, freed ${report.freedBytes} bytes; ${report.usedBytes} of ${report.maxBytes} bytes used${report.overQuota ? ' (still over quota: the rest is pinned or in use)' : ''}\n`)
+}
+
+async function peers (opts: CommonOpts & { json?: boolean }): Promise<void> {
+  let config: LayerdConfig
+  try { config = await loadConfig(opts.config, applyFlags(opts)) } catch (err) { fail(err) }
+  const { host, port } = parseListen(config.listen)
+  let body: any
+  try {
+    const res = await request(`http://${host.includes(':') ? `[${host}]` : host}:${port}/_layerd/peers`, { headersTimeout: 10_000 })
+    body = await res.body.json()
+    if (res.statusCode !== 200) fail(new Error(`agent answered ${res.statusCode}: ${JSON.stringify(body)}`))
+  } catch (err: any) {
+    fail(new Error(`no agent answering on ${config.listen} (${err?.code ?? errorMessage(err)})`))
+  }
+  if (opts.json === true) { process.stdout.write(JSON.stringify(body, null, 2) + '\n'); return }
+  const list = body.peers as Array<{ peerId: string, addresses: string[], blobs: number, completeBlobs: number, bytes: number, bannedUntil?: number }>
+  process.stdout.write(`this agent: ${body.self ?? '-'}\n`)
+  if (list.length === 0) { process.stdout.write('no peers connected\n'); return }
+  process.stdout.write('PEER                                                   BLOBS  COMPLETE  BYTES         ADDRESS\n')
+  for (const p of list) {
+    process.stdout.write(`${p.peerId.padEnd(54)} ${String(p.blobs).padStart(5)}  ${String(p.completeBlobs).padStart(8)}  ${String(p.bytes).padStart(12)}  ${p.addresses[0] ?? ''}${p.bannedUntil !== undefined ? '  (banned)' : ''}\n`)
+  }
+}
+
+const program = new Command('layerd')
+  .description('Peer-to-peer LAN agent that shares container image layers: a verified, resumable OCI pull mirror.')
+  .version(pkg.version, '-V, --version')
+  .showHelpAfterError()
+
+program.command('serve')
+  .description('run the agent: registry mirror on --listen, peers over libp2p')
+  .option('--config <file>', 'YAML config file (config/layerd.yaml documents every option)')
+  .option('--data-dir <dir>', 'where blobs and the index live (default: per-user data directory)')
+  .option('--listen <host:port>', 'registry API and /metrics listener (default 127.0.0.1:5050)')
+  .option('--upstream <name=url>', 'upstream registry, repeatable (docker.io=https://registry-1.docker.io is built in)', collect, [])
+  .option('--default-registry <name>', 'registry for requests without ?ns= (default docker.io)')
+  .option('--credentials <name=user:passwordfile>', 'credentials for an upstream, password read from a file; repeatable', collect, [])
+  .option('--p2p-listen <multiaddr>', 'libp2p listen address, repeatable (default /ip4/0.0.0.0/tcp/4050)', collect, [])
+  .option('--peer <multiaddr>', 'static peer, repeatable', collect, [])
+  .option('--no-mdns', 'do not discover peers with mDNS')
+  .option('--no-p2p', 'no peer network at all (a standalone mirror)')
+  .option('--secret-file <file>', 'office secret: only agents with the same secret connect')
+  .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+  .action(serve)
+
+program.command('gc')
+  .description('garbage-collect the store now (asks the running agent, or works on the data dir directly)')
+  .option('--config <file>', 'YAML config file')
+  .option('--data-dir <dir>', 'data directory (when no agent is running)')
+  .option('--listen <host:port>', 'where the running agent listens')
+  .option('--json', 'print the report as JSON')
+  .action(gc)
+
+program.command('secret')
+  .description('print a new random office secret (save it to a file, pass it with --secret-file)')
+  .action(() => { process.stdout.write(randomBytes(32).toString('hex') + '\n') })
+
+program.command('peers')
+  .description('list the peers of the running agent and what they hold')
+  .option('--config <file>', 'YAML config file')
+  .option('--listen <host:port>', 'where the running agent listens')
+  .option('--json', 'print JSON')
+  .action(peers)
+
+await program.parseAsync(process.argv).catch(fail)

@@ -1,0 +1,49 @@
+import type { ServerResponse } from 'node:http'
+import { CircuitOpenError, RangeInvalidError, isLayerdError } from '../errors.js'
+
+interface Mapping { status: number, code: string }
+
+// Our stable codes → HTTP status and the closest code the distribution spec defines. Our own
+// code travels in `detail.code` so a user can look it up.
+const MAP: Record<string, Mapping> = {
+  DIGEST_INVALID: { status: 400, code: 'DIGEST_INVALID' },
+  NAME_INVALID: { status: 400, code: 'NAME_INVALID' },
+  RANGE_INVALID: { status: 416, code: 'RANGE_INVALID' },
+  BLOB_UNKNOWN: { status: 404, code: 'BLOB_UNKNOWN' },
+  MANIFEST_UNKNOWN: { status: 404, code: 'MANIFEST_UNKNOWN' },
+  NAME_UNKNOWN: { status: 404, code: 'NAME_UNKNOWN' },
+  REGISTRY_UNKNOWN: { status: 404, code: 'NAME_UNKNOWN' },
+  UNAUTHORIZED: { status: 401, code: 'UNAUTHORIZED' },
+  DENIED: { status: 403, code: 'DENIED' },
+  TOOMANYREQUESTS: { status: 429, code: 'TOOMANYREQUESTS' },
+  UNSUPPORTED: { status: 405, code: 'UNSUPPORTED' },
+  UPSTREAM_UNAVAILABLE: { status: 503, code: 'UNAVAILABLE' },
+  UPSTREAM_CIRCUIT_OPEN: { status: 503, code: 'UNAVAILABLE' },
+  NO_PROGRESS: { status: 504, code: 'UNAVAILABLE' },
+  UPSTREAM_PROTOCOL: { status: 502, code: 'UNKNOWN' },
+  DIGEST_MISMATCH: { status: 502, code: 'UNKNOWN' },
+  STORE_FULL: { status: 507, code: 'UNKNOWN' },
+  STORE_IO: { status: 500, code: 'UNKNOWN' },
+  ABORTED: { status: 503, code: 'UNAVAILABLE' }
+}
+
+export function errorStatus (err: unknown): Mapping & { detailCode: string } {
+  const code = isLayerdError(err) ? err.code : 'INTERNAL'
+  const m = MAP[code] ?? { status: 500, code: 'UNKNOWN' }
+  return { ...m, detailCode: code }
+}
+
+/** Send an OCI error body. Only ever called before the response headers went out. */
+export function sendError (res: ServerResponse, err: unknown, head = false): number {
+  const { status, code, detailCode } = errorStatus(err)
+  const message = isLayerdError(err) ? err.message : 'internal error'
+  const headers: Record<string, string | number> = { 'Content-Type': 'application/json', 'Docker-Distribution-API-Version': 'registry/2.0' }
+  if (err instanceof RangeInvalidError && err.size !== undefined) headers['Content-Range'] = `bytes */${err.size}`
+  if (err instanceof CircuitOpenError) headers['Retry-After'] = Math.max(1, Math.ceil(err.retryAfterMs / 1000))
+  if (status === 401) headers['WWW-Authenticate'] = 'Basic realm="layerd (upstream refused credentials)"'
+  const body = JSON.stringify({ errors: [{ code, message, detail: { code: detailCode } }] })
+  headers['Content-Length'] = Buffer.byteLength(body)
+  res.writeHead(status, headers)
+  res.end(head ? undefined : body)
+  return status
+}
