@@ -89,12 +89,11 @@ class HashCursor {
 }
 
 /**
- * One open blob: its file, what is present, what is durable, and the running hash.
+ * One open blob: its file, what is present, what is recorded, and the running hash.
  * Shared by every writer (sources) and reader (HTTP clients, peers) of the digest.
  */
 export class BlobEntry {
   readonly present: RangeSet
-  private durable: RangeSet
   private fh?: FileHandle
   private fhOpening?: Promise<FileHandle>
   private readonly writing = new RangeSet()
@@ -107,6 +106,8 @@ export class BlobEntry {
   refs = 0
   /** Set when verification failed: the entry is dead, readers must stop. */
   failed?: Error
+  /** Being discarded: writes and checkpoints stop before `failed` is published. */
+  dead = false
   /** Settles when the blob is verified complete (or fails verification). */
   readonly completion: Promise<void>
   private resolveCompletion!: () => void
@@ -114,7 +115,6 @@ export class BlobEntry {
 
   constructor (readonly store: BlobStore, readonly digest: string, readonly path: string, public meta: BlobMeta) {
     this.present = new RangeSet(meta.ranges)
-    this.durable = this.present.clone()
     this.completion = new Promise((resolve, reject) => { this.resolveCompletion = resolve; this.rejectCompletion = reject })
     this.completion.catch(() => {}) // observed through `failed` too; never an unhandled rejection
     if (meta.state === 'complete') this.resolveCompletion()
@@ -159,7 +159,7 @@ export class BlobEntry {
    */
   async write (offset: number, buf: Uint8Array): Promise<number> {
     if (this.failed !== undefined) throw this.failed
-    if (this.complete) return 0
+    if (this.complete || this.dead) return 0
     const end = Math.min(offset + buf.length, this.size)
     if (offset < 0 || offset >= end) return 0
     const todo = this.present.union(this.writing).missing(offset, end)
@@ -279,7 +279,7 @@ export class BlobEntry {
    */
   async checkpoint (): Promise<void> {
     while (this.checkpointing !== undefined) await this.checkpointing
-    if (this.dirtyBytes === 0 || this.fh === undefined || this.failed !== undefined) return
+    if (this.dirtyBytes === 0 || this.fh === undefined || this.dead) return
     if (this.syncTimer !== undefined) { clearTimeout(this.syncTimer); this.syncTimer = undefined }
     const run = (async () => {
       const snapshot = this.present.clone()
@@ -287,8 +287,7 @@ export class BlobEntry {
       try {
         await this.fh!.datasync()
         this.store.observe('datasync', this.digest, snapshot)
-        if (this.complete || this.failed !== undefined) return
-        this.durable = snapshot
+        if (this.complete || this.dead) return
         this.meta = { ...this.meta, ranges: snapshot.toArray() }
         this.store.observe('index', this.digest, snapshot)
         await this.store.index.putBlob(this.digest, this.meta)
@@ -324,6 +323,7 @@ export class BlobEntry {
   }
 
   fail (err: Error): void {
+    this.dead = true
     this.failed = err
     this.rejectCompletion(err)
     this.wake()
@@ -571,10 +571,11 @@ export class BlobStore extends EventEmitter<{ event: [StoreEvent] }> {
     this.logger.error({ digest: e.digest, actual: err.actual }, 'digest mismatch: received bytes discarded')
     this.metrics.verificationFailures.inc({ source: 'blob' })
     if (this.entries.get(e.digest) === e) this.entries.delete(e.digest)
-    e.fail(err)
+    e.dead = true // no more writes or checkpoints from here on; readers learn of it below
     await e.closeFile().catch(() => {})
     await this.index.deleteBlob(e.digest).catch(() => {})
     await rm(e.path, { force: true }).catch(() => {})
+    e.fail(err)
     this.emit('event', { type: 'remove', digest: e.digest })
   }
 

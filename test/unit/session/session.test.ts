@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { UpstreamUnavailableError } from '../../../src/errors.js'
+import { silentLogger } from '../../../src/log.js'
+import { createMetrics } from '../../../src/metrics/metrics.js'
+import { SessionManager } from '../../../src/session/manager.js'
+import { BlobStore } from '../../../src/store/blob-store.js'
+import type { BlobFetchOptions, Upstream } from '../../../src/upstream/types.js'
+import { collect, pseudoRandom, sha256, tempDir } from '../support/fixtures.js'
+
+/** A tiny in-process upstream for this module's seam: serves one blob, counts what it sends. */
+function fakeUpstream (data: Buffer, opts: { chunk?: number, delayMs?: number, failFirst?: number } = {}) {
+  const stats = { calls: [] as Array<{ start: number, end?: number }>, bytes: 0, failures: opts.failFirst ?? 0 }
+  const chunk = opts.chunk ?? 64 * 1024
+  const up: Upstream = {
+    registry: (name) => ({ name, url: 'http://fake.invalid' }),
+    isCredentialed: () => false,
+    getManifest: async () => { throw new Error('unused') },
+    headManifest: async () => { throw new Error('unused') },
+    statBlob: async () => ({ size: data.length }),
+    async fetchBlob (_r, _n, _d, o: BlobFetchOptions) {
+      stats.calls.push({ start: o.start, end: o.end })
+      if (stats.failures > 0) { stats.failures--; throw new UpstreamUnavailableError('upstream down (test)') }
+      const end = o.end ?? data.length
+      async function * body (): AsyncGenerator<Uint8Array> {
+        for (let p = o.start; p < end; p += chunk) {
+          if (o.signal?.aborted === true) return
+          if (opts.delayMs !== undefined) await sleep(opts.delayMs); else await new Promise(resolve => setImmediate(resolve))
+          const b = data.subarray(p, Math.min(end, p + chunk))
+          stats.bytes += b.length
+          yield b
+        }
+      }
+      return { size: data.length, body: body() }
+    },
+    close: async () => {}
+  }
+  return { up, stats }
+}
+
+async function setup (t: any, data: Buffer, upOpts: Parameters<typeof fakeUpstream>[1] = {}, session = {}) {
+  const { dir, cleanup } = await tempDir()
+  const store = await BlobStore.open({ dataDir: dir, logger: silentLogger(), metrics: createMetrics({ defaultMetrics: false }) })
+  const { up, stats } = fakeUpstream(data, upOpts)
+  const mgr = new SessionManager({ store, upstream: up, metrics: createMetrics({ defaultMetrics: false }), logger: silentLogger(), session })
+  t.after(async () => { await mgr.stop(); await store.close(); await cleanup() })
+  return { store, mgr, stats }
+}
+
+const ctx = { registry: 'upstream.test', repository: 'app' }
+
+test('8 concurrent readers of one blob share one upstream transfer', async (t) => {
+  const data = pseudoRandom(5 * 1024 * 1024, 11)
+  const digest = sha256(data)
+  const { mgr, stats, store } = await setup(t, data)
+  const reads = await Promise.all(Array.from({ length: 8 }, async () => {
+    const r = await mgr.read(digest, ctx, 0, undefined)
+    return await collect(r.body)
+  }))
+  for (const got of reads) assert.equal(sha256(got), digest)
+  assert.equal(stats.calls.length, 1)
+  assert.equal(stats.bytes, data.length)
+  assert.equal((await store.stat(digest))?.state, 'complete')
+})
+
+test('a reader that goes away does not stop the download', async (t) => {
+  const data = pseudoRandom(3 * 1024 * 1024, 12)
+  const digest = sha256(data)
+  const { mgr, store } = await setup(t, data, { delayMs: 1 })
+  const abort = new AbortController()
+  const r = await mgr.read(digest, ctx, 0, undefined, abort.signal)
+  let got = 0
+  await assert.rejects((async () => {
+    for await (const b of r.body) { got += b.length; if (got > 200_000) abort.abort() }
+  })(), { code: 'ABORTED' })
+  const e = (await store.acquire(digest))!
+  await e.completion
+  store.release(e)
+  assert.equal((await store.stat(digest))?.state, 'complete')
+})
+
+test('a reader far ahead gets its own transfer and nothing is fetched twice', async (t) => {
+  const data = pseudoRandom(8 * 1024 * 1024, 13)
+  const digest = sha256(data)
+  const { mgr, stats } = await setup(t, data, { delayMs: 2 }, { splitBytes: 1024 * 1024 })
+  const first = await mgr.read(digest, ctx, 0, undefined)
+  const far = await mgr.read(digest, ctx, 6 * 1024 * 1024, undefined)
+  const [a, b] = await Promise.all([collect(first.body), collect(far.body)])
+  assert.equal(sha256(a), digest)
+  assert.deepEqual(b, data.subarray(6 * 1024 * 1024))
+  assert.ok(stats.calls.some(c => c.start === 6 * 1024 * 1024), 'a second transfer started at the far offset')
+  assert.ok(stats.bytes <= data.length + 128 * 1024, `upstream sent ${stats.bytes} for ${data.length}`)
+})
+
+test('a failing upstream gives the reader a typed error, and a later read retries', async (t) => {
+  const data = pseudoRandom(1024 * 1024, 14)
+  const digest = sha256(data)
+  const { mgr } = await setup(t, data, { failFirst: 1 })
+  await assert.rejects(mgr.read(digest, ctx, 0, undefined), { code: 'UPSTREAM_UNAVAILABLE' })
+  const r = await mgr.read(digest, ctx, 0, undefined)
+  assert.equal(sha256(await collect(r.body)), digest)
+})
+
+test('bytes that fail verification: the reader gets an error and never the whole blob', async (t) => {
+  const good = pseudoRandom(1024 * 1024, 15)
+  const digest = sha256(good)
+  const bad = Buffer.from(good); bad[500_000] ^= 1
+  const { mgr, store } = await setup(t, bad)
+  const r = await mgr.read(digest, ctx, 0, undefined)
+  let got = 0
+  await assert.rejects((async () => { for await (const b of r.body) got += b.length })(), { code: 'DIGEST_MISMATCH' })
+  assert.ok(got < good.length, `reader received ${got} of ${good.length} bytes`)
+  assert.equal(await store.stat(digest), undefined)
+})
+
+test('ranged reads of a partial blob are served as bytes arrive', async (t) => {
+  const data = pseudoRandom(2 * 1024 * 1024, 16)
+  const digest = sha256(data)
+  const { mgr } = await setup(t, data, { delayMs: 1 })
+  const r = await mgr.read(digest, ctx, 1000, 5000)
+  assert.deepEqual(await collect(r.body), data.subarray(1000, 5000))
+})

@@ -1,0 +1,26 @@
+import { createCipheriv, createHash } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+/** Deterministic incompressible bytes (AES-CTR keystream of a seed). */
+export function pseudoRandom (size: number, seed = 1): Buffer {
+  const key = createHash('sha256').update(`seed:${seed}`).digest()
+  const c = createCipheriv('aes-256-ctr', key, Buffer.alloc(16))
+  return c.update(Buffer.alloc(size))
+}
+
+export function sha256 (buf: Uint8Array): string {
+  return 'sha256:' + createHash('sha256').update(buf).digest('hex')
+}
+
+export async function tempDir (prefix = 'layerd-unit-'): Promise<{ dir: string, cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), prefix))
+  return { dir, cleanup: async () => { await rm(dir, { recursive: true, force: true }) } }
+}
+
+export async function collect (it: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Buffer[] = []
+  for await (const b of it) parts.push(Buffer.from(b))
+  return Buffer.concat(parts)
+}
