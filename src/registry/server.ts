@@ -83,8 +83,11 @@ export class RegistryServer {
   }
 
   private async handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://layerd.invalid')
-    const path = url.pathname
+    // Route on the raw path: URL parsing would resolve `..` and hide a traversal attempt.
+    const raw = req.url ?? '/'
+    const q = raw.indexOf('?')
+    const path = q < 0 ? raw : raw.slice(0, q)
+    const query = new URLSearchParams(q < 0 ? '' : raw.slice(q + 1))
     const method = req.method ?? 'GET'
     const head = method === 'HEAD'
     let route: Route = 'other'
@@ -109,7 +112,7 @@ export class RegistryServer {
           res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n')
         } else {
           const name = parseName(m[1])
-          const ctx: BlobContext = { registry: this.registryOf(url), repository: name }
+          const ctx: BlobContext = { registry: this.registryOf(query), repository: name }
           if (m[2] === 'blobs') {
             route = 'blob'
             await this.blob(ctx, parseDigest(m[3]), req, res, head)
@@ -136,8 +139,8 @@ export class RegistryServer {
   }
 
   /** `?ns=<registry>` (containerd) picks the upstream; otherwise the default registry. */
-  private registryOf (url: URL): string {
-    const ns = url.searchParams.get('ns')
+  private registryOf (query: URLSearchParams): string {
+    const ns = query.get('ns')
     if (ns === null || ns === '') return this.init.defaultRegistry
     if (!isRegistryHost(ns)) throw new NameInvalidError(`invalid ns parameter ${JSON.stringify(ns.slice(0, 64))}`)
     const known = this.init.knownRegistries()
@@ -189,7 +192,7 @@ export class RegistryServer {
       for await (const chunk of read.body) {
         sent += chunk.length
         if (!res.write(chunk)) {
-          await Promise.race([once(res, 'drain'), once(res, 'close')])
+          await drainOrClose(res)
           if (abort.signal.aborted) break
         }
       }
@@ -321,6 +324,16 @@ export class RegistryServer {
     res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) })
     res.end(body)
   }
+}
+
+/** Wait until the response can take more, or is gone; leaves no listener behind. */
+async function drainOrClose (res: ServerResponse): Promise<void> {
+  if (res.destroyed) return
+  await new Promise<void>(resolve => {
+    const done = (): void => { res.off('drain', done); res.off('close', done); resolve() }
+    res.on('drain', done)
+    res.on('close', done)
+  })
 }
 
 function acceptList (header: string | undefined): string[] {
