@@ -1,0 +1,236 @@
+// Registry authentication: the Docker/OCI Bearer token flow and HTTP Basic.
+//
+// Bearer: on a 401 with `WWW-Authenticate: Bearer realm=...,service=...`, GET
+// `realm?service=SERVICE&scope=repository:NAME:pull` (with HTTP Basic credentials when the registry
+// has some, anonymously otherwise), take `token` or `access_token`, and cache it per
+// registry + scope until `expires_in` (default 60 s) minus a margin. Concurrent requests for the
+// same scope share one token fetch. Once a registry has challenged with Bearer, tokens for new
+// scopes are fetched up front (saving the 401 round trip).
+// Basic: once a registry has challenged with Basic, every request carries the credentials.
+//
+// Tokens and passwords never appear in logs or error messages.
+
+import { request, type Dispatcher } from 'undici'
+import { DeniedError, UnauthorizedError, UpstreamProtocolError, UpstreamUnavailableError, errorMessage, isLayerdError } from '../errors.js'
+import type { Logger } from '../log.js'
+import { findChallenge, parseChallenges } from './challenge.js'
+import type { UpstreamRegistry } from './types.js'
+
+export interface AuthenticatorInit {
+  /** Dispatcher (the client's pooled keep-alive Agent) used for token requests. */
+  dispatcher: Dispatcher
+  logger: Logger
+  /** User-Agent sent to token services. Default `layerd`. */
+  userAgent?: string
+  /** Time to wait for a token service's response headers, in ms. Default 30 000. */
+  headersTimeoutMs?: number
+  /** Time allowed between body bytes of a token response, in ms. Default 30 000. */
+  bodyTimeoutMs?: number
+  /** Lifetime assumed when the token response has no `expires_in`, in seconds. Default 60. */
+  defaultTokenTtlSec?: number
+  /** A token is dropped this long before it expires, in ms (at most half its lifetime). Default 10 000. */
+  tokenExpiryMarginMs?: number
+  /** Largest token response accepted, in bytes. Default 1 MiB. */
+  maxTokenResponseBytes?: number
+  /** Clock, for tests. Default `Date.now`. */
+  now?: () => number
+}
+
+export interface Authenticator {
+  /**
+   * The Authorization header value to send up front for this registry and scope, when known:
+   * a cached token, a token fetched because the registry is known to want Bearer, or Basic
+   * credentials for a registry known to want Basic. Undefined = send the request anonymously.
+   */
+  authorization (registry: UpstreamRegistry, scope: string, signal?: AbortSignal): Promise<string | undefined>
+  /**
+   * Answer a 401: parse the challenge, drop the token that was rejected (`sent`), and obtain new
+   * credentials. Throws UnauthorizedError when the challenge cannot be satisfied.
+   */
+  respond (registry: UpstreamRegistry, scope: string, wwwAuthenticate: string | string[] | undefined, sent: string | undefined, signal?: AbortSignal): Promise<string>
+  /** Forget every cached token and learned scheme. */
+  clear (): void
+}
+
+interface CachedToken { header: string, expiresAt: number }
+interface BearerParams { realm: string, service?: string }
+type Scheme = { kind: 'bearer', params: BearerParams } | { kind: 'basic' }
+
+/** `repository:NAME:pull`, the scope a pull mirror asks for. */
+export function pullScope (repository: string): string {
+  return `repository:${repository}:pull`
+}
+
+export function basicAuthorization (username: string, password: string): string {
+  return 'Basic ' + Buffer.from(`${username}:${password}`, 'utf8').toString('base64')
+}
+
+class TokenAuthenticator implements Authenticator {
+  private readonly dispatcher: Dispatcher
+  private readonly log: Logger
+  private readonly userAgent: string
+  private readonly headersTimeoutMs: number
+  private readonly bodyTimeoutMs: number
+  private readonly defaultTtlSec: number
+  private readonly marginMs: number
+  private readonly maxBytes: number
+  private readonly now: () => number
+  private readonly tokens = new Map<string, CachedToken>()
+  private readonly inflight = new Map<string, Promise<string>>()
+  private readonly schemes = new Map<string, Scheme>()
+
+  constructor (init: AuthenticatorInit) {
+    this.dispatcher = init.dispatcher
+    this.log = init.logger
+    this.userAgent = init.userAgent ?? 'layerd'
+    this.headersTimeoutMs = init.headersTimeoutMs ?? 30_000
+    this.bodyTimeoutMs = init.bodyTimeoutMs ?? 30_000
+    this.defaultTtlSec = init.defaultTokenTtlSec ?? 60
+    this.marginMs = init.tokenExpiryMarginMs ?? 10_000
+    this.maxBytes = init.maxTokenResponseBytes ?? 1024 * 1024
+    this.now = init.now ?? Date.now
+  }
+
+  async authorization (registry: UpstreamRegistry, scope: string, signal?: AbortSignal): Promise<string | undefined> {
+    const scheme = this.schemes.get(registry.name)
+    if (scheme == null) return undefined
+    if (scheme.kind === 'basic') {
+      return registry.credentials != null ? basicAuthorization(registry.credentials.username, registry.credentials.password) : undefined
+    }
+    const cached = this.cached(registry, scope)
+    if (cached != null) return cached
+    return await this.token(registry, scope, scheme.params, signal)
+  }
+
+  async respond (registry: UpstreamRegistry, scope: string, wwwAuthenticate: string | string[] | undefined, sent: string | undefined, signal?: AbortSignal): Promise<string> {
+    const challenges = parseChallenges(wwwAuthenticate)
+    const bearer = findChallenge(challenges, 'bearer')
+    if (bearer != null) {
+      const realm = bearer.params.realm
+      if (realm == null || realm === '') throw new UnauthorizedError(`registry ${registry.name} sent a Bearer challenge without a realm`)
+      let realmUrl: URL
+      try { realmUrl = new URL(realm) } catch { throw new UnauthorizedError(`registry ${registry.name} sent a Bearer challenge with an invalid realm`) }
+      if (realmUrl.protocol !== 'https:' && realmUrl.protocol !== 'http:') throw new UnauthorizedError(`registry ${registry.name} sent a Bearer realm that is not http(s)`)
+      const params: BearerParams = { realm, service: bearer.params.service }
+      this.schemes.set(registry.name, { kind: 'bearer', params })
+      const key = cacheKey(registry, scope)
+      const cached = this.tokens.get(key)
+      // Drop the token that was rejected; keep a fresher one another request already obtained.
+      if (cached != null && (sent === undefined || cached.header === sent)) this.tokens.delete(key)
+      const fresh = this.cached(registry, scope)
+      if (fresh != null && fresh !== sent) return fresh
+      return await this.token(registry, scope, params, signal)
+    }
+    const basic = findChallenge(challenges, 'basic')
+    if (basic != null) {
+      this.schemes.set(registry.name, { kind: 'basic' })
+      if (registry.credentials == null) throw new UnauthorizedError(`registry ${registry.name} requires credentials (Basic) and none are configured`)
+      return basicAuthorization(registry.credentials.username, registry.credentials.password)
+    }
+    const names = challenges.map(c => c.scheme).join(', ')
+    throw new UnauthorizedError(`registry ${registry.name} answered 401 without a usable challenge${names !== '' ? ` (schemes: ${names})` : ''}`)
+  }
+
+  clear (): void {
+    this.tokens.clear()
+    this.schemes.clear()
+  }
+
+  private cached (registry: UpstreamRegistry, scope: string): string | undefined {
+    const key = cacheKey(registry, scope)
+    const entry = this.tokens.get(key)
+    if (entry == null) return undefined
+    if (this.now() >= entry.expiresAt) { this.tokens.delete(key); return undefined }
+    return entry.header
+  }
+
+  /** A token for the scope, sharing one fetch among concurrent callers; each caller can abort its own wait. */
+  private async token (registry: UpstreamRegistry, scope: string, params: BearerParams, signal?: AbortSignal): Promise<string> {
+    const key = cacheKey(registry, scope)
+    let pending = this.inflight.get(key)
+    if (pending == null) {
+      pending = this.fetchToken(registry, scope, params).finally(() => { this.inflight.delete(key) })
+      pending.catch(() => {}) // every waiter may have aborted: never an unhandled rejection
+      this.inflight.set(key, pending)
+    }
+    return await raceAbort(pending, signal)
+  }
+
+  private async fetchToken (registry: UpstreamRegistry, scope: string, params: BearerParams): Promise<string> {
+    const url = new URL(params.realm)
+    if (params.service != null && params.service !== '') url.searchParams.set('service', params.service)
+    url.searchParams.set('scope', scope)
+    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': this.userAgent }
+    if (registry.credentials != null) headers.authorization = basicAuthorization(registry.credentials.username, registry.credentials.password)
+    const where = `token service ${url.origin}${url.pathname} for registry ${registry.name}`
+    let res: Dispatcher.ResponseData
+    try {
+      res = await request(url, { dispatcher: this.dispatcher, method: 'GET', headers, headersTimeout: this.headersTimeoutMs, bodyTimeout: this.bodyTimeoutMs })
+    } catch (err) {
+      throw new UpstreamUnavailableError(`${where} is unreachable: ${errorMessage(err)}`, { cause: err })
+    }
+    const status = res.statusCode
+    if (status !== 200) {
+      await res.body.dump({ limit: 64 * 1024 }).catch(() => {})
+      if (status === 401) throw new UnauthorizedError(`${where} rejected the ${registry.credentials != null ? 'credentials' : 'anonymous request'} (HTTP 401)`)
+      if (status === 403) throw new DeniedError(`${where} denied ${scope} (HTTP 403)`)
+      if (status === 429 || status >= 500) throw new UpstreamUnavailableError(`${where} failed (HTTP ${status})`)
+      throw new UnauthorizedError(`${where} answered HTTP ${status}`)
+    }
+    let text: string
+    try {
+      const len = Number(res.headers['content-length'])
+      if (Number.isFinite(len) && len > this.maxBytes) throw new UpstreamProtocolError(`${where}: token response too large (${len} bytes)`)
+      const chunks: Buffer[] = []
+      let total = 0
+      for await (const chunk of res.body) {
+        total += (chunk as Buffer).length
+        if (total > this.maxBytes) throw new UpstreamProtocolError(`${where}: token response too large`)
+        chunks.push(chunk as Buffer)
+      }
+      text = Buffer.concat(chunks).toString('utf8')
+    } catch (err) {
+      res.body.on('error', () => {})
+      res.body.destroy()
+      if (isLayerdError(err)) throw err
+      throw new UpstreamUnavailableError(`${where}: reading the token response failed: ${errorMessage(err)}`, { cause: err })
+    }
+    let parsed: unknown
+    try { parsed = JSON.parse(text) } catch { throw new UpstreamProtocolError(`${where}: token response is not JSON`) }
+    const obj = (parsed != null && typeof parsed === 'object') ? parsed as Record<string, unknown> : {}
+    const token = typeof obj.token === 'string' && obj.token !== '' ? obj.token : typeof obj.access_token === 'string' && obj.access_token !== '' ? obj.access_token : undefined
+    if (token == null) throw new UpstreamProtocolError(`${where}: token response has neither token nor access_token`)
+    const ttlSec = typeof obj.expires_in === 'number' && Number.isFinite(obj.expires_in) && obj.expires_in > 0 ? obj.expires_in : this.defaultTtlSec
+    const ttlMs = ttlSec * 1000
+    const margin = Math.min(this.marginMs, ttlMs / 2)
+    const header = `Bearer ${token}`
+    this.prune()
+    this.tokens.set(cacheKey(registry, scope), { header, expiresAt: this.now() + ttlMs - margin })
+    this.log.debug({ registry: registry.name, scope, expiresInSec: ttlSec, credentialed: registry.credentials != null }, 'upstream token obtained')
+    return header
+  }
+
+  private prune (): void {
+    if (this.tokens.size < 1000) return
+    const now = this.now()
+    for (const [key, entry] of this.tokens) if (now >= entry.expiresAt) this.tokens.delete(key)
+  }
+}
+
+function cacheKey (registry: UpstreamRegistry, scope: string): string {
+  return `${registry.name}\n${scope}`
+}
+
+async function raceAbort<T> (promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (signal == null) return await promise
+  signal.throwIfAborted()
+  return await new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => { reject(signal.reason) }
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(resolve, reject).finally(() => { signal.removeEventListener('abort', onAbort) })
+  })
+}
+
+export function createAuthenticator (init: AuthenticatorInit): Authenticator {
+  return new TokenAuthenticator(init)
+}
