@@ -1,0 +1,161 @@
+// containerd 1.6 (Debian) as a real pull client, with everything under a temp dir.
+
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { makeTempDir, removeTempDir, spawnTracked, killAndWait, run, waitFor, own, NO_EGRESS_ENV, type CleanupScope, type RunResult } from './proc.js'
+
+export interface ContainerdOptions {
+  /** Start containerd itself inside this namespace (rarely needed: the fetch runs in `ctr`). */
+  netns?: string
+  readyTimeoutMs?: number
+  cleanup?: CleanupScope
+}
+
+export interface PullOptions {
+  /** hosts dir (see writeHostsDir). */
+  hostsDir?: string
+  /** ctr namespace (default 'default'). */
+  namespace?: string
+  platform?: string
+  allPlatforms?: boolean
+  /** Run ctr inside this network namespace (the fetch happens in the ctr process). */
+  netns?: string
+  user?: { username: string, password: string }
+  /** Pass --plain-http (not needed when the hosts.toml host is http://). */
+  plainHttp?: boolean
+  timeoutMs?: number
+  extraArgs?: string[]
+}
+
+export interface Containerd {
+  /** gRPC socket path (ctr -a). */
+  address: string
+  dir: string
+  pid: number
+  logs(): string
+  /** Run any ctr command against this containerd. */
+  ctr(args: string[], opts?: { namespace?: string, netns?: string, timeoutMs?: number }): Promise<RunResult>
+  /** `ctr images pull --hosts-dir DIR REF`. Never throws on a failed pull: check `code`. */
+  pull(ref: string, opts?: PullOptions): Promise<RunResult & { ok: boolean }>
+  /** Digests in the content store (shared by all namespaces). */
+  contentDigests(namespace?: string): Promise<string[]>
+  /** `images rm --sync` in the namespace (blobs go once no namespace references them). */
+  removeImage(ref: string, namespace?: string): Promise<RunResult>
+  stop(): Promise<void>
+}
+
+export interface HostsEntry {
+  /** Registry name as in the image reference, e.g. 'docker.io', 'upstream.test', '127.0.0.1:5000'. */
+  registry: string
+  /** Mirror URL(s), e.g. agent.url ('http://127.0.0.1:PORT'). */
+  mirrors: string | string[]
+  /**
+   * `server =` fallback. Default 'http://127.0.0.1:9' (nothing listens): a failing mirror makes
+   * the pull fail instead of going to the real registry, and no traffic leaves the machine.
+   */
+  server?: string
+  capabilities?: string[]
+}
+
+/**
+ * Write `DIR/<registry>/hosts.toml` for each entry: `server = ...` plus one
+ * `[host."URL"] capabilities = [...]` table per mirror (containerd 1.6.20 needs a [host] table, or
+ * it fails to decode the file and silently falls back to the real host). Returns DIR.
+ */
+export function writeHostsDir (dir: string, entries: HostsEntry | HostsEntry[]): string {
+  for (const e of Array.isArray(entries) ? entries : [entries]) {
+    const d = join(dir, e.registry)
+    mkdirSync(d, { recursive: true })
+    const caps = JSON.stringify(e.capabilities ?? ['pull', 'resolve'])
+    const lines = [`server = ${JSON.stringify(e.server ?? 'http://127.0.0.1:9')}`, '']
+    for (const m of Array.isArray(e.mirrors) ? e.mirrors : [e.mirrors]) {
+      lines.push(`[host.${JSON.stringify(m)}]`, `  capabilities = ${caps}`, '  skip_verify = true', '')
+    }
+    writeFileSync(join(d, 'hosts.toml'), lines.join('\n'))
+  }
+  return dir
+}
+
+export async function startContainerd (opts: ContainerdOptions = {}): Promise<Containerd> {
+  const dir = makeTempDir('containerd')
+  const address = join(dir, 'c.sock')
+  const configPath = join(dir, 'config.toml')
+  writeFileSync(configPath, [
+    'version = 2',
+    `root = ${JSON.stringify(join(dir, 'root'))}`,
+    `state = ${JSON.stringify(join(dir, 'state'))}`,
+    `disabled_plugins = ["io.containerd.grpc.v1.cri"]`,
+    '',
+    '[grpc]',
+    `  address = ${JSON.stringify(address)}`,
+    '[ttrpc]',
+    `  address = ${JSON.stringify(address + '.ttrpc')}`,
+    '[debug]',
+    '  address = ""',
+    '[metrics]',
+    '  address = ""',
+    '[plugins."io.containerd.internal.v1.opt"]',
+    `  path = ${JSON.stringify(join(dir, 'opt'))}`,
+    '',
+  ].join('\n'))
+
+  const [cmd, args] = opts.netns === undefined
+    ? ['containerd', ['--config', configPath]]
+    : ['ip', ['netns', 'exec', opts.netns, 'containerd', '--config', configPath]]
+  const proc = spawnTracked(cmd, args, { name: 'containerd', env: { ...process.env, ...NO_EGRESS_ENV }, maxLog: 512 * 1024 })
+
+  const ctr = async (a: string[], o: { namespace?: string, netns?: string, timeoutMs?: number } = {}): Promise<RunResult> => {
+    const full = ['-a', address, ...(o.namespace !== undefined ? ['-n', o.namespace] : []), ...a]
+    const [c, cargs] = o.netns === undefined ? ['ctr', full] : ['ip', ['netns', 'exec', o.netns, 'ctr', ...full]]
+    return await run(c, cargs, { timeoutMs: o.timeoutMs ?? 60_000, env: { ...process.env, ...NO_EGRESS_ENV } })
+  }
+
+  let stopped = false
+  const stop = async (): Promise<void> => {
+    if (stopped) return
+    stopped = true
+    unregister()
+    await killAndWait(proc, { timeoutMs: 10_000 })
+    removeTempDir(dir)
+  }
+  const unregister = own(stop, opts.cleanup)
+
+  try {
+    await waitFor(async () => {
+      if (!proc.alive()) throw new Error(`containerd exited:\n${proc.output().slice(-4000)}`)
+      const r = await ctr(['version'], { timeoutMs: 5000 })
+      return r.code === 0
+    }, { timeoutMs: opts.readyTimeoutMs ?? 30_000, intervalMs: 200, what: 'containerd ready' })
+  } catch (err) {
+    const out = proc.output()
+    await stop()
+    throw new Error(`${String(err)}\n${out.slice(-4000)}`)
+  }
+
+  return {
+    address,
+    dir,
+    pid: proc.pid,
+    logs: () => proc.output(),
+    ctr,
+    pull: async (ref, o = {}) => {
+      const a = ['images', 'pull',
+        ...(o.hostsDir !== undefined ? ['--hosts-dir', o.hostsDir] : []),
+        ...(o.plainHttp === true ? ['--plain-http'] : []),
+        ...(o.platform !== undefined ? ['--platform', o.platform] : []),
+        ...(o.allPlatforms === true ? ['--all-platforms'] : []),
+        ...(o.user !== undefined ? ['--user', `${o.user.username}:${o.user.password}`] : []),
+        ...(o.extraArgs ?? []),
+        ref]
+      const r = await ctr(a, { namespace: o.namespace ?? 'default', ...(o.netns !== undefined ? { netns: o.netns } : {}), timeoutMs: o.timeoutMs ?? 300_000 })
+      return { ...r, ok: r.code === 0 }
+    },
+    contentDigests: async (namespace = 'default') => {
+      const r = await ctr(['content', 'ls', '-q'], { namespace })
+      if (r.code !== 0) throw new Error(`ctr content ls failed: ${r.stderr}`)
+      return r.stdout.split('\n').map(s => s.trim()).filter(s => s.startsWith('sha256:'))
+    },
+    removeImage: async (ref, namespace = 'default') => await ctr(['images', 'rm', '--sync', ref], { namespace }),
+    stop,
+  }
+}

@@ -1,0 +1,145 @@
+// The Debian `docker-registry` (CNCF distribution 2.8.2) as a real upstream, on 127.0.0.1.
+
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { freePort } from './ports.js'
+import { makeTempDir, removeTempDir, spawnTracked, killAndWait, runOk, waitFor, own, type CleanupScope } from './proc.js'
+import { startTokenServer, DEFAULT_TOKEN_USERS, type TokenServer, type TokenServerOptions, type TokenUser } from './token-server.js'
+
+export interface Credentials { username: string, password: string }
+
+export interface RegistryOptions {
+  auth?: 'none' | 'htpasswd' | 'token'
+  /**
+   * Users for htpasswd / token auth. Default: pusher/pushpass (push+pull), reader/readpass (pull;
+   * with htpasswd every valid user can push too: Basic auth has no per-user rights).
+   */
+  users?: Record<string, TokenUser>
+  /** Extra token-server options (auth: 'token'). */
+  token?: Omit<TokenServerOptions, 'users' | 'cleanup'>
+  /** Pull-through cache mode: `proxy.remoteurl` (and optional credentials for a token upstream). */
+  proxy?: { remoteUrl: string, username?: string, password?: string }
+  /** Fixed port (default: a free one). */
+  port?: number
+  /** Storage directory (default: a temp dir removed by stop()). */
+  dataDir?: string
+  /** Allow DELETE of manifests/blobs (default true). */
+  deleteEnabled?: boolean
+  cleanup?: CleanupScope
+}
+
+export interface Registry {
+  /** http://127.0.0.1:PORT */
+  url: string
+  /** 127.0.0.1:PORT */
+  host: string
+  port: number
+  dataDir: string
+  configPath: string
+  pid: number
+  auth: 'none' | 'htpasswd' | 'token'
+  /** Credentials that may push (undefined when auth is 'none'). */
+  pushCreds?: Credentials
+  /** Pull-only credentials (undefined when auth is 'none'). */
+  pullCreds?: Credentials
+  tokenServer?: TokenServer
+  logs(): string
+  stop(): Promise<void>
+}
+
+export async function startRegistry (opts: RegistryOptions = {}): Promise<Registry> {
+  const auth = opts.auth ?? 'none'
+  const users = opts.users ?? DEFAULT_TOKEN_USERS
+  const port = opts.port ?? await freePort()
+  const dir = makeTempDir('registry')
+  const dataDir = opts.dataDir ?? join(dir, 'data')
+  const configPath = join(dir, 'config.yml')
+
+  let tokenServer: TokenServer | undefined
+  const config: Record<string, unknown> = {
+    version: 0.1,
+    log: { level: 'info', accesslog: { disabled: false }, formatter: 'text' },
+    storage: {
+      filesystem: { rootdirectory: dataDir },
+      delete: { enabled: opts.deleteEnabled ?? true },
+      maintenance: { uploadpurging: { enabled: false } },
+    },
+    http: { addr: `127.0.0.1:${port}`, secret: 'layerd-test-secret', headers: { 'X-Content-Type-Options': ['nosniff'] } },
+  }
+
+  if (auth === 'htpasswd') {
+    const lines: string[] = []
+    for (const [user, u] of Object.entries(users)) {
+      const r = await runOk('htpasswd', ['-Bbn', user, u.password], { timeoutMs: 30_000 })
+      lines.push(r.stdout.trim())
+    }
+    const htpasswdPath = join(dir, 'htpasswd')
+    writeFileSync(htpasswdPath, lines.join('\n') + '\n')
+    config.auth = { htpasswd: { realm: 'layerd-test', path: htpasswdPath } }
+  } else if (auth === 'token') {
+    tokenServer = await startTokenServer({ ...opts.token, users })
+    config.auth = {
+      token: {
+        realm: tokenServer.realm,
+        service: tokenServer.service,
+        issuer: tokenServer.issuer,
+        rootcertbundle: tokenServer.certPath,
+      },
+    }
+  }
+  if (opts.proxy !== undefined) {
+    config.proxy = {
+      remoteurl: opts.proxy.remoteUrl,
+      ...(opts.proxy.username !== undefined ? { username: opts.proxy.username, password: opts.proxy.password ?? '' } : {}),
+    }
+  }
+  // JSON is YAML.
+  writeFileSync(configPath, JSON.stringify(config, null, 2))
+
+  const proc = spawnTracked('docker-registry', ['serve', configPath], { name: 'docker-registry', maxLog: 256 * 1024 })
+  const url = `http://127.0.0.1:${port}`
+
+  let stopped = false
+  const stop = async (): Promise<void> => {
+    if (stopped) return
+    stopped = true
+    unregister()
+    await killAndWait(proc, { timeoutMs: 5000 })
+    if (tokenServer !== undefined) await tokenServer.stop()
+    removeTempDir(dir)
+  }
+  const unregister = own(stop, opts.cleanup)
+
+  try {
+    await waitFor(async () => {
+      if (!proc.alive()) throw new Error(`docker-registry exited:\n${proc.output().slice(-4000)}`)
+      const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000) })
+      await res.arrayBuffer()
+      return res.status === 200 || res.status === 401
+    }, { timeoutMs: 15_000, intervalMs: 50, what: 'docker-registry /v2/' })
+  } catch (err) {
+    const out = proc.output()
+    await stop()
+    throw new Error(`${String(err)}\n${out.slice(-4000)}`)
+  }
+
+  const pushUser = Object.entries(users).find(([, u]) => u.push === true) ?? Object.entries(users)[0]
+  const pullUser = Object.entries(users).find(([, u]) => u.push !== true) ?? pushUser
+  const creds = (e: [string, TokenUser] | undefined): Credentials | undefined =>
+    auth === 'none' || e === undefined ? undefined : { username: e[0], password: e[1].password }
+
+  return {
+    url,
+    host: `127.0.0.1:${port}`,
+    port,
+    dataDir,
+    configPath,
+    pid: proc.pid,
+    auth,
+    pushCreds: creds(pushUser),
+    pullCreds: creds(pullUser),
+    tokenServer,
+    logs: () => proc.output(),
+    stop,
+  }
+}
