@@ -9,6 +9,9 @@ import { SessionManager } from './session/manager.js'
 import { BlobStore } from './store/blob-store.js'
 import { collectGarbage, type GcReport } from './store/gc.js'
 import { createUpstream } from './upstream/client.js'
+import { createPeerNetwork } from './p2p/index.js'
+import type { PeerNetwork } from './p2p/types.js'
+import { localBlobs } from './session/local-blobs.js'
 import type { Upstream, UpstreamRegistry } from './upstream/types.js'
 
 export interface AgentInit {
@@ -23,6 +26,7 @@ export interface Agent {
   readonly address: AddressInfo
   readonly store: BlobStore
   readonly sessions: SessionManager
+  readonly peers?: PeerNetwork
   gc (): Promise<GcReport>
   stop (): Promise<void>
 }
@@ -87,17 +91,61 @@ export async function startAgent (init: AgentInit): Promise<Agent> {
     breakerThreshold: u.breakerThreshold,
     breakerOpenMs: u.breakerOpen
   })
+  const shareableRegistries = new Set(registries.filter(r => r.credentials === undefined || r.shareable).map(r => r.name))
+  const shareable = (registry: string): boolean => shareableRegistries.has(registry)
+  let peers: PeerNetwork | undefined
+  let sessionsRef: SessionManager | undefined
+  if (config.p2p.enabled) {
+    let secret: Uint8Array | undefined
+    if (config.p2p.secretFile !== undefined) {
+      let text: string
+      try { text = (await readFile(config.p2p.secretFile, 'utf8')).trim() } catch (err: any) {
+        await store.close()
+        throw new ConfigError(`p2p.secretFile: cannot read ${config.p2p.secretFile} (${err?.code ?? 'error'})`)
+      }
+      if (text.length < 16) { await store.close(); throw new ConfigError(`p2p.secretFile: ${config.p2p.secretFile} holds no usable secret (make one with \`layerd secret\`)`) }
+      secret = Buffer.from(text, 'utf8')
+    } else {
+      logger.warn('no office secret (p2p.secretFile / --secret-file): this agent connects to any layerd on the LAN and shares non-credentialed blobs with it')
+    }
+    peers = createPeerNetwork({
+      dataDir: init.dataDir,
+      listen: config.p2p.listen,
+      peers: config.p2p.peers,
+      mdns: config.p2p.mdns,
+      mdnsIntervalMs: config.p2p.mdnsInterval,
+      secret,
+      local: localBlobs(store, {
+        isFetching: (d) => sessionsRef?.isFetching(d) ?? false,
+        onFetchingChange: (fn) => sessionsRef?.onFetchingChange(fn) ?? (() => {})
+      }, shareable),
+      metrics,
+      logger,
+      maxUploadsPerPeer: config.p2p.maxUploadsPerPeer,
+      maxUploadsTotal: config.p2p.maxUploadsTotal,
+      uploadBytesPerSecond: config.p2p.uploadRate
+    })
+  }
   const sessions = new SessionManager({
     store,
     upstream,
     metrics,
     logger,
+    peers,
+    shareable,
     session: {
       maxUpstreamStreams: config.fetch.maxUpstreamStreams,
       splitBytes: config.fetch.splitBytes,
       detachedTimeoutMs: config.fetch.detachedTimeout
     }
   })
+  sessionsRef = sessions
+  if (peers !== undefined) {
+    try { await peers.start() } catch (err: any) {
+      await sessions.stop(); await upstream.close(); await store.close()
+      throw new ConfigError(`p2p: cannot start the peer network (${err?.code ?? errorMessage(err)})`)
+    }
+  }
   const pinned = new Set(config.store.pinned)
   for (const d of pinned) await store.setPinned(d, true).catch(() => {})
 
@@ -127,6 +175,7 @@ export async function startAgent (init: AgentInit): Promise<Agent> {
         registries: registries.map(r => ({ name: r.name, url: r.url, credentialed: r.credentials !== undefined })),
         sessions: sessions.active().map(s => ({ digest: s.digest, size: s.size, transfers: s.activeTransfers }))
       }),
+      peers: async () => ({ self: peers?.peerId ?? null, enabled: peers !== undefined, peers: peers?.peers() ?? [] }),
       gc: async (req) => {
         if (req.method !== 'POST') return { error: 'use POST' }
         return await gc()
@@ -139,6 +188,7 @@ export async function startAgent (init: AgentInit): Promise<Agent> {
     address = await server.listen(host, port)
   } catch (err: any) {
     await sessions.stop()
+    await peers?.stop()
     await upstream.close()
     await store.close()
     if (err?.code === 'EADDRINUSE') throw new ConfigError(`listen ${config.listen}: address already in use`)
@@ -155,11 +205,13 @@ export async function startAgent (init: AgentInit): Promise<Agent> {
     address,
     store,
     sessions,
+    peers,
     gc,
     async stop () {
       if (gcTimer !== undefined) clearInterval(gcTimer)
       await server.close()
       await sessions.stop()
+      await peers?.stop()
       await gcRunning?.catch(() => {})
       await upstream.close()
       await store.close()

@@ -90,6 +90,8 @@ async function serve (opts: ServeOpts): Promise<void> {
     dataDir,
     defaultRegistry: config.defaultRegistry,
     upstreams: Object.keys({ 'docker.io': 1, ...config.upstreams }),
+    peerId: agent.peers?.peerId,
+    p2p: agent.peers === undefined ? 'off' : { listen: config.p2p.listen, mdns: config.p2p.mdns, staticPeers: config.p2p.peers.length, officeSecret: config.p2p.secretFile !== undefined },
     version: pkg.version
   }, 'layerd ready')
 

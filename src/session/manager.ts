@@ -1,6 +1,7 @@
-import { AbortedError } from '../errors.js'
+import { AbortedError, DigestMismatchError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics/metrics.js'
+import type { PeerNetwork } from '../p2p/types.js'
 import type { BlobEntry, BlobStore } from '../store/blob-store.js'
 import type { Upstream } from '../upstream/types.js'
 import { FetchSession, type BlobContext, type SessionInit } from './session.js'
@@ -13,6 +14,17 @@ export interface SessionManagerInit {
   metrics: Metrics
   logger: Logger
   session?: SessionInit
+  /** The peer network; without it every byte comes from upstream. */
+  peers?: PeerNetwork
+  /** Whether blobs of a registry may be exchanged with peers (credentialed ones only if shareable). */
+  shareable?: (registry: string) => boolean
+  /**
+   * With peers connected, a cold blob is announced and fetching waits this long, so agents that
+   * start together see each other and divide the work. Default 300 ms.
+   */
+  coalesceWindowMs?: number
+  /** After a whole-blob mismatch with bytes from peers, fetch that digest from upstream only for this long. Default 10 min. */
+  peerQuarantineMs?: number
 }
 
 export interface BlobRead {
@@ -28,14 +40,41 @@ export interface BlobRead {
 export class SessionManager {
   private readonly sessions = new Map<string, FetchSession>()
   private readonly opening = new Map<string, Promise<FetchSession>>()
+  private readonly noPeers = new Map<string, number>()
+  private readonly listeners = new Set<(digest: string, fetching: boolean) => void>()
   private stopped = false
+  private unsubscribe?: () => void
 
-  constructor (private readonly init: SessionManagerInit) {}
+  constructor (private readonly init: SessionManagerInit) {
+    // A neighbour's holdings changed: the session for that digest may have new sources.
+    this.unsubscribe = init.peers?.onHoldersChange((digest) => {
+      const s = this.sessions.get(digest)
+      if (s !== undefined && !s.isDone) s.plan()
+    })
+  }
+
+  /** Subscribe to sessions starting and ending (the inventory's `fetching` flag). */
+  onFetchingChange (fn: (digest: string, fetching: boolean) => void): () => void {
+    this.listeners.add(fn)
+    return () => this.listeners.delete(fn)
+  }
+
+  private usePeers (digest: string, registry: string): PeerNetwork | undefined {
+    const peers = this.init.peers
+    if (peers === undefined) return undefined
+    if (this.init.shareable !== undefined && !this.init.shareable(registry)) return undefined
+    const until = this.noPeers.get(digest)
+    if (until !== undefined) {
+      if (until > Date.now()) return undefined
+      this.noPeers.delete(digest)
+    }
+    return peers
+  }
 
   /** Digests with a running session (for the inventory's `fetching` flag). */
   isFetching (digest: string): boolean {
     const s = this.sessions.get(digest)
-    return s !== undefined && !s.isDone && s.activeTransfers > 0
+    return s !== undefined && !s.isDone
   }
 
   active (): FetchSession[] { return [...this.sessions.values()] }
@@ -54,9 +93,10 @@ export class SessionManager {
 
   private async create (digest: string, ctx: BlobContext, signal?: AbortSignal): Promise<FetchSession> {
     const { store, upstream } = this.init
+    const peers = this.usePeers(digest, ctx.registry)
     let entry = await store.acquire(digest)
     if (entry !== undefined) {
-      const s = this.attach(entry)
+      const s = this.attach(entry, peers)
       if (!entry.complete) {
         // Bytes on disk from before a restart are hashed from the start; fetching resumes at the
         // first missing byte.
@@ -65,7 +105,26 @@ export class SessionManager {
       }
       return s
     }
-    // Unknown blob: the first upstream response gives its size and becomes the first transfer.
+    const origin = { registry: ctx.registry, repository: ctx.repository }
+    const credentialed = upstream.isCredentialed(ctx.registry)
+    // A neighbour already holds it: its size is all we need, the bytes come from it.
+    const held = peers?.holders(digest)[0]
+    if (held !== undefined) {
+      entry = await store.acquire(digest, { size: held.size, origin, credentialed })
+      const s = this.attach(entry!, peers)
+      s.ensureBackground(ctx)
+      return s
+    }
+    if (peers !== undefined && peers.peers().length > 0) {
+      // Cold, with neighbours: learn the size, announce that we fetch it, give agents that
+      // start at the same moment time to see each other, then divide the work.
+      const { size } = await upstream.statBlob(ctx.registry, ctx.repository, digest, signal)
+      entry = await store.acquire(digest, { size, origin, credentialed })
+      const s = this.attach(entry!, peers)
+      s.holdOff(ctx, this.init.coalesceWindowMs ?? 300)
+      return s
+    }
+    // Alone: the first upstream response gives the size and becomes the first transfer.
     // Its abort is not tied to the client: the download outlives a client that goes away.
     const abort = new AbortController()
     const onAbort = (): void => abort.abort()
@@ -74,17 +133,11 @@ export class SessionManager {
     try {
       res = await upstream.fetchBlob(ctx.registry, ctx.repository, digest, { start: 0, signal: abort.signal })
     } finally { signal?.removeEventListener('abort', onAbort) }
-    entry = await store.acquire(digest, {
-      size: res.size,
-      origin: { registry: ctx.registry, repository: ctx.repository },
-      credentialed: upstream.isCredentialed(ctx.registry)
-    })
-    const s = this.attach(entry!)
-    if (entry!.size !== res.size) {
+    entry = await store.acquire(digest, { size: res.size, origin, credentialed })
+    const s = this.attach(entry!, peers)
+    if (entry!.size !== res.size || entry!.complete) {
       abort.abort()
       s.ensureBackground(ctx)
-    } else if (entry!.complete) {
-      abort.abort()
     } else {
       s.adoptUpstream(ctx, 0, res.body, abort)
       s.ensureBackground(ctx)
@@ -92,20 +145,29 @@ export class SessionManager {
     return s
   }
 
-  private attach (entry: BlobEntry): FetchSession {
+  private attach (entry: BlobEntry, peers: PeerNetwork | undefined): FetchSession {
     const s = new FetchSession({
       entry,
       upstream: this.init.upstream,
+      peers,
       metrics: this.init.metrics,
       logger: this.init.logger,
       init: this.init.session ?? {},
       onDone: (done) => {
         if (this.sessions.get(entry.digest) === done) this.sessions.delete(entry.digest)
+        if (done.error instanceof DigestMismatchError && done.peerBytes > 0) {
+          // Some bytes came from peers and the blob failed: we cannot tell who lied without piece
+          // hashes, so the next attempt uses upstream only.
+          this.noPeers.set(entry.digest, Date.now() + (this.init.peerQuarantineMs ?? 10 * 60_000))
+          this.init.logger.warn({ digest: entry.digest }, 'blob with bytes from peers failed verification: next fetch from upstream only')
+        }
         this.init.store.release(entry)
+        for (const fn of this.listeners) fn(entry.digest, false)
       }
     })
     this.sessions.set(entry.digest, s)
     if (entry.complete) s.finish()
+    else for (const fn of this.listeners) fn(entry.digest, true)
     return s
   }
 
@@ -129,6 +191,7 @@ export class SessionManager {
 
   async stop (): Promise<void> {
     this.stopped = true
+    this.unsubscribe?.()
     for (const s of this.sessions.values()) s.finish(new AbortedError('agent is stopping'))
     this.sessions.clear()
   }

@@ -1,8 +1,11 @@
-import { AbortedError, BlobUnknownError, errorMessage } from '../errors.js'
+import { createHash } from 'node:crypto'
+import { AbortedError, BlobUnknownError, NoProgressError, PeerProtocolError, errorMessage } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics/metrics.js'
+import { PIECE_SIZE, type PeerHolding, type PeerNetwork } from '../p2p/types.js'
 import type { BlobEntry } from '../store/blob-store.js'
 import type { Upstream } from '../upstream/types.js'
+import { isMine, type Member } from './ownership.js'
 
 /** Where a blob comes from upstream: the registry and repository of the request that wanted it. */
 export interface BlobContext {
@@ -22,6 +25,16 @@ export interface SessionInit {
   detachedTimeoutMs?: number
   /** Bytes held back from a reader at the end of the blob until the sha256 verified. Default 64 KiB. */
   tailHoldBytes?: number
+  /** Parallel peer transfers for one blob. Default 6. */
+  maxPeerTransfers?: number
+  /** Parallel transfers from one peer (its upload limit answers BUSY beyond). Default 2. */
+  perPeerTransfers?: number
+  /** A peer transfer with no byte for this long moves to another source. Default 5 s. */
+  peerStallMs?: number
+  /** A peer that is fetching the blob but whose holdings stopped growing this long loses its share. Default 5 s. */
+  ownerStallMs?: number
+  /** A peer caught sending bad bytes is not used for this long. Default 10 min. */
+  banMs?: number
 }
 
 interface Claim {
@@ -29,7 +42,9 @@ interface Claim {
   pos: number
   /** One past the last byte it may write; lowered when another worker takes over the rest. */
   end: number
-  source: string
+  /** `upstream` or `peer`. */
+  source: 'upstream' | 'peer'
+  peerId?: string
   abort: AbortController
 }
 
@@ -38,6 +53,8 @@ interface Reader { pos: number, end: number }
 export interface SessionDeps {
   entry: BlobEntry
   upstream: Upstream
+  /** The peer network, when this blob may be shared. */
+  peers?: PeerNetwork
   metrics: Metrics
   logger: Logger
   init: SessionInit
@@ -46,9 +63,11 @@ export interface SessionDeps {
 }
 
 /**
- * One fetch session per digest, shared by every reader of that digest. It plans which missing
- * bytes to fetch from where, streams present bytes to readers in order as they arrive, and
- * keeps going in the background after readers leave, so a client's retry resumes from disk.
+ * One fetch session per digest, shared by every reader of that digest (local clients; peers read
+ * the store). It plans which missing bytes to fetch from where — peers that hold them first,
+ * upstream for what no peer holds or will soon hold — streams present bytes to readers in order
+ * as they arrive, and keeps going in the background after readers leave, so a client's retry
+ * resumes from disk.
  */
 export class FetchSession {
   readonly digest: string
@@ -59,19 +78,35 @@ export class FetchSession {
   private lastError?: Error
   private waiters: Array<() => void> = []
   private detachedTimer?: NodeJS.Timeout
+  private replanTimer?: NodeJS.Timeout
   private done = false
-  private readonly maxStreams: number
-  private readonly splitBytes: number
-  private readonly detachedTimeoutMs: number
-  private readonly tailHold: number
+  /** No transfer starts before this time (the coalescing window of a cold blob). */
+  private notBefore = 0
+  /** Peers that failed a transfer recently: skipped until the time given. */
+  private readonly avoid = new Map<string, number>()
+  /** When each fetching peer's holdings of this blob last grew (for the owner stall rule). */
+  private readonly growth = new Map<string, { bytes: number, at: number }>()
+  private pieceHashes?: Uint8Array[]
+  private pieceHashesState: 'none' | 'loading' | 'done' = 'none'
+  /** Bytes of this blob that came from peers (a whole-blob mismatch then disables peers for it). */
+  peerBytes = 0
+  private readonly o: Required<SessionInit>
 
   constructor (private readonly deps: SessionDeps) {
     this.entry = deps.entry
     this.digest = deps.entry.digest
-    this.maxStreams = deps.init.maxUpstreamStreams ?? 4
-    this.splitBytes = deps.init.splitBytes ?? 16 * 1024 * 1024
-    this.detachedTimeoutMs = deps.init.detachedTimeoutMs ?? 10 * 60_000
-    this.tailHold = deps.init.tailHoldBytes ?? 64 * 1024
+    const i = deps.init
+    this.o = {
+      maxUpstreamStreams: i.maxUpstreamStreams ?? 4,
+      splitBytes: i.splitBytes ?? 16 * 1024 * 1024,
+      detachedTimeoutMs: i.detachedTimeoutMs ?? 10 * 60_000,
+      tailHoldBytes: i.tailHoldBytes ?? 64 * 1024,
+      maxPeerTransfers: i.maxPeerTransfers ?? 6,
+      perPeerTransfers: i.perPeerTransfers ?? 2,
+      peerStallMs: i.peerStallMs ?? 5000,
+      ownerStallMs: i.ownerStallMs ?? 5000,
+      banMs: i.banMs ?? 10 * 60_000
+    }
     this.entry.completion.then(() => this.finish(), (err) => this.finish(err))
   }
 
@@ -104,7 +139,7 @@ export class FetchSession {
         const runEnd = Math.min(present.contiguousEnd(reader.pos), end)
         // Hold back the tail of the blob until verification: a client never receives every byte
         // of a blob that fails its digest.
-        const limit = end === this.size && !this.entry.complete ? Math.max(reader.pos, this.size - this.tailHold) : end
+        const limit = end === this.size && !this.entry.complete ? Math.max(reader.pos, this.size - this.o.tailHoldBytes) : end
         const upto = Math.min(runEnd, limit)
         if (upto > reader.pos) {
           for await (const buf of this.entry.read(reader.pos, upto)) {
@@ -127,6 +162,13 @@ export class FetchSession {
       this.readers.delete(reader)
       if (this.readers.size === 0) this.detached()
     }
+  }
+
+  /** Start no transfer for `ms`: agents that want the blob at the same moment see each other first. */
+  holdOff (ctx: BlobContext, ms: number): void {
+    this.ctx ??= ctx
+    this.notBefore = Date.now() + ms
+    setTimeout(() => this.ensureBackground(ctx), ms).unref()
   }
 
   /** Make sure the whole blob gets fetched even if no reader asks for the rest. */
@@ -160,9 +202,17 @@ export class FetchSession {
     for (const fn of w) fn()
   }
 
-  private isClaimed (pos: number): boolean {
-    for (const c of this.claims) if (c.pos <= pos && pos < c.end) return true
-    return false
+  private claimAt (pos: number): Claim | undefined {
+    for (const c of this.claims) if (c.pos <= pos && pos < c.end) return c
+    return undefined
+  }
+
+  private isClaimed (pos: number): boolean { return this.claimAt(pos) !== undefined }
+
+  private count (source: 'upstream' | 'peer', peerId?: string): number {
+    let n = 0
+    for (const c of this.claims) if (c.source === source && (peerId === undefined || c.peerId === peerId)) n++
+    return n
   }
 
   /** First byte after `pos` that is present or claimed by another worker (or the size). */
@@ -172,36 +222,137 @@ export class FetchSession {
     return b
   }
 
+  /** Peers usable for this blob now: connected, not banned, not avoided, same size. */
+  private holders (now: number): PeerHolding[] {
+    if (this.deps.peers === undefined) return []
+    return this.deps.peers.holders(this.digest).filter(h => h.size === this.size && (this.avoid.get(h.peerId) ?? 0) <= now)
+  }
+
   /**
-   * Decide what to fetch: every reader's first missing byte, plus the first missing byte of the
-   * whole blob (background completion). A position inside a running transfer waits for it,
-   * unless it is far ahead, in which case it gets its own transfer.
+   * Office-wide coalescing: the agents fetching this blob divide its pieces between them by
+   * rendezvous hashing (docs/COALESCING.md). A fetching peer whose holdings stopped growing
+   * loses its share, so a dead or stuck neighbour never blocks us for long.
+   */
+  private members (holders: PeerHolding[], now: number): Member[] {
+    const selfId = this.deps.peers?.peerId ?? 'self'
+    const out: Member[] = [{ id: selfId }]
+    for (const h of holders) {
+      if (!h.fetching || h.complete) continue
+      const bytes = h.ranges.reduce((n, [s, e]) => n + e - s, 0)
+      const g = this.growth.get(h.peerId)
+      if (g === undefined || g.bytes !== bytes) this.growth.set(h.peerId, { bytes, at: now })
+      else if (now - g.at > this.o.ownerStallMs) continue
+      out.push({ id: h.peerId })
+    }
+    return out
+  }
+
+  /**
+   * Decide what to fetch from where. Every missing, unclaimed byte goes, piece by piece, to a
+   * peer that holds it, else to upstream if this agent owns the piece, else it waits for the
+   * neighbour that owns it. Readers far ahead of a running upstream transfer split it.
    */
   plan (): void {
     if (this.done || this.entry.complete || this.entry.failed !== undefined || this.ctx === undefined) return
+    const now = Date.now()
+    if (now < this.notBefore) return
     const present = this.entry.present
-    const targets = new Set<number>()
+    const size = this.size
+
+    // Chunked clients (containerd 2.1+): a reader far ahead of a transfer gets its own.
     for (const r of this.readers) {
       const p = present.firstMissing(r.pos)
-      if (p < r.end) targets.add(p)
-    }
-    if (this.lastError === undefined) {
-      const p = present.firstMissing(0)
-      if (p < this.size) targets.add(p)
-    }
-    for (const p of [...targets].sort((a, b) => a - b)) {
-      if (this.claims.size >= this.maxStreams) break
-      let inside: Claim | undefined
-      for (const c of this.claims) if (c.pos <= p && p < c.end) { inside = c; break }
-      if (inside !== undefined) {
-        if (p - inside.pos <= this.splitBytes) continue
-        const end = inside.end
-        inside.end = p
+      if (p >= r.end) continue
+      const c = this.claimAt(p)
+      if (c?.source === 'upstream' && p - c.pos > this.o.splitBytes && this.count('upstream') < this.o.maxUpstreamStreams) {
+        const end = c.end
+        c.end = p
         this.startUpstream(p, end)
-        continue
       }
-      this.startUpstream(p, this.nextBoundary(p))
     }
+
+    const holders = this.holders(now)
+    if (holders.some(h => h.complete) && this.pieceHashesState === 'none') {
+      // Pieces from peers are checked against hashes from a verified holder as they arrive.
+      this.loadPieceHashes(holders.find(h => h.complete)!.peerId)
+      return
+    }
+    if (this.pieceHashesState === 'loading') return
+    const members = this.members(holders, now)
+    const mine = (piece: number): boolean => members.length === 1 || isMine(members, members[0].id, this.digest, piece)
+    const heldByPeer = (pos: number): PeerHolding | undefined => holders.find(h => h.complete || rangesHave(h.ranges, pos))
+
+    const taken = present.clone()
+    for (const c of this.claims) taken.add(c.pos, c.end)
+    let gaps = taken.missing(0, size).toArray()
+    // Serve readers first: start with the gaps at or after the earliest reader.
+    const first = Math.min(...[...this.readers].map(r => r.pos), size)
+    gaps = [...gaps.filter(([, e]) => e > first), ...gaps.filter(([, e]) => e <= first)]
+    if (this.lastError !== undefined && this.readers.size === 0) return
+
+    let waiting = false
+    for (const [a, b] of gaps) {
+      let pos = a
+      while (pos < b) {
+        const pieceEnd = Math.min(b, (Math.floor(pos / PIECE_SIZE) + 1) * PIECE_SIZE)
+        const h = this.pickHolder(holders, pos)
+        if (h !== undefined) {
+          const end = Math.min(pieceEnd, h.complete ? size : rangesEnd(h.ranges, pos))
+          this.startPeer(h.peerId, pos, end)
+          pos = end
+          continue
+        }
+        if (heldByPeer(pos) !== undefined) { pos = pieceEnd; waiting = true; continue } // wait for a peer slot
+        if (mine(Math.floor(pos / PIECE_SIZE))) {
+          if (this.count('upstream') >= this.o.maxUpstreamStreams) { pos = pieceEnd; continue }
+          let end = pieceEnd
+          while (end < b && mine(Math.floor(end / PIECE_SIZE)) && heldByPeer(end) === undefined) end = Math.min(b, end + PIECE_SIZE)
+          this.startUpstream(pos, end)
+          pos = end
+          continue
+        }
+        waiting = true // a neighbour fetches this piece; we take it from them as it arrives
+        pos = pieceEnd
+      }
+    }
+    if (waiting) this.scheduleReplan()
+  }
+
+  /** Re-plan later: owner stalls and peer slots are time-based. */
+  private scheduleReplan (): void {
+    if (this.replanTimer !== undefined || this.done) return
+    this.replanTimer = setTimeout(() => { this.replanTimer = undefined; this.plan() }, Math.min(this.o.ownerStallMs, this.o.peerStallMs) / 2)
+    this.replanTimer.unref()
+  }
+
+  private pickHolder (holders: PeerHolding[], pos: number): PeerHolding | undefined {
+    if (this.count('peer') >= this.o.maxPeerTransfers) return undefined
+    let best: PeerHolding | undefined
+    let bestLoad = Infinity
+    for (const h of holders) {
+      if (!h.complete && !rangesHave(h.ranges, pos)) continue
+      const load = this.count('peer', h.peerId)
+      if (load >= this.o.perPeerTransfers) continue
+      // Prefer complete holders (they can be verified per piece), then the least loaded.
+      const score = load * 2 + (h.complete ? 0 : 1)
+      if (score < bestLoad) { best = h; bestLoad = score }
+    }
+    return best
+  }
+
+  private loadPieceHashes (peerId: string): void {
+    this.pieceHashesState = 'loading'
+    const peers = this.deps.peers!
+    const timeout = AbortSignal.timeout(this.o.peerStallMs)
+    peers.fetchPieceHashes(peerId, this.digest, timeout).then((hashes) => {
+      const expected = Math.ceil(this.size / PIECE_SIZE)
+      if (hashes !== undefined && hashes.length === expected) this.pieceHashes = hashes
+    }, (err) => {
+      this.deps.logger.debug({ digest: this.digest, peer: peerId, err: errorMessage(err) }, 'no piece hashes from peer')
+    }).finally(() => {
+      this.pieceHashesState = 'done'
+      this.plan()
+    })
   }
 
   private startUpstream (start: number, end: number): void {
@@ -219,8 +370,62 @@ export class FetchSession {
     })
   }
 
+  /**
+   * A transfer from a peer. With piece hashes, whole pieces are fetched, checked, then written;
+   * a peer that sends a bad piece is banned and the piece goes elsewhere.
+   */
+  private startPeer (peerId: string, start: number, end: number): void {
+    const peers = this.deps.peers!
+    const abort = new AbortController()
+    const claim: Claim = { pos: start, end, source: 'peer', peerId, abort }
+    const hashes = this.pieceHashes
+    if (hashes !== undefined) {
+      const piece = Math.floor(start / PIECE_SIZE)
+      const pStart = piece * PIECE_SIZE
+      const pEnd = Math.min(this.size, pStart + PIECE_SIZE)
+      this.run(claim, async () => {
+        const buf = Buffer.allocUnsafe(pEnd - pStart)
+        let off = 0
+        for await (const chunk of this.watchdog(peers.fetchRange(peerId, this.digest, pStart, pEnd, abort.signal), abort)) {
+          if (off + chunk.length > buf.length) throw new PeerProtocolError('peer sent more bytes than asked')
+          buf.set(chunk, off)
+          off += chunk.length
+        }
+        if (off !== buf.length) throw new PeerProtocolError(`peer sent ${off} of ${buf.length} bytes`)
+        const got = createHash('sha256').update(buf).digest()
+        if (!got.equals(hashes[piece])) {
+          this.deps.metrics.verificationFailures.inc({ source: 'peer' })
+          this.deps.metrics.peerFailures.inc({ peer: peerId, reason: 'bad-piece' })
+          peers.ban(peerId, this.o.banMs, `sent a piece of ${this.digest} that failed its sha256`)
+          this.deps.logger.warn({ digest: this.digest, peer: peerId, piece }, 'peer sent a bad piece: banned, piece fetched elsewhere')
+          throw new PeerProtocolError('bad piece')
+        }
+        return [buf.subarray(start - pStart, end - pStart)]
+      })
+      return
+    }
+    this.run(claim, async () => this.watchdog(peers.fetchRange(peerId, this.digest, start, end, abort.signal), abort))
+  }
+
+  /** Abort a peer transfer that delivers nothing for peerStallMs. */
+  private async * watchdog (src: AsyncIterable<Uint8Array>, abort: AbortController): AsyncGenerator<Uint8Array> {
+    let timer: NodeJS.Timeout | undefined
+    let stalled = false
+    const arm = (): void => {
+      if (timer !== undefined) clearTimeout(timer)
+      timer = setTimeout(() => { stalled = true; abort.abort(new NoProgressError('peer made no progress')) }, this.o.peerStallMs)
+    }
+    arm()
+    try {
+      for await (const chunk of src) { arm(); yield chunk }
+    } catch (err) {
+      if (stalled) throw new NoProgressError(`peer made no progress for ${this.o.peerStallMs} ms`)
+      throw err
+    } finally { if (timer !== undefined) clearTimeout(timer) }
+  }
+
   /** Run one transfer: write what arrives at its offset until the claim is done or cut short. */
-  private run (claim: Claim, open: () => Promise<AsyncIterable<Uint8Array>>): void {
+  private run (claim: Claim, open: () => Promise<AsyncIterable<Uint8Array> | Iterable<Uint8Array>>): void {
     this.claims.add(claim)
     const { logger, metrics } = this.deps
     void (async () => {
@@ -231,14 +436,23 @@ export class FetchSession {
           if (take > 0) {
             await this.entry.write(claim.pos, take === chunk.length ? chunk : chunk.subarray(0, take))
             metrics.bytesBySource.inc({ source: claim.source }, take)
+            if (claim.source === 'peer') this.peerBytes += take
             claim.pos += take
           }
           if (claim.pos >= claim.end) break
         }
       } catch (err: any) {
-        if (claim.abort.signal.aborted || this.done) return
-        this.lastError = err instanceof Error ? err : new Error(String(err))
-        logger.warn({ digest: this.digest, source: claim.source, at: claim.pos, err: errorMessage(err), code: err?.code }, 'transfer failed')
+        const stalled = err instanceof NoProgressError
+        if ((claim.abort.signal.aborted && !stalled) || this.done) return
+        if (claim.source === 'peer') {
+          // Peers are never the fallback: skip this one for a moment, plan again.
+          this.avoid.set(claim.peerId!, Date.now() + this.o.peerStallMs)
+          if (!stalled && !(err instanceof PeerProtocolError)) metrics.peerFailures.inc({ peer: claim.peerId!, reason: err?.peerCode ?? err?.code ?? 'error' })
+          logger.info({ digest: this.digest, peer: claim.peerId, at: claim.pos, err: errorMessage(err) }, 'peer transfer failed; trying another source')
+        } else {
+          this.lastError = err instanceof Error ? err : new Error(String(err))
+          logger.warn({ digest: this.digest, source: claim.source, at: claim.pos, err: errorMessage(err), code: err?.code }, 'transfer failed')
+        }
       } finally {
         if (!claim.abort.signal.aborted) claim.abort.abort()
         this.claims.delete(claim)
@@ -261,7 +475,7 @@ export class FetchSession {
     this.detachedTimer = setTimeout(() => {
       this.deps.logger.info({ digest: this.digest }, 'no reader for too long: background fetch stopped (resumable)')
       this.finish()
-    }, this.detachedTimeoutMs)
+    }, this.o.detachedTimeoutMs)
     this.detachedTimer.unref()
   }
 
@@ -270,9 +484,24 @@ export class FetchSession {
     if (this.done) return
     this.done = true
     if (this.detachedTimer !== undefined) clearTimeout(this.detachedTimer)
+    if (this.replanTimer !== undefined) clearTimeout(this.replanTimer)
     for (const c of this.claims) c.abort.abort()
     if (err !== undefined && this.lastError === undefined) this.lastError = err instanceof Error ? err : new Error(String(err))
     this.wake()
     this.deps.onDone(this)
   }
+
+  /** The error the session ended with, if any. */
+  get error (): Error | undefined { return this.lastError }
 }
+
+function rangesHave (ranges: Array<[number, number]>, pos: number): boolean {
+  for (const [s, e] of ranges) if (s <= pos && pos < e) return true
+  return false
+}
+
+function rangesEnd (ranges: Array<[number, number]>, pos: number): number {
+  for (const [s, e] of ranges) if (s <= pos && pos < e) return e
+  return pos
+}
+
