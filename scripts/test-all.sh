@@ -92,22 +92,8 @@ fi
 # runner does not expand glob patterns (Node 21+ does): on Node 20 we run the same thing with the
 # file list expanded here.
 status=0
-if node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 21 ? 0 : 1)'; then
-  say "npm test (tsc build, then node --test --test-concurrency=1 'dist/test/**/*.test.js')"
-  npm test || status=$?
-else
-  say "npm run build (tsc)"
-  npm run build || status=$?
-  if [ "$status" -eq 0 ]; then
-    # tsc never deletes outputs: skip compiled tests whose source is gone (renamed/deleted tests).
-    mapfile -t TEST_FILES < <(find dist/test -type f -name '*.test.js' | LC_ALL=C sort |
-      while read -r f; do src="${f#dist/}"; [ -f "${src%.js}.ts" ] && echo "$f"; done)
-    [ "${#TEST_FILES[@]}" -gt 0 ] || die "no test files under dist/test"
-    say "node --test --test-concurrency=1 over ${#TEST_FILES[@]} files (npm test's glob, expanded: Node $(node --version) has no --test globs)"
-    printf '    %s\n' "${TEST_FILES[@]}"
-    node --test --test-concurrency=1 --test-timeout=600000 "${TEST_FILES[@]}" || status=$?
-  fi
-fi
+say "npm test (fresh tsc build, then node --test over dist/test/**/*.test.js)"
+npm test || status=$?
 
 END=$(date +%s)
 if [ "$status" -eq 0 ]; then
