@@ -105,8 +105,6 @@ export async function startAgent (init: AgentInit): Promise<Agent> {
       }
       if (text.length < 16) { await store.close(); throw new ConfigError(`p2p.secretFile: ${config.p2p.secretFile} holds no usable secret (make one with \`layerd secret\`)`) }
       secret = Buffer.from(text, 'utf8')
-    } else {
-      logger.warn('no office secret (p2p.secretFile / --secret-file): this agent connects to any layerd on the LAN and shares non-credentialed blobs with it')
     }
     peers = createPeerNetwork({
       dataDir: init.dataDir,

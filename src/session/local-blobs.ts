@@ -13,6 +13,12 @@ export interface FetchingState {
  * `fetching` set while a session for it runs. Blobs fetched with credentials stay private unless
  * their registry is configured as shareable.
  */
+/**
+ * Test switch for the integration suite's "bad peer" scenario: with LAYERD_TEST_CORRUPT_UPLOADS=1
+ * the agent flips one byte in every chunk it uploads to peers. Never set it in production.
+ */
+const CORRUPT_UPLOADS = process.env.LAYERD_TEST_CORRUPT_UPLOADS === '1'
+
 export function localBlobs (store: BlobStore, sessions: FetchingState, shareable: (registry: string) => boolean): LocalBlobs {
   const allowed = (info: BlobInfo): boolean => !info.credentialed || (info.origin !== undefined && shareable(info.origin.registry))
   const toEntry = (info: BlobInfo): InventoryEntry => ({
@@ -52,6 +58,7 @@ export function localBlobs (store: BlobStore, sessions: FetchingState, shareable
         if (!e.present.covers(start, end)) throw new PeerRangeError(`bytes ${start}-${end} of ${digest} are not held`)
         for await (const buf of e.read(start, end, 256 * 1024)) {
           if (signal?.aborted === true) return
+          if (CORRUPT_UPLOADS) buf[buf.length >> 1] ^= 0xff
           yield buf
         }
       } finally { store.release(e) }
