@@ -168,7 +168,7 @@ export class FetchSession {
   holdOff (ctx: BlobContext, ms: number): void {
     this.ctx ??= ctx
     this.notBefore = Date.now() + ms
-    setTimeout(() => this.ensureBackground(ctx), ms).unref()
+    setTimeout(() => this.ensureBackground(ctx), ms)
   }
 
   /** Make sure the whole blob gets fetched even if no reader asks for the rest. */
@@ -321,8 +321,8 @@ export class FetchSession {
   /** Re-plan later: owner stalls and peer slots are time-based. */
   private scheduleReplan (): void {
     if (this.replanTimer !== undefined || this.done) return
+    // Not unref'd: a session waiting on a neighbour is work in progress (finish() clears it).
     this.replanTimer = setTimeout(() => { this.replanTimer = undefined; this.plan() }, Math.min(this.o.ownerStallMs, this.o.peerStallMs) / 2)
-    this.replanTimer.unref()
   }
 
   private pickHolder (holders: PeerHolding[], pos: number): PeerHolding | undefined {

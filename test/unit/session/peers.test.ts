@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
+import { test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { PeerRangeError } from '../../../src/errors.js'
+import { silentLogger } from '../../../src/log.js'
+import { createMetrics } from '../../../src/metrics/metrics.js'
+import { PIECE_SIZE, type PeerHolding, type PeerNetwork } from '../../../src/p2p/types.js'
+import { SessionManager } from '../../../src/session/manager.js'
+import { ownerOf } from '../../../src/session/ownership.js'
+import { BlobStore } from '../../../src/store/blob-store.js'
+import type { BlobFetchOptions, Upstream } from '../../../src/upstream/types.js'
+import { collect, pseudoRandom, sha256, tempDir } from '../support/fixtures.js'
+
+const ctx = { registry: 'upstream.test', repository: 'app' }
+
+function countingUpstream (data: Buffer) {
+  const fetched: Array<[number, number]> = []
+  const up: Upstream = {
+    registry: (name) => ({ name, url: 'http://fake.invalid' }),
+    isCredentialed: () => false,
+    getManifest: async () => { throw new Error('unused') },
+    headManifest: async () => { throw new Error('unused') },
+    statBlob: async () => ({ size: data.length }),
+    async fetchBlob (_r, _n, _d, o: BlobFetchOptions) {
+      const end = o.end ?? data.length
+      async function * body (): AsyncGenerator<Uint8Array> {
+        for (let p = o.start; p < end; p += 256 * 1024) {
+          if (o.signal?.aborted === true) return
+          await new Promise(resolve => setImmediate(resolve))
+          const b = data.subarray(p, Math.min(end, p + 256 * 1024))
+          fetched.push([p, p + b.length])
+          yield b
+        }
+      }
+      return { size: data.length, body: body() }
+    },
+    close: async () => {}
+  }
+  const bytes = (): number => fetched.reduce((n, [s, e]) => n + e - s, 0)
+  return { up, fetched, bytes }
+}
+
+/** A fake neighbourhood at the PeerNetwork seam: holders from a table, bytes from `data`. */
+function fakePeers (data: Buffer, holdings: PeerHolding[], opts: { corrupt?: Set<string> } = {}) {
+  const banned = new Map<string, string>()
+  const served = new Map<string, number>()
+  const listeners = new Set<(d: string) => void>()
+  const pieces = (): Uint8Array[] => {
+    const out: Uint8Array[] = []
+    for (let p = 0; p < data.length; p += PIECE_SIZE) out.push(createHash('sha256').update(data.subarray(p, p + PIECE_SIZE)).digest())
+    return out
+  }
+  const net: PeerNetwork = {
+    peerId: 'self',
+    holders: () => holdings.filter(h => !banned.has(h.peerId)),
+    onHoldersChange: (fn) => { listeners.add(fn); return () => listeners.delete(fn) },
+    async * fetchRange (peerId, _digest, start, end) {
+      const h = holdings.find(x => x.peerId === peerId)
+      if (h === undefined || banned.has(peerId)) throw new PeerRangeError('not connected')
+      for (let p = start; p < end; p += 128 * 1024) {
+        await new Promise(resolve => setImmediate(resolve))
+        let b = data.subarray(p, Math.min(end, p + 128 * 1024))
+        if (opts.corrupt?.has(peerId) === true) { b = Buffer.from(b); b[0] ^= 0xff }
+        served.set(peerId, (served.get(peerId) ?? 0) + b.length)
+        yield b
+      }
+    },
+    fetchPieceHashes: async (peerId) => holdings.find(h => h.peerId === peerId)?.complete === true ? pieces() : undefined,
+    ban: (peerId, _ms, reason) => { banned.set(peerId, reason) },
+    peers: () => holdings.map(h => ({ peerId: h.peerId, addresses: [], blobs: 1, completeBlobs: h.complete ? 1 : 0, bytes: h.size })),
+    start: async () => {},
+    stop: async () => {}
+  }
+  return { net, banned, served, changed: (d: string) => { for (const fn of listeners) fn(d) } }
+}
+
+async function setup (t: any, data: Buffer, peers: PeerNetwork, session = {}) {
+  const { dir, cleanup } = await tempDir()
+  const metrics = createMetrics({ defaultMetrics: false })
+  const store = await BlobStore.open({ dataDir: dir, logger: silentLogger(), metrics })
+  const upstream = countingUpstream(data)
+  const mgr = new SessionManager({ store, upstream: upstream.up, metrics, logger: silentLogger(), peers, session, coalesceWindowMs: 50 })
+  t.after(async () => { await mgr.stop(); await store.close(); await cleanup() })
+  return { store, mgr, upstream, metrics }
+}
+
+test('a blob a neighbour holds complete comes from the neighbour, not upstream', async (t) => {
+  const data = pseudoRandom(3 * PIECE_SIZE + 1000, 21)
+  const digest = sha256(data)
+  const peers = fakePeers(data, [{ peerId: 'peerA', size: data.length, complete: true, ranges: [[0, data.length]], fetching: false }])
+  const { mgr, upstream } = await setup(t, data, peers.net)
+  const r = await mgr.read(digest, ctx, 0, undefined)
+  assert.equal(sha256(await collect(r.body)), digest)
+  assert.equal(upstream.bytes(), 0)
+  assert.equal(peers.served.get('peerA'), data.length)
+})
+
+test('partial holders supply what they have; upstream only the rest', async (t) => {
+  const data = pseudoRandom(4 * PIECE_SIZE, 22)
+  const digest = sha256(data)
+  const peers = fakePeers(data, [
+    { peerId: 'peerA', size: data.length, complete: false, ranges: [[0, 2 * PIECE_SIZE]], fetching: false },
+    { peerId: 'peerB', size: data.length, complete: false, ranges: [[3 * PIECE_SIZE, 4 * PIECE_SIZE]], fetching: false }
+  ])
+  const { mgr, upstream } = await setup(t, data, peers.net)
+  const r = await mgr.read(digest, ctx, 0, undefined)
+  assert.equal(sha256(await collect(r.body)), digest)
+  assert.equal(upstream.bytes(), PIECE_SIZE, 'only the piece no neighbour holds came from upstream')
+  for (const [s, e] of upstream.fetched) assert.ok(s >= 2 * PIECE_SIZE && e <= 3 * PIECE_SIZE)
+})
+
+test('a neighbour that sends a bad piece is banned and the piece comes from elsewhere', async (t) => {
+  const data = pseudoRandom(2 * PIECE_SIZE + 77, 23)
+  const digest = sha256(data)
+  const peers = fakePeers(data, [
+    { peerId: 'liar', size: data.length, complete: true, ranges: [[0, data.length]], fetching: false },
+    { peerId: 'honest', size: data.length, complete: true, ranges: [[0, data.length]], fetching: false }
+  ], { corrupt: new Set(['liar']) })
+  const { mgr, store, metrics } = await setup(t, data, peers.net)
+  const r = await mgr.read(digest, ctx, 0, undefined)
+  assert.equal(sha256(await collect(r.body)), digest)
+  assert.ok(peers.banned.has('liar'), 'liar banned')
+  assert.ok(!peers.banned.has('honest'))
+  assert.equal((await store.stat(digest))?.state, 'complete')
+  const vf = (await metrics.verificationFailures.get()).values.find(v => v.labels.source === 'peer')
+  assert.ok((vf?.value ?? 0) >= 1)
+})
+
+test('coalescing: with another agent fetching the same blob, this agent fetches only its own pieces upstream', async (t) => {
+  const pieces = 12
+  const data = pseudoRandom(pieces * PIECE_SIZE, 24)
+  const digest = sha256(data)
+  // peerB is fetching the blob too: it "receives" its own pieces a little later, which we
+  // simulate by growing its advertised ranges piece by piece.
+  const holding: PeerHolding = { peerId: 'peerB', size: data.length, complete: false, ranges: [], fetching: true }
+  const peers = fakePeers(data, [holding])
+  const members = [{ id: 'self' }, { id: 'peerB' }]
+  const theirs = Array.from({ length: pieces }, (_, i) => i).filter(i => ownerOf(members, digest, i) === 'peerB')
+  assert.ok(theirs.length > 0 && theirs.length < pieces, 'the test needs pieces on both sides')
+  const { mgr, upstream } = await setup(t, data, peers.net)
+  const r = await mgr.read(digest, ctx, 0, undefined)
+  const reading = collect(r.body)
+  for (const i of theirs) {
+    await sleep(20)
+    holding.ranges = [...holding.ranges, [i * PIECE_SIZE, (i + 1) * PIECE_SIZE]].sort((a, b) => a[0] - b[0]) as Array<[number, number]>
+    peers.changed(digest)
+  }
+  assert.equal(sha256(await reading), digest)
+  assert.equal(upstream.bytes(), (pieces - theirs.length) * PIECE_SIZE, 'upstream carried only our pieces')
+  assert.equal(peers.served.get('peerB'), theirs.length * PIECE_SIZE)
+})
+
+test('coalescing: a fetching neighbour that makes no progress loses its share', async (t) => {
+  const data = pseudoRandom(6 * PIECE_SIZE, 25)
+  const digest = sha256(data)
+  const peers = fakePeers(data, [{ peerId: 'stuck', size: data.length, complete: false, ranges: [], fetching: true }])
+  const { mgr, upstream } = await setup(t, data, peers.net, { ownerStallMs: 300, peerStallMs: 300 })
+  const r = await mgr.read(digest, ctx, 0, undefined)
+  assert.equal(sha256(await collect(r.body)), digest)
+  assert.equal(upstream.bytes(), data.length)
+})
