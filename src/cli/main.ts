@@ -112,16 +112,26 @@ async function serve (opts: ServeOpts): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'))
 }
 
-async function gc (opts: CommonOpts & { json?: boolean }): Promise<void> {
-  let config: LayerdConfig
-  try { config = await loadConfig(opts.config, applyFlags(opts)) } catch (err) { fail(err) }
+/** Load the config of a command that talks to a running agent. */
+async function commandConfig (opts: CommonOpts): Promise<LayerdConfig> {
+  try { return await loadConfig(opts.config, applyFlags(opts)) } catch (err) { fail(err) }
+}
+
+/** Call an admin endpoint of the agent listening at `config.listen`; answers other than 200 are fatal. */
+async function callAgent (config: LayerdConfig, path: string, method: 'GET' | 'POST', timeoutMs: number): Promise<any> {
   const { host, port } = parseListen(config.listen)
+  const res = await request(`http://${host.includes(':') ? `[${host}]` : host}:${port}/_layerd/${path}`, { method, headersTimeout: timeoutMs, bodyTimeout: timeoutMs })
+  const body = await res.body.json()
+  if (res.statusCode !== 200) fail(new Error(`agent answered ${res.statusCode}: ${JSON.stringify(body)}`))
+  return body
+}
+
+async function gc (opts: CommonOpts & { json?: boolean }): Promise<void> {
+  const config = await commandConfig(opts)
   let report: any
   try {
     // A running agent owns the store (LevelDB locks it): ask it to collect.
-    const res = await request(`http://${host.includes(':') ? `[${host}]` : host}:${port}/_layerd/gc`, { method: 'POST', headersTimeout: 600_000, bodyTimeout: 600_000 })
-    report = await res.body.json()
-    if (res.statusCode !== 200) fail(new Error(`agent answered ${res.statusCode}: ${JSON.stringify(report)}`))
+    report = await callAgent(config, 'gc', 'POST', 600_000)
   } catch (err: any) {
     if (err?.code !== 'ECONNREFUSED') fail(err)
     const dataDir = config.dataDir ?? defaultDataDir()
@@ -140,14 +150,10 @@ async function gc (opts: CommonOpts & { json?: boolean }): Promise<void> {
 }
 
 async function peers (opts: CommonOpts & { json?: boolean }): Promise<void> {
-  let config: LayerdConfig
-  try { config = await loadConfig(opts.config, applyFlags(opts)) } catch (err) { fail(err) }
-  const { host, port } = parseListen(config.listen)
+  const config = await commandConfig(opts)
   let body: any
   try {
-    const res = await request(`http://${host.includes(':') ? `[${host}]` : host}:${port}/_layerd/peers`, { headersTimeout: 10_000 })
-    body = await res.body.json()
-    if (res.statusCode !== 200) fail(new Error(`agent answered ${res.statusCode}: ${JSON.stringify(body)}`))
+    body = await callAgent(config, 'peers', 'GET', 10_000)
   } catch (err: any) {
     fail(new Error(`no agent answering on ${config.listen} (${err?.code ?? errorMessage(err)})`))
   }

@@ -9,37 +9,10 @@ import { PIECE_SIZE, type PeerHolding, type PeerNetwork } from '../../../src/p2p
 import { SessionManager } from '../../../src/session/manager.js'
 import { ownerOf } from '../../../src/session/ownership.js'
 import { BlobStore } from '../../../src/store/blob-store.js'
-import type { BlobFetchOptions, Upstream } from '../../../src/upstream/types.js'
+import { fakeUpstream } from '../support/fake-upstream.js'
 import { collect, pseudoRandom, sha256, tempDir } from '../support/fixtures.js'
 
 const ctx = { registry: 'upstream.test', repository: 'app' }
-
-function countingUpstream (data: Buffer) {
-  const fetched: Array<[number, number]> = []
-  const up: Upstream = {
-    registry: (name) => ({ name, url: 'http://fake.invalid' }),
-    isCredentialed: () => false,
-    getManifest: async () => { throw new Error('unused') },
-    headManifest: async () => { throw new Error('unused') },
-    statBlob: async () => ({ size: data.length }),
-    async fetchBlob (_r, _n, _d, o: BlobFetchOptions) {
-      const end = o.end ?? data.length
-      async function * body (): AsyncGenerator<Uint8Array> {
-        for (let p = o.start; p < end; p += 256 * 1024) {
-          if (o.signal?.aborted === true) return
-          await new Promise(resolve => setImmediate(resolve))
-          const b = data.subarray(p, Math.min(end, p + 256 * 1024))
-          fetched.push([p, p + b.length])
-          yield b
-        }
-      }
-      return { size: data.length, body: body() }
-    },
-    close: async () => {}
-  }
-  const bytes = (): number => fetched.reduce((n, [s, e]) => n + e - s, 0)
-  return { up, fetched, bytes }
-}
 
 /** A fake neighbourhood at the PeerNetwork seam: holders from a table, bytes from `data`. */
 function fakePeers (data: Buffer, holdings: PeerHolding[], opts: { corrupt?: Set<string> } = {}) {
@@ -79,8 +52,9 @@ async function setup (t: any, data: Buffer, peers: PeerNetwork, session = {}) {
   const { dir, cleanup } = await tempDir()
   const metrics = createMetrics({ defaultMetrics: false })
   const store = await BlobStore.open({ dataDir: dir, logger: silentLogger(), metrics })
-  const upstream = countingUpstream(data)
-  const mgr = new SessionManager({ store, upstream: upstream.up, metrics, logger: silentLogger(), peers, session, coalesceWindowMs: 50 })
+  const { up, stats } = fakeUpstream(data, { chunk: 256 * 1024 })
+  const upstream = { fetched: stats.fetched, bytes: () => stats.bytes }
+  const mgr = new SessionManager({ store, upstream: up, metrics, logger: silentLogger(), peers, session, coalesceWindowMs: 50 })
   t.after(async () => { await mgr.stop(); await store.close(); await cleanup() })
   return { store, mgr, upstream, metrics }
 }
