@@ -179,6 +179,7 @@ export class SessionManager {
     const s = await this.session(digest, ctx, signal)
     const entry = await this.init.store.acquire(digest)
     if (entry === undefined) throw new AbortedError('blob vanished while opening')
+    entry.touch() // GC order and the partial-blob TTL count from the last reader
     const stop = Math.min(end ?? s.size, s.size)
     const store = this.init.store
     async function * body (): AsyncGenerator<Buffer> {
