@@ -133,7 +133,7 @@ export async function startAgent (init: AgentInit): Promise<Agent> {
     shareable,
     session: {
       maxUpstreamStreams: config.fetch.maxUpstreamStreams,
-      splitBytes: config.fetch.splitBytes,
+      segmentBytes: config.fetch.segmentBytes,
       detachedTimeoutMs: config.fetch.detachedTimeout
     }
   })

@@ -84,17 +84,7 @@ async function serve (opts: ServeOpts): Promise<void> {
   try {
     agent = await startAgent({ config, dataDir, logger, metrics: createMetrics() })
   } catch (err) { fail(err) }
-  const { address, port } = agent.address
-  logger.info({
-    listen: `${address.includes(':') ? `[${address}]` : address}:${port}`,
-    dataDir,
-    defaultRegistry: config.defaultRegistry,
-    upstreams: Object.keys({ 'docker.io': 1, ...config.upstreams }),
-    peerId: agent.peers?.peerId,
-    p2p: agent.peers === undefined ? 'off' : { listen: config.p2p.listen, mdns: config.p2p.mdns, staticPeers: config.p2p.peers.length, officeSecret: config.p2p.secretFile !== undefined },
-    version: pkg.version
-  }, 'layerd ready')
-
+  // Handlers go in before the ready line: a supervisor may signal as soon as it sees it.
   let stopping = false
   const shutdown = (signal: string): void => {
     if (stopping) { process.exit(1) }
@@ -110,6 +100,16 @@ async function serve (opts: ServeOpts): Promise<void> {
   }
   process.on('SIGTERM', () => shutdown('SIGTERM'))
   process.on('SIGINT', () => shutdown('SIGINT'))
+  const { address, port } = agent.address
+  logger.info({
+    listen: `${address.includes(':') ? `[${address}]` : address}:${port}`,
+    dataDir,
+    defaultRegistry: config.defaultRegistry,
+    upstreams: Object.keys({ 'docker.io': 1, ...config.upstreams }),
+    peerId: agent.peers?.peerId,
+    p2p: agent.peers === undefined ? 'off' : { listen: config.p2p.listen, mdns: config.p2p.mdns, staticPeers: config.p2p.peers.length, officeSecret: config.p2p.secretFile !== undefined },
+    version: pkg.version
+  }, 'layerd ready')
 }
 
 /** Load the config of a command that talks to a running agent. */

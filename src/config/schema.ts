@@ -66,8 +66,8 @@ export const configSchema = z.object({
   fetch: z.object({
     /** Parallel upstream transfers for one blob (clients that fetch in chunks get them). */
     maxUpstreamStreams: z.number().int().min(1).max(32).default(4),
-    /** A reader this far ahead of a running transfer gets its own transfer. */
-    splitBytes: size.default(16 * 1024 * 1024),
+    /** Upstream requests ask for at most this much (a closed Range); a client waiting beyond gets its own request. */
+    segmentBytes: size.default(32 * 1024 * 1024),
     /** Keep downloading a blob with no client attached for at most this long. */
     detachedTimeout: duration.default(10 * 60_000)
   }).strict().prefault({}),

@@ -1,4 +1,4 @@
-import { AbortedError, DigestMismatchError } from '../errors.js'
+import { AbortedError, DigestMismatchError, StoreFullError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics/metrics.js'
 import type { PeerNetwork } from '../p2p/types.js'
@@ -52,6 +52,8 @@ export class SessionManager {
       if (s !== undefined && !s.isDone) s.plan()
     })
   }
+
+  private get segmentBytes (): number { return this.init.session?.segmentBytes ?? 32 * 1024 * 1024 }
 
   /** Subscribe to sessions starting and ending (the inventory's `fetching` flag). */
   onFetchingChange (fn: (digest: string, fetching: boolean) => void): () => void {
@@ -131,7 +133,7 @@ export class SessionManager {
     signal?.addEventListener('abort', onAbort, { once: true })
     let res
     try {
-      res = await upstream.fetchBlob(ctx.registry, ctx.repository, digest, { start: 0, signal: abort.signal })
+      res = await upstream.fetchBlob(ctx.registry, ctx.repository, digest, { start: 0, end: this.segmentBytes, signal: abort.signal })
     } finally { signal?.removeEventListener('abort', onAbort) }
     entry = await store.acquire(digest, { size: res.size, origin, credentialed })
     const s = this.attach(entry!, peers)
@@ -139,7 +141,7 @@ export class SessionManager {
       abort.abort()
       s.ensureBackground(ctx)
     } else {
-      s.adoptUpstream(ctx, 0, res.body, abort)
+      s.adoptUpstream(ctx, 0, this.segmentBytes, res.body, abort)
       s.ensureBackground(ctx)
     }
     return s
@@ -160,6 +162,11 @@ export class SessionManager {
           // hashes, so the next attempt uses upstream only.
           this.noPeers.set(entry.digest, Date.now() + (this.init.peerQuarantineMs ?? 10 * 60_000))
           this.init.logger.warn({ digest: entry.digest }, 'blob with bytes from peers failed verification: next fetch from upstream only')
+        }
+        if (done.error instanceof StoreFullError && !entry.complete) {
+          // It does not fit: keeping the partial bytes would only keep the disk full for others.
+          entry.dropWhenIdle = 'disk-full'
+          this.init.logger.error({ digest: entry.digest, size: entry.size }, 'disk full: partial blob dropped; free space or lower store.maxBytes')
         }
         this.init.store.release(entry)
         for (const fn of this.listeners) fn(entry.digest, false)

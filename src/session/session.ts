@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { AbortedError, BlobUnknownError, NoProgressError, PeerProtocolError, errorMessage } from '../errors.js'
+import { AbortedError, BlobUnknownError, NoProgressError, PeerProtocolError, StoreFullError, errorMessage } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics/metrics.js'
 import { PIECE_SIZE, type PeerHolding, type PeerNetwork } from '../p2p/types.js'
@@ -17,10 +17,11 @@ export interface SessionInit {
   /** Parallel upstream transfers for one blob (chunked clients ask for several offsets). Default 4. */
   maxUpstreamStreams?: number
   /**
-   * A reader that waits this far (bytes) ahead of a running transfer gets its own transfer,
-   * and the running one is cut short where the new one starts. Default 16 MiB.
+   * Upstream requests ask for at most this many bytes (a closed Range), so a transfer never has
+   * to be cut short — bytes in flight on a cut connection would be paid for and thrown away.
+   * A reader waiting beyond the running request gets its own request. Default 32 MiB.
    */
-  splitBytes?: number
+  segmentBytes?: number
   /** Keep fetching with no reader attached for at most this long. Default 10 min. */
   detachedTimeoutMs?: number
   /** Bytes held back from a reader at the end of the blob until the sha256 verified. Default 64 KiB. */
@@ -98,7 +99,7 @@ export class FetchSession {
     const i = deps.init
     this.o = {
       maxUpstreamStreams: i.maxUpstreamStreams ?? 4,
-      splitBytes: i.splitBytes ?? 16 * 1024 * 1024,
+      segmentBytes: i.segmentBytes ?? 32 * 1024 * 1024,
       detachedTimeoutMs: i.detachedTimeoutMs ?? 10 * 60_000,
       tailHoldBytes: i.tailHoldBytes ?? 64 * 1024,
       maxPeerTransfers: i.maxPeerTransfers ?? 6,
@@ -115,9 +116,9 @@ export class FetchSession {
   get activeTransfers (): number { return this.claims.size }
 
   /** Adopt an upstream response that is already open (the request that told us the size). */
-  adoptUpstream (ctx: BlobContext, start: number, body: AsyncIterable<Uint8Array>, abort: AbortController): void {
+  adoptUpstream (ctx: BlobContext, start: number, end: number, body: AsyncIterable<Uint8Array>, abort: AbortController): void {
     this.ctx = ctx
-    const claim: Claim = { pos: start, end: this.nextBoundary(start), source: 'upstream', abort }
+    const claim: Claim = { pos: start, end: Math.min(end, this.nextBoundary(start)), source: 'upstream', abort }
     this.run(claim, async () => body)
   }
 
@@ -250,7 +251,9 @@ export class FetchSession {
   /**
    * Decide what to fetch from where. Every missing, unclaimed byte goes, piece by piece, to a
    * peer that holds it, else to upstream if this agent owns the piece, else it waits for the
-   * neighbour that owns it. Readers far ahead of a running upstream transfer split it.
+   * neighbour that owns it. Upstream requests start where a reader waits (each reader may get
+   * its own, up to maxUpstreamStreams) and, one at a time, for the rest of the blob in the
+   * background; the next background request starts while the previous one is finishing.
    */
   plan (): void {
     if (this.done || this.entry.complete || this.entry.failed !== undefined || this.ctx === undefined) return
@@ -258,18 +261,6 @@ export class FetchSession {
     if (now < this.notBefore) return
     const present = this.entry.present
     const size = this.size
-
-    // Chunked clients (containerd 2.1+): a reader far ahead of a transfer gets its own.
-    for (const r of this.readers) {
-      const p = present.firstMissing(r.pos)
-      if (p >= r.end) continue
-      const c = this.claimAt(p)
-      if (c?.source === 'upstream' && p - c.pos > this.o.splitBytes && this.count('upstream') < this.o.maxUpstreamStreams) {
-        const end = c.end
-        c.end = p
-        this.startUpstream(p, end)
-      }
-    }
 
     const holders = this.holders(now)
     if (holders.some(h => h.complete) && this.pieceHashesState === 'none') {
@@ -280,21 +271,33 @@ export class FetchSession {
     if (this.pieceHashesState === 'loading') return
     const members = this.members(holders, now)
     const mine = (piece: number): boolean => members.length === 1 || isMine(members, members[0].id, this.digest, piece)
-    const heldByPeer = (pos: number): PeerHolding | undefined => holders.find(h => h.complete || rangesHave(h.ranges, pos))
+    const heldByPeer = (pos: number): boolean => holders.some(h => h.complete || rangesHave(h.ranges, pos))
 
     const taken = present.clone()
     for (const c of this.claims) taken.add(c.pos, c.end)
-    let gaps = taken.missing(0, size).toArray()
-    // Serve readers first: start with the gaps at or after the earliest reader.
     const first = Math.min(...[...this.readers].map(r => r.pos), size)
-    gaps = [...gaps.filter(([, e]) => e > first), ...gaps.filter(([, e]) => e <= first)]
-    if (this.lastError !== undefined && this.readers.size === 0) return
+    // Upstream starts at the bytes readers wait for, then (background) at the first gap after
+    // the earliest reader. After an upstream failure nothing new starts upstream until a new
+    // request comes (it clears the error): the readers get the error instead of a retry storm.
+    const upstreamTargets = new Set<number>()
+    if (this.lastError === undefined) {
+      for (const r of this.readers) {
+        const p = present.firstMissing(r.pos)
+        if (p < r.end && !taken.has(p)) upstreamTargets.add(p)
+      }
+      const bg = taken.firstMissing(first) < size ? taken.firstMissing(first) : taken.firstMissing(0)
+      if (bg < size && this.backgroundDue()) upstreamTargets.add(bg)
+    }
 
+    let gaps = taken.missing(0, size).toArray()
+    gaps = [...gaps.filter(([, e]) => e > first), ...gaps.filter(([, e]) => e <= first)]
     let waiting = false
     for (const [a, b] of gaps) {
       let pos = a
       while (pos < b) {
         const pieceEnd = Math.min(b, (Math.floor(pos / PIECE_SIZE) + 1) * PIECE_SIZE)
+        // A target inside this piece starts the upstream request at the reader's byte.
+        const target = [...upstreamTargets].find(t => t >= pos && t < pieceEnd)
         const h = this.pickHolder(holders, pos)
         if (h !== undefined) {
           const end = Math.min(pieceEnd, h.complete ? size : rangesEnd(h.ranges, pos))
@@ -302,20 +305,27 @@ export class FetchSession {
           pos = end
           continue
         }
-        if (heldByPeer(pos) !== undefined) { pos = pieceEnd; waiting = true; continue } // wait for a peer slot
-        if (mine(Math.floor(pos / PIECE_SIZE))) {
-          if (this.count('upstream') >= this.o.maxUpstreamStreams) { pos = pieceEnd; continue }
-          let end = pieceEnd
-          while (end < b && mine(Math.floor(end / PIECE_SIZE)) && heldByPeer(end) === undefined) end = Math.min(b, end + PIECE_SIZE)
-          this.startUpstream(pos, end)
-          pos = end
-          continue
+        if (heldByPeer(pos)) { pos = pieceEnd; waiting = true; continue } // wait for a peer slot
+        if (!mine(Math.floor(pos / PIECE_SIZE))) { waiting = true; pos = pieceEnd; continue } // a neighbour fetches it
+        if (target === undefined || this.count('upstream') >= this.o.maxUpstreamStreams) { pos = pieceEnd; continue }
+        upstreamTargets.delete(target)
+        let end = Math.min(b, target + this.o.segmentBytes, (Math.floor(target / PIECE_SIZE) + 1) * PIECE_SIZE)
+        while (end < Math.min(b, target + this.o.segmentBytes) && mine(Math.floor(end / PIECE_SIZE)) && !heldByPeer(end)) {
+          end = Math.min(b, target + this.o.segmentBytes, end + PIECE_SIZE)
         }
-        waiting = true // a neighbour fetches this piece; we take it from them as it arrives
-        pos = pieceEnd
+        this.startUpstream(target, end)
+        pos = end
       }
     }
     if (waiting) this.scheduleReplan()
+  }
+
+  /** A background upstream request may start: none runs, or the one running is nearly done. */
+  private backgroundDue (): boolean {
+    for (const c of this.claims) {
+      if (c.source === 'upstream' && c.end - c.pos > this.o.segmentBytes / 4) return false
+    }
+    return true
   }
 
   /** Re-plan later: owner stalls and peer slots are time-based. */
@@ -451,6 +461,8 @@ export class FetchSession {
           logger.info({ digest: this.digest, peer: claim.peerId, at: claim.pos, err: errorMessage(err) }, 'peer transfer failed; trying another source')
         } else {
           this.lastError = err instanceof Error ? err : new Error(String(err))
+          // The disk is full: no source can help, stop the session (the manager drops the bytes).
+          if (err instanceof StoreFullError) queueMicrotask(() => this.finish(err))
           logger.warn({ digest: this.digest, source: claim.source, at: claim.pos, err: errorMessage(err), code: err?.code }, 'transfer failed')
         }
       } finally {

@@ -108,6 +108,8 @@ export class BlobEntry {
   failed?: Error
   /** Being discarded: writes and checkpoints stop before `failed` is published. */
   dead = false
+  /** Remove the blob once the last reader lets go (set when it cannot be stored, e.g. disk full). */
+  dropWhenIdle?: string
   /** Settles when the blob is verified complete (or fails verification). */
   readonly completion: Promise<void>
   private resolveCompletion!: () => void
@@ -462,6 +464,11 @@ export class BlobStore extends EventEmitter<{ event: [StoreEvent] }> {
   release (e: BlobEntry): void {
     e.refs--
     if (e.refs > 0) return
+    if (e.dropWhenIdle !== undefined) {
+      const reason = e.dropWhenIdle
+      this.remove(e.digest, reason).catch((err) => this.logger.error({ digest: e.digest, err: errorMessage(err) }, 'could not remove blob'))
+      return
+    }
     // Keep the fd briefly: clients often ask for the same blob again right away.
     setTimeout(() => {
       if (e.refs === 0 && this.entries.get(e.digest) === e) {

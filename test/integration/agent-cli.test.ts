@@ -101,11 +101,10 @@ describe('layerd CLI', () => {
     assert.ok(agent.logLines().some(l => l.msg === 'stopped cleanly'), agent.logs().slice(-2000))
   })
 
-  // KNOWN BUG (kept failing on purpose): `layerd ready` is logged before the SIGTERM/SIGINT
-  // handlers are installed (src/cli/main.ts), so a supervisor that stops the agent as soon as it
-  // reports ready kills it by the signal (no "stopping", no clean store close).
-  test('SIGTERM right after "layerd ready" → exit 0 and "stopped cleanly" [known bug: handlers installed after the ready line]', async () => {
-    // A race (lost about half the time here): try a few times so the bug shows reliably.
+  // The signal handlers must be in place before the ready line: a supervisor may stop the agent
+  // as soon as it reports ready.
+  test('SIGTERM right after "layerd ready" → exit 0 and "stopped cleanly"', async () => {
+    // A race when it regresses (lost about half the time): try a few times.
     for (let i = 0; i < 6; i++) {
       const agent = await startAgent({ upstreams: { 'upstream.test': 'http://127.0.0.1:9' }, extraArgs: ['--no-p2p'] })
       const info = await agent.stop()
