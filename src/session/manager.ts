@@ -110,11 +110,14 @@ export class SessionManager {
     const origin = { registry: ctx.registry, repository: ctx.repository }
     const credentialed = upstream.isCredentialed(ctx.registry)
     // A neighbour already holds it: its size is all we need, the bytes come from it.
-    const held = peers?.holders(digest)[0]
-    if (held !== undefined) {
-      entry = await store.acquire(digest, { size: held.size, origin, credentialed })
+    const holders = peers?.holders(digest) ?? []
+    if (holders.length > 0) {
+      entry = await store.acquire(digest, { size: holders[0].size, origin, credentialed })
       const s = this.attach(entry!, peers)
-      s.ensureBackground(ctx)
+      // Neighbours only fetching it too: give everyone that starts now a moment to be seen, so
+      // the division of the upstream work is the same on every agent.
+      if (holders.some(h => h.complete)) s.ensureBackground(ctx)
+      else s.holdOff(ctx, this.init.coalesceWindowMs ?? 300)
       return s
     }
     if (peers !== undefined && peers.peers().length > 0) {
