@@ -48,10 +48,10 @@ test('bad values name the key and the problem', () => {
 })
 
 test('units are parsed', () => {
-  const c = validateConfig({ store: { maxBytes: '2GiB', partialTtl: '2h' }, fetch: { splitBytes: '1MiB' } })
+  const c = validateConfig({ store: { maxBytes: '2GiB', partialTtl: '2h' }, fetch: { segmentBytes: '1MiB' } })
   assert.equal(c.store.maxBytes, 2 * 1024 ** 3)
   assert.equal(c.store.partialTtl, 2 * 3600_000)
-  assert.equal(c.fetch.splitBytes, 1024 * 1024)
+  assert.equal(c.fetch.segmentBytes, 1024 * 1024)
 })
 
 test('flags override the file; unreadable or invalid files are clear errors', async (t) => {
