@@ -6,6 +6,7 @@ import { PIECE_SIZE, type PeerHolding, type PeerNetwork } from '../p2p/types.js'
 import type { BlobEntry } from '../store/blob-store.js'
 import type { Upstream } from '../upstream/types.js'
 import { isMine, type Member } from './ownership.js'
+import { WriteBehind } from './write-behind.js'
 
 /** Where a blob comes from upstream: the registry and repository of the request that wanted it. */
 export interface BlobContext {
@@ -439,19 +440,26 @@ export class FetchSession {
     this.claims.add(claim)
     const { logger, metrics } = this.deps
     void (async () => {
+      // claim.pos advances as bytes reach the disk; `received` as they arrive.
+      const writer = new WriteBehind(this.entry, claim.pos, (n) => {
+        claim.pos += n
+        metrics.bytesBySource.inc({ source: claim.source }, n)
+        if (claim.source === 'peer') this.peerBytes += n
+      })
+      let received = claim.pos
       try {
         const body = await open()
         for await (const chunk of body) {
-          const take = Math.min(chunk.length, claim.end - claim.pos)
+          const take = Math.min(chunk.length, claim.end - received)
           if (take > 0) {
-            await this.entry.write(claim.pos, take === chunk.length ? chunk : chunk.subarray(0, take))
-            metrics.bytesBySource.inc({ source: claim.source }, take)
-            if (claim.source === 'peer') this.peerBytes += take
-            claim.pos += take
+            await writer.push(take === chunk.length ? chunk : chunk.subarray(0, take))
+            received += take
           }
-          if (claim.pos >= claim.end) break
+          if (received >= claim.end) break
         }
+        await writer.flush()
       } catch (err: any) {
+        await writer.flush().catch(() => {})
         const stalled = err instanceof NoProgressError
         if ((claim.abort.signal.aborted && !stalled) || this.done) return
         if (claim.source === 'peer') {

@@ -54,36 +54,20 @@ const READ_CHUNK = 1024 * 1024
 const ACCESS_PERSIST_MS = 60_000
 
 /**
- * Incremental sha256 of the whole blob plus one sha256 per PIECE_SIZE piece, fed strictly in order.
+ * Incremental sha256 of the whole blob, fed strictly in order. Per-piece hashes are not computed
+ * here: hashing twice on the download path halves its speed, and only peers ever ask for them
+ * (BlobStore.pieceHashes computes them from the verified file on first demand).
  */
 class HashCursor {
   pos = 0
   private readonly whole: Hash = createHash('sha256')
-  private piece: Hash = createHash('sha256')
-  private pieceFill = 0
-  readonly pieces: Buffer[] = []
 
   update (buf: Uint8Array): void {
     this.whole.update(buf)
-    let off = 0
-    while (off < buf.length) {
-      const take = Math.min(PIECE_SIZE - this.pieceFill, buf.length - off)
-      this.piece.update(off === 0 && take === buf.length ? buf : buf.subarray(off, off + take))
-      this.pieceFill += take
-      off += take
-      if (this.pieceFill === PIECE_SIZE) this.closePiece()
-    }
     this.pos += buf.length
   }
 
-  private closePiece (): void {
-    this.pieces.push(this.piece.digest())
-    this.piece = createHash('sha256')
-    this.pieceFill = 0
-  }
-
   finish (): string {
-    if (this.pieceFill > 0) this.closePiece()
     return 'sha256:' + this.whole.digest('hex')
   }
 }
@@ -253,7 +237,7 @@ export class BlobEntry {
       await fh.datasync()
       this.meta = { ...this.meta, state: 'complete', ranges: [[0, this.size]] }
       this.store.observe('index', this.digest, RangeSet.full(this.size))
-      await this.store.index.putComplete(this.digest, this.meta, this.hash.pieces)
+      await this.store.index.putBlob(this.digest, this.meta)
     } catch (err) {
       this.finishing = false
       this.store.logger.error({ digest: this.digest, err: errorMessage(err) }, 'could not record completion')
@@ -489,8 +473,37 @@ export class BlobStore extends EventEmitter<{ event: [StoreEvent] }> {
     return createReadStream(this.pathOf(digest), { start, end: end - 1, highWaterMark: READ_CHUNK })
   }
 
+  private readonly hashingPieces = new Map<string, Promise<Buffer[] | undefined>>()
+
+  /**
+   * Per-piece sha256 of a verified complete blob, computed from its file on first demand and
+   * kept in the index. Undefined for a blob that is not complete.
+   */
   async pieceHashes (digest: string): Promise<Buffer[] | undefined> {
-    return await this.index.getPieces(digest)
+    const cached = await this.index.getPieces(digest)
+    if (cached !== undefined) return cached
+    let p = this.hashingPieces.get(digest)
+    if (p === undefined) {
+      p = this.computePieces(digest).finally(() => this.hashingPieces.delete(digest))
+      this.hashingPieces.set(digest, p)
+    }
+    return await p
+  }
+
+  private async computePieces (digest: string): Promise<Buffer[] | undefined> {
+    const e = await this.acquire(digest)
+    if (e === undefined) return undefined
+    try {
+      if (!e.complete) return undefined
+      const out: Buffer[] = []
+      for (let off = 0; off < e.size; off += PIECE_SIZE) {
+        const h = createHash('sha256')
+        for await (const buf of e.read(off, Math.min(e.size, off + PIECE_SIZE), PIECE_SIZE)) h.update(buf)
+        out.push(h.digest())
+      }
+      if (!e.dead) await this.index.putPieces(digest, out)
+      return out
+    } finally { this.release(e) }
   }
 
   /** Store a small blob (manifest) whose bytes are all in memory; verifies the digest first. */

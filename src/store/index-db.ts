@@ -68,10 +68,8 @@ export class BlobIndex {
     }
   }
 
-  async putComplete (digest: string, meta: BlobMeta, pieces: Buffer[] | undefined): Promise<void> {
-    const ops: Array<{ type: 'put', key: string, value: unknown }> = [{ type: 'put', key: BLOB + digest, value: meta }]
-    if (pieces !== undefined) ops.push({ type: 'put', key: PIECES + digest, value: Buffer.concat(pieces).toString('hex') })
-    await this.db.batch(ops)
+  async putPieces (digest: string, pieces: Buffer[]): Promise<void> {
+    await this.db.put(PIECES + digest, Buffer.concat(pieces).toString('hex'))
   }
 
   async getPieces (digest: string): Promise<Buffer[] | undefined> {
