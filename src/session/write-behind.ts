@@ -1,0 +1,70 @@
+import type { BlobEntry } from '../store/blob-store.js'
+
+/**
+ * Sequential writes of a transfer's bytes at increasing offsets, without making the network wait
+ * for the disk: chunks queue while a write is in flight and go out together as one write (fewer
+ * syscalls, fewer thread-pool round trips), and the network is held back only above `maxQueued`.
+ */
+export class WriteBehind {
+  private queue: Uint8Array[] = []
+  private queued = 0
+  private writing?: Promise<void>
+  private error?: unknown
+  private space?: () => void
+
+  constructor (
+    private readonly entry: BlobEntry,
+    /** Offset of the next byte to write. */
+    public pos: number,
+    private readonly onWritten: (bytes: number) => void,
+    private readonly maxQueued = 8 * 1024 * 1024
+  ) {}
+
+  /** Queue a chunk; resolves once there is room for more (throws a write error). */
+  async push (chunk: Uint8Array): Promise<void> {
+    if (this.error !== undefined) throw this.error
+    this.queue.push(chunk)
+    this.queued += chunk.length
+    this.writing ??= this.drain()
+    if (this.queued > this.maxQueued) {
+      await new Promise<void>(resolve => { this.space = resolve })
+      if (this.error !== undefined) throw this.error
+    }
+  }
+
+  /** Wait until everything queued is written (throws a write error). */
+  async flush (): Promise<void> {
+    while (this.writing !== undefined) await this.writing
+    if (this.error !== undefined) throw this.error
+  }
+
+  private async drain (): Promise<void> {
+    try {
+      while (this.queue.length > 0 && this.error === undefined) {
+        const parts = this.queue
+        this.queue = []
+        const buf = parts.length === 1 ? parts[0] : Buffer.concat(parts)
+        this.queued -= buf.length
+        this.releaseSpace()
+        await this.entry.write(this.pos, buf)
+        this.pos += buf.length
+        this.onWritten(buf.length)
+      }
+    } catch (err) {
+      this.error = err
+      this.queue = []
+      this.queued = 0
+    } finally {
+      this.writing = undefined
+      this.releaseSpace(true)
+    }
+  }
+
+  private releaseSpace (force = false): void {
+    if (this.space !== undefined && (force || this.queued <= this.maxQueued)) {
+      const fn = this.space
+      this.space = undefined
+      fn()
+    }
+  }
+}
