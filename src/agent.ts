@@ -115,6 +115,7 @@ export async function startAgent (init: AgentInit): Promise<Agent> {
       secret,
       local: localBlobs(store, {
         isFetching: (d) => sessionsRef?.isFetching(d) ?? false,
+        claimed: (d) => sessionsRef?.claimed(d) ?? [],
         onFetchingChange: (fn) => sessionsRef?.onFetchingChange(fn) ?? (() => {})
       }, shareable),
       metrics,

@@ -4,7 +4,7 @@
 import type { InventoryChange, InventoryEntry, PeerHolding, Ranges } from './types.js'
 import { encodeJsonFrame } from './frames.js'
 
-interface Holding { size: number, complete: boolean, ranges: Ranges, fetching: boolean }
+interface Holding { size: number, complete: boolean, ranges: Ranges, fetching: boolean, claimed: Ranges }
 
 /** peer → digest → holding, with a digest index so holders() does not scan every peer. */
 export class HoldersTable {
@@ -22,7 +22,7 @@ export class HoldersTable {
   }
 
   set (peer: string, e: InventoryEntry): void {
-    const h: Holding = { size: e.size, complete: e.complete, ranges: e.ranges, fetching: e.fetching }
+    const h: Holding = { size: e.size, complete: e.complete, ranges: e.ranges, fetching: e.fetching, claimed: e.claimed ?? [] }
     let p = this.byPeer.get(peer)
     if (p === undefined) { p = new Map(); this.byPeer.set(peer, p) }
     p.set(e.digest, h)
@@ -60,7 +60,7 @@ export class HoldersTable {
     if (d === undefined) return []
     const out: PeerHolding[] = []
     for (const [peerId, h] of d) {
-      if (include(peerId)) out.push({ peerId, size: h.size, complete: h.complete, ranges: h.ranges.map(r => [r[0], r[1]]), fetching: h.fetching })
+      if (include(peerId)) out.push({ peerId, size: h.size, complete: h.complete, ranges: h.ranges.map(r => [r[0], r[1]]), fetching: h.fetching, claimed: h.claimed.map(r => [r[0], r[1]]) })
     }
     return out
   }
@@ -148,13 +148,14 @@ export class ChangeThrottler {
 
 /** JSON for one entry, trimmed to fit `budget` bytes by dropping the smallest ranges (under-claiming is safe). */
 export function entryJson (e: InventoryEntry, budget: number): string | undefined {
-  let json = JSON.stringify({ digest: e.digest, size: e.size, complete: e.complete, ranges: e.ranges, fetching: e.fetching })
+  const claimed = e.claimed !== undefined && e.claimed.length > 0 ? e.claimed : undefined
+  let json = JSON.stringify({ digest: e.digest, size: e.size, complete: e.complete, ranges: e.ranges, fetching: e.fetching, claimed })
   if (json.length <= budget) return json
   if (e.complete) return undefined
   // Keep the largest ranges that fit (each range costs at most ~36 bytes of JSON).
   const keep = Math.max(0, Math.floor((budget - 200) / 36))
   const ranges = [...e.ranges].sort((a, b) => (b[1] - b[0]) - (a[1] - a[0])).slice(0, keep).sort((a, b) => a[0] - b[0])
-  json = JSON.stringify({ digest: e.digest, size: e.size, complete: false, ranges, fetching: e.fetching })
+  json = JSON.stringify({ digest: e.digest, size: e.size, complete: false, ranges, fetching: e.fetching, claimed: claimed?.slice(0, 16) })
   return json.length <= budget ? json : undefined
 }
 

@@ -15,6 +15,11 @@ export interface InventoryEntry {
   ranges: Ranges
   /** This agent is fetching the blob right now (its ranges will grow). */
   fetching: boolean
+  /**
+   * Byte ranges this agent is fetching from upstream right now: it will soon hold them, so a
+   * neighbour that wants them waits instead of fetching them too. Optional on the wire.
+   */
+  claimed?: Ranges
 }
 
 export type InventoryChange =
@@ -45,6 +50,8 @@ export interface PeerHolding {
   complete: boolean
   ranges: Ranges
   fetching: boolean
+  /** Ranges it is fetching from upstream right now (see InventoryEntry.claimed). */
+  claimed: Ranges
 }
 
 export interface PeerInfo {

@@ -68,7 +68,8 @@ export function expectEntry (value: unknown, maxRanges: number): InventoryEntry 
   if (complete && size > 0 && (ranges.length !== 1 || ranges[0][0] !== 0 || ranges[0][1] !== size)) {
     bad('a complete entry must hold [[0, size]]')
   }
-  return { digest, size, complete, ranges, fetching }
+  const claimed = v.claimed === undefined ? [] : expectRanges(v.claimed, size, maxRanges)
+  return { digest, size, complete, ranges, fetching, claimed }
 }
 
 export function expectArray (value: unknown, what: string, max: number): unknown[] {

@@ -5,6 +5,7 @@ import type { BlobInfo, BlobStore } from '../store/blob-store.js'
 /** The part of the session manager the inventory needs (late-bound: the manager needs the network). */
 export interface FetchingState {
   isFetching: (digest: string) => boolean
+  claimed: (digest: string) => Array<[number, number]>
   onFetchingChange: (fn: (digest: string, fetching: boolean) => void) => () => void
 }
 
@@ -26,7 +27,8 @@ export function localBlobs (store: BlobStore, sessions: FetchingState, shareable
     size: info.size,
     complete: info.state === 'complete',
     ranges: info.present.toArray(),
-    fetching: info.state !== 'complete' && sessions.isFetching(info.digest)
+    fetching: info.state !== 'complete' && sessions.isFetching(info.digest),
+    claimed: info.state !== 'complete' ? sessions.claimed(info.digest) : []
   })
 
   return {

@@ -73,6 +73,12 @@ export class SessionManager {
     return peers
   }
 
+  /** Ranges the session of `digest` is fetching from upstream right now. */
+  claimed (digest: string): Array<[number, number]> {
+    const s = this.sessions.get(digest)
+    return s === undefined || s.isDone ? [] : s.upstreamClaims()
+  }
+
   /** Digests with a running session (for the inventory's `fetching` flag). */
   isFetching (digest: string): boolean {
     const s = this.sessions.get(digest)
@@ -158,6 +164,7 @@ export class SessionManager {
       metrics: this.init.metrics,
       logger: this.init.logger,
       init: this.init.session ?? {},
+      onClaimsChange: () => { for (const fn of this.listeners) fn(entry.digest, true) },
       onDone: (done) => {
         if (this.sessions.get(entry.digest) === done) this.sessions.delete(entry.digest)
         if (done.error instanceof DigestMismatchError && done.peerBytes > 0) {

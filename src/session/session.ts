@@ -62,6 +62,8 @@ export interface SessionDeps {
   init: SessionInit
   /** Called once when the session has nothing left to do (complete, failed, or detached too long). */
   onDone: (s: FetchSession) => void
+  /** Called when the set of upstream requests changes (neighbours are told what we claim). */
+  onClaimsChange?: (s: FetchSession) => void
 }
 
 /**
@@ -81,6 +83,7 @@ export class FetchSession {
   private waiters: Array<() => void> = []
   private detachedTimer?: NodeJS.Timeout
   private replanTimer?: NodeJS.Timeout
+  private holdTimer?: NodeJS.Timeout
   private done = false
   /** No transfer starts before this time (the coalescing window of a cold blob). */
   private notBefore = 0
@@ -113,6 +116,13 @@ export class FetchSession {
   }
 
   get size (): number { return this.entry.size }
+
+  /** Byte ranges being fetched from upstream right now (advertised to neighbours as `claimed`). */
+  upstreamClaims (): Array<[number, number]> {
+    const out: Array<[number, number]> = []
+    for (const c of this.claims) if (c.source === 'upstream' && c.end > c.pos) out.push([c.pos, c.end])
+    return out.sort((a, b) => a[0] - b[0])
+  }
   get isDone (): boolean { return this.done }
   get activeTransfers (): number { return this.claims.size }
 
@@ -235,18 +245,20 @@ export class FetchSession {
    * rendezvous hashing (docs/COALESCING.md). A fetching peer whose holdings stopped growing
    * loses its share, so a dead or stuck neighbour never blocks us for long.
    */
-  private members (holders: PeerHolding[], now: number): Member[] {
+  private members (holders: PeerHolding[], now: number): { members: Member[], active: PeerHolding[] } {
     const selfId = this.deps.peers?.peerId ?? 'self'
-    const out: Member[] = [{ id: selfId }]
+    const members: Member[] = [{ id: selfId }]
+    const active: PeerHolding[] = []
     for (const h of holders) {
       if (!h.fetching || h.complete) continue
       const bytes = h.ranges.reduce((n, [s, e]) => n + e - s, 0)
       const g = this.growth.get(h.peerId)
       if (g === undefined || g.bytes !== bytes) this.growth.set(h.peerId, { bytes, at: now })
       else if (now - g.at > this.o.ownerStallMs) continue
-      out.push({ id: h.peerId })
+      members.push({ id: h.peerId })
+      active.push(h)
     }
-    return out
+    return { members, active }
   }
 
   /**
@@ -259,7 +271,11 @@ export class FetchSession {
   plan (): void {
     if (this.done || this.entry.complete || this.entry.failed !== undefined || this.ctx === undefined) return
     const now = Date.now()
-    if (now < this.notBefore) return
+    if (now < this.notBefore) {
+      // Timers may fire a little early: come back at the end of the window, never drop the plan.
+      this.holdTimer ??= setTimeout(() => { this.holdTimer = undefined; this.plan() }, this.notBefore - now + 1)
+      return
+    }
     const present = this.entry.present
     const size = this.size
 
@@ -270,25 +286,29 @@ export class FetchSession {
       return
     }
     if (this.pieceHashesState === 'loading') return
-    const members = this.members(holders, now)
+    const { members, active } = this.members(holders, now)
     const mine = (piece: number): boolean => members.length === 1 || isMine(members, members[0].id, this.digest, piece)
-    const heldByPeer = (pos: number): boolean => holders.some(h => h.complete || rangesHave(h.ranges, pos))
+    // A neighbour holds the byte, or is fetching it from upstream right now (it claimed it):
+    // either way it comes from the neighbour, not from upstream a second time.
+    const heldByPeer = (pos: number): boolean =>
+      holders.some(h => h.complete || rangesHave(h.ranges, pos)) || active.some(h => rangesHave(h.claimed, pos))
 
     const taken = present.clone()
     for (const c of this.claims) taken.add(c.pos, c.end)
     const first = Math.min(...[...this.readers].map(r => r.pos), size)
-    // Upstream starts at the bytes readers wait for, then (background) at the first gap after
-    // the earliest reader. After an upstream failure nothing new starts upstream until a new
-    // request comes (it clears the error): the readers get the error instead of a retry storm.
-    const upstreamTargets = new Set<number>()
-    if (this.lastError === undefined) {
+    // Upstream starts at the bytes readers wait for, and (background, one at a time) at the
+    // first piece this agent owns after the earliest reader. After an upstream failure nothing
+    // new starts upstream until a new request comes (it clears the error): the readers get the
+    // error instead of a retry storm.
+    const upstreamOk = this.lastError === undefined
+    const targets: number[] = []
+    if (upstreamOk) {
       for (const r of this.readers) {
         const p = present.firstMissing(r.pos)
-        if (p < r.end && !taken.has(p)) upstreamTargets.add(p)
+        if (p < r.end && !taken.has(p)) targets.push(p)
       }
-      const bg = taken.firstMissing(first) < size ? taken.firstMissing(first) : taken.firstMissing(0)
-      if (bg < size && this.backgroundDue()) upstreamTargets.add(bg)
     }
+    let background = upstreamOk && this.backgroundDue()
 
     let gaps = taken.missing(0, size).toArray()
     gaps = [...gaps.filter(([, e]) => e > first), ...gaps.filter(([, e]) => e <= first)]
@@ -297,8 +317,6 @@ export class FetchSession {
       let pos = a
       while (pos < b) {
         const pieceEnd = Math.min(b, (Math.floor(pos / PIECE_SIZE) + 1) * PIECE_SIZE)
-        // A target inside this piece starts the upstream request at the reader's byte.
-        const target = [...upstreamTargets].find(t => t >= pos && t < pieceEnd)
         const h = this.pickHolder(holders, pos)
         if (h !== undefined) {
           const end = Math.min(pieceEnd, h.complete ? size : rangesEnd(h.ranges, pos))
@@ -306,15 +324,18 @@ export class FetchSession {
           pos = end
           continue
         }
-        if (heldByPeer(pos)) { pos = pieceEnd; waiting = true; continue } // wait for a peer slot
+        if (heldByPeer(pos)) { pos = pieceEnd; waiting = true; continue } // from a neighbour, later
         if (!mine(Math.floor(pos / PIECE_SIZE))) { waiting = true; pos = pieceEnd; continue } // a neighbour fetches it
-        if (target === undefined || this.count('upstream') >= this.o.maxUpstreamStreams) { pos = pieceEnd; continue }
-        upstreamTargets.delete(target)
-        let end = Math.min(b, target + this.o.segmentBytes, (Math.floor(target / PIECE_SIZE) + 1) * PIECE_SIZE)
-        while (end < Math.min(b, target + this.o.segmentBytes) && mine(Math.floor(end / PIECE_SIZE)) && !heldByPeer(end)) {
-          end = Math.min(b, target + this.o.segmentBytes, end + PIECE_SIZE)
-        }
-        this.startUpstream(target, end)
+        if (!upstreamOk || this.count('upstream') >= this.o.maxUpstreamStreams) { pos = pieceEnd; continue }
+        // A reader waiting inside this piece gets the request at its byte; otherwise the
+        // background request, if one may start now, begins here.
+        let start = targets.find(t => t >= pos && t < pieceEnd)
+        if (start === undefined && background) { start = pos; background = false }
+        if (start === undefined) { pos = pieceEnd; continue }
+        const limit = Math.min(b, start + this.o.segmentBytes)
+        let end = Math.min(limit, (Math.floor(start / PIECE_SIZE) + 1) * PIECE_SIZE)
+        while (end < limit && mine(Math.floor(end / PIECE_SIZE)) && !heldByPeer(end)) end = Math.min(limit, end + PIECE_SIZE)
+        this.startUpstream(start, end)
         pos = end
       }
     }
@@ -438,6 +459,7 @@ export class FetchSession {
   /** Run one transfer: write what arrives at its offset until the claim is done or cut short. */
   private run (claim: Claim, open: () => Promise<AsyncIterable<Uint8Array> | Iterable<Uint8Array>>): void {
     this.claims.add(claim)
+    if (claim.source === 'upstream') this.deps.onClaimsChange?.(this)
     const { logger, metrics } = this.deps
     void (async () => {
       // claim.pos advances as bytes reach the disk; `received` as they arrive.
@@ -476,6 +498,7 @@ export class FetchSession {
       } finally {
         if (!claim.abort.signal.aborted) claim.abort.abort()
         this.claims.delete(claim)
+        if (claim.source === 'upstream') this.deps.onClaimsChange?.(this)
         this.wake()
         if (!this.done) {
           this.plan()
@@ -505,6 +528,7 @@ export class FetchSession {
     this.done = true
     if (this.detachedTimer !== undefined) clearTimeout(this.detachedTimer)
     if (this.replanTimer !== undefined) clearTimeout(this.replanTimer)
+    if (this.holdTimer !== undefined) clearTimeout(this.holdTimer)
     for (const c of this.claims) c.abort.abort()
     if (err !== undefined && this.lastError === undefined) this.lastError = err instanceof Error ? err : new Error(String(err))
     this.wake()

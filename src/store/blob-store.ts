@@ -1,4 +1,4 @@
-import { createHash, type Hash } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { createReadStream, type ReadStream } from 'node:fs'
 import { mkdir, open, readdir, rm, stat, type FileHandle } from 'node:fs/promises'
@@ -8,6 +8,7 @@ import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics/metrics.js'
 import { PIECE_SIZE } from '../p2p/types.js'
 import { BlobIndex, type BlobMeta, type BlobOrigin, type BlobState, type TagMeta } from './index-db.js'
+import { Hasher } from './hasher.js'
 import { RangeSet } from './rangeset.js'
 
 export type { BlobMeta, BlobOrigin, BlobState, TagMeta }
@@ -54,25 +55,6 @@ const READ_CHUNK = 1024 * 1024
 const ACCESS_PERSIST_MS = 60_000
 
 /**
- * Incremental sha256 of the whole blob, fed strictly in order. Per-piece hashes are not computed
- * here: hashing twice on the download path halves its speed, and only peers ever ask for them
- * (BlobStore.pieceHashes computes them from the verified file on first demand).
- */
-class HashCursor {
-  pos = 0
-  private readonly whole: Hash = createHash('sha256')
-
-  update (buf: Uint8Array): void {
-    this.whole.update(buf)
-    this.pos += buf.length
-  }
-
-  finish (): string {
-    return 'sha256:' + this.whole.digest('hex')
-  }
-}
-
-/**
  * One open blob: its file, what is present, what is recorded, and the running hash.
  * Shared by every writer (sources) and reader (HTTP clients, peers) of the digest.
  */
@@ -84,8 +66,8 @@ export class BlobEntry {
   private dirtyBytes = 0
   private syncTimer?: NodeJS.Timeout
   private checkpointing?: Promise<void>
-  private hash?: HashCursor
-  private catchingUp = false
+  /** The hash worker's job for this entry, once hashing started. */
+  private hashJob?: { id: number, fedTo: number }
   private waiters: Array<() => void> = []
   refs = 0
   /** Set when verification failed: the entry is dead, readers must stop. */
@@ -170,7 +152,7 @@ export class BlobEntry {
     for (const [s, e] of todo) { this.writing.remove(s, e); this.present.add(s, e) }
     this.store.observe('write', this.digest, todo)
     this.dirtyBytes += written
-    this.feedHash(todo, offset, buf)
+    if (offset <= this.present.contiguousEnd(0)) this.startHashing()
     this.scheduleCheckpoint()
     this.store.emitUpdate(this)
     this.wake()
@@ -178,54 +160,35 @@ export class BlobEntry {
   }
 
   /**
-   * Hash in order, straight from the buffer when the write continues the hashed prefix; bytes
-   * that arrived out of order are read back from disk later, so the hash is always of the file.
+   * The hash worker reads the file in order as the contiguous prefix grows, so the hash is
+   * always of what is on disk, whatever order the bytes arrived in.
    */
-  private feedHash (todo: RangeSet, offset: number, buf: Uint8Array): void {
-    this.hash ??= new HashCursor()
-    const h = this.hash
-    if (!this.catchingUp) {
-      for (const [s, e] of todo) if (s === h.pos) h.update(buf.subarray(s - offset, e - offset))
-    }
-    if (h.pos === this.size) { void this.finish(); return }
-    if (!this.catchingUp && this.present.has(h.pos)) void this.catchUp()
-  }
-
-  /** Hash bytes that arrived out of order (or were on disk before a restart) by reading them back. */
-  private async catchUp (): Promise<void> {
-    const h = this.hash
-    if (h === undefined || this.catchingUp) return
-    this.catchingUp = true
-    try {
-      const fh = await this.file()
-      while (this.failed === undefined && this.present.has(h.pos) && h.pos < this.size) {
-        const len = Math.min(this.present.contiguousEnd(h.pos) - h.pos, READ_CHUNK * 4)
-        const buf = Buffer.allocUnsafe(len)
-        const { bytesRead } = await fh.read(buf, 0, len, h.pos)
-        if (bytesRead !== len) throw new StoreIOError(`short read of ${this.digest} at ${h.pos}`)
-        h.update(buf)
-      }
-    } catch (err) {
-      this.store.logger.error({ digest: this.digest, err: errorMessage(err) }, 'hashing failed')
-      this.catchingUp = false
-      return
-    }
-    this.catchingUp = false
-    if (h.pos === this.size) void this.finish()
-  }
-
-  /** Start hashing from byte 0 (an entry reopened with bytes already on disk). */
   startHashing (): void {
-    this.hash ??= new HashCursor()
-    if (this.present.has(this.hash.pos)) void this.catchUp()
-    else if (this.size === 0) void this.finish()
+    if (this.hashJob === undefined) {
+      const job = this.store.hasher.open(this.path, this.size)
+      this.hashJob = { id: job.id, fedTo: 0 }
+      job.digest.then((actual) => { void this.finish(actual) }, (err) => {
+        if (this.failed === undefined && !this.dead) this.store.logger.error({ digest: this.digest, err: errorMessage(err) }, 'hashing failed')
+      })
+    }
+    const upto = this.present.contiguousEnd(0)
+    if (upto > this.hashJob.fedTo) {
+      this.hashJob.fedTo = upto
+      this.store.hasher.avail(this.hashJob.id, upto)
+    }
+  }
+
+  /** Stop hashing (entry closed before completion); a later reopen hashes from the start. */
+  private stopHashing (): void {
+    if (this.hashJob !== undefined) this.store.hasher.close(this.hashJob.id)
+    this.hashJob = undefined
   }
 
   private finishing = false
-  private async finish (): Promise<void> {
-    if (this.finishing || this.complete || this.failed !== undefined || this.hash === undefined) return
+  private async finish (actual: string): Promise<void> {
+    if (this.finishing || this.complete || this.failed !== undefined || this.dead) return
     this.finishing = true
-    const actual = this.hash.finish()
+    this.hashJob = undefined
     if (actual !== this.digest) {
       const err = new DigestMismatchError(`sha256 of the received bytes (${actual}) does not match ${this.digest}; discarded`, this.digest, actual)
       await this.store.discard(this, err)
@@ -243,7 +206,6 @@ export class BlobEntry {
       this.store.logger.error({ digest: this.digest, err: errorMessage(err) }, 'could not record completion')
       return
     }
-    this.hash = undefined
     this.store.metrics.blobsCompleted.inc()
     this.store.logger.info({ digest: this.digest, size: this.size }, 'blob verified and complete')
     this.resolveCompletion()
@@ -317,6 +279,7 @@ export class BlobEntry {
 
   async closeFile (): Promise<void> {
     if (this.syncTimer !== undefined) { clearTimeout(this.syncTimer); this.syncTimer = undefined }
+    this.stopHashing()
     await this.checkpoint()
     const fh = this.fh
     this.fh = undefined
@@ -337,6 +300,8 @@ export class BlobStore extends EventEmitter<{ event: [StoreEvent] }> {
   private readonly entries = new Map<string, BlobEntry>()
   private readonly opening = new Map<string, Promise<BlobEntry | undefined>>()
   private readonly blobDir: string
+  /** @internal One hash worker for every blob of the store. */
+  readonly hasher = new Hasher()
 
   private constructor (readonly index: BlobIndex, private readonly init: BlobStoreInit) {
     super()
@@ -356,6 +321,7 @@ export class BlobStore extends EventEmitter<{ event: [StoreEvent] }> {
   async close (): Promise<void> {
     for (const e of this.entries.values()) await e.closeFile()
     this.entries.clear()
+    await this.hasher.stop()
     await this.index.close()
   }
 

@@ -22,7 +22,7 @@ export function sha256 (data: Uint8Array): string {
   return 'sha256:' + createHash('sha256').update(data).digest('hex')
 }
 
-interface Blob { data: Uint8Array, ranges: Ranges, complete: boolean, fetching: boolean }
+interface Blob { data: Uint8Array, ranges: Ranges, complete: boolean, fetching: boolean, claimed: Ranges }
 
 export class FakeLocal implements LocalBlobs {
   readonly blobs = new Map<string, Blob>()
@@ -34,7 +34,7 @@ export class FakeLocal implements LocalBlobs {
   add (data: Uint8Array, ranges?: Ranges): string {
     const digest = sha256(data)
     const complete = ranges === undefined
-    this.blobs.set(digest, { data, ranges: ranges ?? [[0, data.byteLength]], complete, fetching: !complete })
+    this.blobs.set(digest, { data, ranges: ranges ?? [[0, data.byteLength]], complete, fetching: !complete, claimed: [] })
     this.emit({ type: 'update', entry: this.entry(digest)! })
     return digest
   }
@@ -47,6 +47,12 @@ export class FakeLocal implements LocalBlobs {
     this.emit({ type: 'update', entry: this.entry(digest)! })
   }
 
+  /** Change the ranges the blob's holder says it is fetching from upstream. */
+  setClaimed (digest: string, claimed: Ranges): void {
+    this.blobs.get(digest)!.claimed = claimed
+    this.emit({ type: 'update', entry: this.entry(digest)! })
+  }
+
   remove (digest: string): void {
     this.blobs.delete(digest)
     this.emit({ type: 'remove', digest })
@@ -55,7 +61,7 @@ export class FakeLocal implements LocalBlobs {
   entry (digest: string): InventoryEntry | undefined {
     const b = this.blobs.get(digest)
     if (b === undefined) return undefined
-    return { digest, size: b.data.byteLength, complete: b.complete, ranges: b.ranges.map(r => [r[0], r[1]]), fetching: b.fetching }
+    return { digest, size: b.data.byteLength, complete: b.complete, ranges: b.ranges.map(r => [r[0], r[1]]), fetching: b.fetching, claimed: b.claimed.map(r => [r[0], r[1]]) }
   }
 
   private emit (c: InventoryChange): void {

@@ -47,8 +47,13 @@ describe('p2p inventory', () => {
     const d2 = b.local.add(blob2, [[0, 4000], [6000, 8000]])
 
     await waitFor(() => b.net.holders(d1).length === 1 && a.net.holders(d2).length === 1, 5000, 'initial inventories')
-    assert.deepEqual(b.net.holders(d1), [{ peerId: a.net.peerId, size: 3000, complete: true, ranges: [[0, 3000]], fetching: false }])
-    assert.deepEqual(a.net.holders(d2), [{ peerId: b.net.peerId, size: 10_000, complete: false, ranges: [[0, 4000], [6000, 8000]], fetching: true }])
+    assert.deepEqual(b.net.holders(d1), [{ peerId: a.net.peerId, size: 3000, complete: true, ranges: [[0, 3000]], fetching: false, claimed: [] }])
+    assert.deepEqual(a.net.holders(d2), [{ peerId: b.net.peerId, size: 10_000, complete: false, ranges: [[0, 4000], [6000, 8000]], fetching: true, claimed: [] }])
+
+    // what a fetching holder claims from upstream travels with its entry
+    b.local.setClaimed(d2, [[4000, 6000], [8000, 10_000]])
+    await waitFor(() => a.net.holders(d2)[0]?.claimed.length === 2, 5000, 'claimed ranges')
+    assert.deepEqual(a.net.holders(d2)[0].claimed, [[4000, 6000], [8000, 10_000]])
 
     const changed: string[] = []
     const unsubscribe = a.net.onHoldersChange(d => changed.push(d))

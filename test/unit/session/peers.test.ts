@@ -62,7 +62,7 @@ async function setup (t: any, data: Buffer, peers: PeerNetwork, session = {}) {
 test('a blob a neighbour holds complete comes from the neighbour, not upstream', async (t) => {
   const data = pseudoRandom(3 * PIECE_SIZE + 1000, 21)
   const digest = sha256(data)
-  const peers = fakePeers(data, [{ peerId: 'peerA', size: data.length, complete: true, ranges: [[0, data.length]], fetching: false }])
+  const peers = fakePeers(data, [{ peerId: 'peerA', size: data.length, complete: true, ranges: [[0, data.length]], fetching: false, claimed: [] }])
   const { mgr, upstream } = await setup(t, data, peers.net)
   const r = await mgr.read(digest, ctx, 0, undefined)
   assert.equal(sha256(await collect(r.body)), digest)
@@ -74,8 +74,8 @@ test('partial holders supply what they have; upstream only the rest', async (t) 
   const data = pseudoRandom(4 * PIECE_SIZE, 22)
   const digest = sha256(data)
   const peers = fakePeers(data, [
-    { peerId: 'peerA', size: data.length, complete: false, ranges: [[0, 2 * PIECE_SIZE]], fetching: false },
-    { peerId: 'peerB', size: data.length, complete: false, ranges: [[3 * PIECE_SIZE, 4 * PIECE_SIZE]], fetching: false }
+    { peerId: 'peerA', size: data.length, complete: false, ranges: [[0, 2 * PIECE_SIZE]], fetching: false, claimed: [] },
+    { peerId: 'peerB', size: data.length, complete: false, ranges: [[3 * PIECE_SIZE, 4 * PIECE_SIZE]], fetching: false, claimed: [] }
   ])
   const { mgr, upstream } = await setup(t, data, peers.net)
   const r = await mgr.read(digest, ctx, 0, undefined)
@@ -88,8 +88,8 @@ test('a neighbour that sends a bad piece is banned and the piece comes from else
   const data = pseudoRandom(2 * PIECE_SIZE + 77, 23)
   const digest = sha256(data)
   const peers = fakePeers(data, [
-    { peerId: 'liar', size: data.length, complete: true, ranges: [[0, data.length]], fetching: false },
-    { peerId: 'honest', size: data.length, complete: true, ranges: [[0, data.length]], fetching: false }
+    { peerId: 'liar', size: data.length, complete: true, ranges: [[0, data.length]], fetching: false, claimed: [] },
+    { peerId: 'honest', size: data.length, complete: true, ranges: [[0, data.length]], fetching: false, claimed: [] }
   ], { corrupt: new Set(['liar']) })
   const { mgr, store, metrics } = await setup(t, data, peers.net)
   const r = await mgr.read(digest, ctx, 0, undefined)
@@ -107,7 +107,7 @@ test('coalescing: with another agent fetching the same blob, this agent fetches 
   const digest = sha256(data)
   // peerB is fetching the blob too: it "receives" its own pieces a little later, which we
   // simulate by growing its advertised ranges piece by piece.
-  const holding: PeerHolding = { peerId: 'peerB', size: data.length, complete: false, ranges: [], fetching: true }
+  const holding: PeerHolding = { peerId: 'peerB', size: data.length, complete: false, ranges: [], fetching: true, claimed: [] }
   const peers = fakePeers(data, [holding])
   const members = [{ id: 'self' }, { id: 'peerB' }]
   const theirs = Array.from({ length: pieces }, (_, i) => i).filter(i => ownerOf(members, digest, i) === 'peerB')
@@ -128,9 +128,29 @@ test('coalescing: with another agent fetching the same blob, this agent fetches 
 test('coalescing: a fetching neighbour that makes no progress loses its share', async (t) => {
   const data = pseudoRandom(6 * PIECE_SIZE, 25)
   const digest = sha256(data)
-  const peers = fakePeers(data, [{ peerId: 'stuck', size: data.length, complete: false, ranges: [], fetching: true }])
+  const peers = fakePeers(data, [{ peerId: 'stuck', size: data.length, complete: false, ranges: [], fetching: true, claimed: [] }])
   const { mgr, upstream } = await setup(t, data, peers.net, { ownerStallMs: 300, peerStallMs: 300 })
   const r = await mgr.read(digest, ctx, 0, undefined)
   assert.equal(sha256(await collect(r.body)), digest)
   assert.equal(upstream.bytes(), data.length)
+})
+
+test('coalescing: bytes a neighbour already claimed from upstream are taken from it, never fetched again', async (t) => {
+  const pieces = 6
+  const data = pseudoRandom(pieces * PIECE_SIZE, 26)
+  const digest = sha256(data)
+  // peerB started alone a moment ago and requested the whole blob from upstream.
+  const holding: PeerHolding = { peerId: 'peerB', size: data.length, complete: false, ranges: [], fetching: true, claimed: [[0, data.length]] }
+  const peers = fakePeers(data, [holding])
+  const { mgr, upstream } = await setup(t, data, peers.net)
+  const r = await mgr.read(digest, ctx, 0, undefined)
+  const reading = collect(r.body)
+  for (let i = 1; i <= pieces; i++) {
+    await sleep(20)
+    holding.ranges = [[0, i * PIECE_SIZE]]
+    holding.claimed = i < pieces ? [[i * PIECE_SIZE, data.length]] : []
+    peers.changed(digest)
+  }
+  assert.equal(sha256(await reading), digest)
+  assert.equal(upstream.bytes(), 0, 'nothing fetched upstream: the neighbour had claimed it all')
 })

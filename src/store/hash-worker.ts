@@ -1,0 +1,88 @@
+// Worker thread that computes the sha256 of blobs from their files, in order, as the main
+// thread reports how far the contiguous prefix on disk reaches. Hashing is the costliest CPU
+// step of a download; here it runs beside the network and disk work instead of between them.
+import { createHash, type Hash } from 'node:crypto'
+import { closeSync, openSync, readSync } from 'node:fs'
+import { parentPort } from 'node:worker_threads'
+
+export type HashRequest =
+  | { type: 'open', id: number, path: string, size: number }
+  | { type: 'avail', id: number, upto: number }
+  | { type: 'close', id: number }
+
+export type HashReply =
+  | { type: 'done', id: number, digest: string }
+  | { type: 'error', id: number, message: string }
+
+interface Job { path: string, size: number, pos: number, avail: number, hash: Hash, fd?: number }
+
+const jobs = new Map<number, Job>()
+const runnable = new Set<number>()
+const buf = Buffer.allocUnsafe(4 * 1024 * 1024)
+// Bytes hashed per job per turn, so one big blob does not starve the others.
+const SLICE = 64 * 1024 * 1024
+let scheduled = false
+
+function post (m: HashReply): void { parentPort!.postMessage(m) }
+
+function close (id: number): void {
+  const j = jobs.get(id)
+  if (j?.fd !== undefined) { try { closeSync(j.fd) } catch {} }
+  jobs.delete(id)
+  runnable.delete(id)
+}
+
+function step (id: number, j: Job): boolean {
+  j.fd ??= openSync(j.path, 'r')
+  let budget = SLICE
+  while (j.pos < j.avail && budget > 0) {
+    const n = readSync(j.fd, buf, 0, Math.min(buf.length, j.avail - j.pos), j.pos)
+    if (n === 0) throw new Error(`unexpected end of file at ${j.pos}`)
+    j.hash.update(buf.subarray(0, n))
+    j.pos += n
+    budget -= n
+  }
+  if (j.pos === j.size) {
+    post({ type: 'done', id, digest: 'sha256:' + j.hash.digest('hex') })
+    close(id)
+    return false
+  }
+  return j.pos < j.avail
+}
+
+function run (): void {
+  scheduled = false
+  for (const id of [...runnable]) {
+    const j = jobs.get(id)
+    if (j === undefined) { runnable.delete(id); continue }
+    try {
+      if (!step(id, j)) runnable.delete(id)
+    } catch (err) {
+      post({ type: 'error', id, message: err instanceof Error ? err.message : String(err) })
+      close(id)
+    }
+  }
+  if (runnable.size > 0) schedule()
+}
+
+function schedule (): void {
+  if (scheduled) return
+  scheduled = true
+  setImmediate(run) // lets messages in between slices
+}
+
+parentPort!.on('message', (m: HashRequest) => {
+  if (m.type === 'open') {
+    close(m.id)
+    jobs.set(m.id, { path: m.path, size: m.size, pos: 0, avail: 0, hash: createHash('sha256') })
+    if (m.size === 0) { runnable.add(m.id); schedule() }
+  } else if (m.type === 'avail') {
+    const j = jobs.get(m.id)
+    if (j === undefined || m.upto <= j.avail) return
+    j.avail = Math.min(m.upto, j.size)
+    runnable.add(m.id)
+    schedule()
+  } else {
+    close(m.id)
+  }
+})
