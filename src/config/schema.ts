@@ -61,7 +61,7 @@ export const configSchema = z.object({
     /** Digests kept regardless of quota and TTL. */
     pinned: z.array(z.string().regex(/^sha256:[a-f0-9]{64}$/, 'expected sha256:<64 hex>')).default([]),
     /** Make bytes durable and record them in the index every this many bytes (or every second). */
-    syncBytes: size.default(8 * 1024 * 1024)
+    syncBytes: size.default(4 * 1024 * 1024)
   }).strict().prefault({}),
   fetch: z.object({
     /** Parallel upstream transfers for one blob (clients that fetch in chunks get them). */

@@ -18,7 +18,7 @@ export interface BlobStoreInit {
   dataDir: string
   logger: Logger
   metrics: Metrics
-  /** Checkpoint (fdatasync, then record ranges in the index) after this many new bytes. Default 8 MiB. */
+  /** Checkpoint (fdatasync, then record ranges in the index) after this many new bytes. Default 4 MiB (one piece). */
   syncBytes?: number
   /** ...or after this long with unsynced bytes. Default 1000 ms. */
   syncIntervalMs?: number
@@ -305,7 +305,7 @@ export class BlobStore extends EventEmitter<{ event: [StoreEvent] }> {
 
   private constructor (readonly index: BlobIndex, private readonly init: BlobStoreInit) {
     super()
-    this.syncBytes = init.syncBytes ?? 8 * 1024 * 1024
+    this.syncBytes = init.syncBytes ?? 4 * 1024 * 1024
     this.syncIntervalMs = init.syncIntervalMs ?? 1000
     this.logger = init.logger
     this.metrics = init.metrics
