@@ -58,7 +58,7 @@ export function localBlobs (store: BlobStore, sessions: FetchingState, shareable
         if (!allowed(info)) throw new PeerRangeError(`blob ${digest} is unknown`)
         if (start < 0 || end > e.size || start >= end) throw new PeerRangeError(`range ${start}-${end} is outside the blob (${e.size} bytes)`)
         if (!e.present.covers(start, end)) throw new PeerRangeError(`bytes ${start}-${end} of ${digest} are not held`)
-        for await (const buf of e.read(start, end, 256 * 1024)) {
+        for await (const buf of e.read(start, end, 1024 * 1024)) {
           if (signal?.aborted === true) return
           if (CORRUPT_UPLOADS) buf[buf.length >> 1] ^= 0xff
           yield buf

@@ -416,23 +416,25 @@ export class FetchSession {
       const pStart = piece * PIECE_SIZE
       const pEnd = Math.min(this.size, pStart + PIECE_SIZE)
       this.run(claim, async () => {
-        const buf = Buffer.allocUnsafe(pEnd - pStart)
+        // Hash as chunks arrive and keep them as they are: no second pass, no piece-sized copy.
+        const chunks: Uint8Array[] = []
+        const h = createHash('sha256')
         let off = 0
         for await (const chunk of this.watchdog(peers.fetchRange(peerId, this.digest, pStart, pEnd, abort.signal), abort)) {
-          if (off + chunk.length > buf.length) throw new PeerProtocolError('peer sent more bytes than asked')
-          buf.set(chunk, off)
+          if (off + chunk.length > pEnd - pStart) throw new PeerProtocolError('peer sent more bytes than asked')
+          h.update(chunk)
+          chunks.push(chunk)
           off += chunk.length
         }
-        if (off !== buf.length) throw new PeerProtocolError(`peer sent ${off} of ${buf.length} bytes`)
-        const got = createHash('sha256').update(buf).digest()
-        if (!got.equals(hashes[piece])) {
+        if (off !== pEnd - pStart) throw new PeerProtocolError(`peer sent ${off} of ${pEnd - pStart} bytes`)
+        if (!h.digest().equals(hashes[piece])) {
           this.deps.metrics.verificationFailures.inc({ source: 'peer' })
           this.deps.metrics.peerFailures.inc({ peer: peerId, reason: 'bad-piece' })
           peers.ban(peerId, this.o.banMs, `sent a piece of ${this.digest} that failed its sha256`)
           this.deps.logger.warn({ digest: this.digest, peer: peerId, piece }, 'peer sent a bad piece: banned, piece fetched elsewhere')
           throw new PeerProtocolError('bad piece')
         }
-        return [buf.subarray(start - pStart, end - pStart)]
+        return sliceChunks(chunks, start - pStart, end - pStart)
       })
       return
     }
@@ -537,6 +539,19 @@ export class FetchSession {
 
   /** The error the session ended with, if any. */
   get error (): Error | undefined { return this.lastError }
+}
+
+/** The bytes [from, to) of a list of chunks, as views (no copy). */
+function sliceChunks (chunks: Uint8Array[], from: number, to: number): Uint8Array[] {
+  const out: Uint8Array[] = []
+  let off = 0
+  for (const c of chunks) {
+    const s = Math.max(from, off)
+    const e = Math.min(to, off + c.length)
+    if (e > s) out.push(s === off && e === off + c.length ? c : c.subarray(s - off, e - off))
+    off += c.length
+  }
+  return out
 }
 
 function rangesHave (ranges: Array<[number, number]>, pos: number): boolean {
