@@ -16,7 +16,6 @@ export class Hasher {
   private get w (): Worker {
     if (this.worker === undefined) {
       const w = new Worker(new URL('./hash-worker.js', import.meta.url))
-      w.unref()
       w.on('message', (m: HashReply) => {
         const p = this.pending.get(m.id)
         if (p === undefined) return
@@ -26,6 +25,9 @@ export class Hasher {
       })
       w.on('error', (err) => this.failAll(err))
       w.on('exit', () => { this.worker = undefined; this.failAll(new Error('hash worker exited')) })
+      // After the listeners: adding a 'message' listener refs the worker again. The worker must
+      // never keep a process alive on its own.
+      w.unref()
       this.worker = w
     }
     return this.worker
