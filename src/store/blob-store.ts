@@ -66,8 +66,8 @@ export class BlobEntry {
   private dirtyBytes = 0
   private syncTimer?: NodeJS.Timeout
   private checkpointing?: Promise<void>
-  /** The hash worker's job for this entry, once hashing started. */
-  private hashJob?: { id: number, fedTo: number }
+  /** The hash worker's job id for this entry, once hashing started. */
+  private hashJob?: number
   private waiters: Array<() => void> = []
   refs = 0
   /** Set when verification failed: the entry is dead, readers must stop. */
@@ -166,21 +166,17 @@ export class BlobEntry {
   startHashing (): void {
     if (this.hashJob === undefined) {
       const job = this.store.hasher.open(this.path, this.size)
-      this.hashJob = { id: job.id, fedTo: 0 }
+      this.hashJob = job.id
       job.digest.then((actual) => { void this.finish(actual) }, (err) => {
         if (this.failed === undefined && !this.dead) this.store.logger.error({ digest: this.digest, err: errorMessage(err) }, 'hashing failed')
       })
     }
-    const upto = this.present.contiguousEnd(0)
-    if (upto > this.hashJob.fedTo) {
-      this.hashJob.fedTo = upto
-      this.store.hasher.avail(this.hashJob.id, upto)
-    }
+    this.store.hasher.avail(this.hashJob, this.present.contiguousEnd(0))
   }
 
   /** Stop hashing (entry closed before completion); a later reopen hashes from the start. */
   private stopHashing (): void {
-    if (this.hashJob !== undefined) this.store.hasher.close(this.hashJob.id)
+    if (this.hashJob !== undefined) this.store.hasher.close(this.hashJob)
     this.hashJob = undefined
   }
 

@@ -12,6 +12,7 @@ export type HashRequest =
 
 export type HashReply =
   | { type: 'done', id: number, digest: string }
+  | { type: 'caught-up', id: number, pos: number }
   | { type: 'error', id: number, message: string }
 
 interface Job { path: string, size: number, pos: number, avail: number, hash: Hash, fd?: number }
@@ -47,7 +48,9 @@ function step (id: number, j: Job): boolean {
     close(id)
     return false
   }
-  return j.pos < j.avail
+  if (j.pos < j.avail) return true
+  post({ type: 'caught-up', id, pos: j.pos })
+  return false
 }
 
 function run (): void {
