@@ -12,22 +12,13 @@ import { describe, test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { stopAll, waitFor } from '../helpers/proc.js'
 import { buildImage, pushImage, type BuiltImage } from '../helpers/images.js'
-import { startOffice, dumpOffice, waitForMesh, waitForHolder, completeSeen, imageBytes, imageBlobs, type Office, type OfficeAgent, type PullResult } from '../helpers/office.js'
+import { startOffice, dumpOffice, waitForMesh, waitForHolder, completeSeen, imageBytes, imageBlobs, assertPulled, ratio, type Office, type OfficeAgent } from '../helpers/office.js'
 
 after(stopAll)
 
 const MiB = 1 << 20
 const PIECE = 4 * MiB
 
-function assertPulled (r: PullResult, img: BuiltImage, who: string): void {
-  assert.ok(r.skopeo.ok, `${who}: skopeo failed: ${r.skopeo.stderr.slice(-2000)}\n${r.report ?? ''}`)
-  assert.ok(r.verify !== undefined && r.verify.ok, `${who}: bad blobs ${r.verify?.bad.join(',') ?? ''}`)
-  assert.equal(r.verify.manifestDigest, img.topDigest, `${who}: manifest digest`)
-  const got = new Set(r.verify.blobs.map(b => b.digest))
-  for (const b of imageBlobs(img)) assert.ok(got.has(b.digest), `${who}: blob ${b.digest} pulled`)
-}
-
-const ratio = (n: number, d: number): string => (n / d).toFixed(3)
 
 
 describe('issue B: peers share layers (scenarios 1-3)', { timeout: 240_000 }, () => {

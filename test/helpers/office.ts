@@ -9,6 +9,7 @@
 // process, which relays it to the proxy on 127.0.0.1. So every upstream byte an agent receives is
 // counted by the proxy, outside the agents, and nothing leaves loopback or the test namespaces.
 
+import assert from 'node:assert/strict'
 import { createServer, connect, type Server, type Socket } from 'node:net'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
@@ -301,5 +302,16 @@ export function dumpOffice (t: { diagnostic: (s: string) => void }, office: Offi
     t.diagnostic(`${a.host.ns} (${a.peerId.slice(-6)}) log tail:\n${tail}`)
   }
 }
+
+/** A pull through an agent succeeded and every blob of the image arrived with its digest. */
+export function assertPulled (r: PullResult, img: BuiltImage, who: string): void {
+  assert.ok(r.skopeo.ok, `${who}: skopeo failed: ${r.skopeo.stderr.slice(-2000)}\n${r.report ?? ''}`)
+  assert.ok(r.verify !== undefined && r.verify.ok, `${who}: bad blobs ${r.verify?.bad.join(',') ?? ''}`)
+  assert.equal(r.verify.manifestDigest, img.topDigest, `${who}: manifest digest`)
+  const got = new Set(r.verify.blobs.map(b => b.digest))
+  for (const b of imageBlobs(img)) assert.ok(got.has(b.digest), `${who}: blob ${b.digest} pulled`)
+}
+
+export const ratio = (n: number, d: number): string => (n / d).toFixed(3)
 
 export { REPO_ROOT }
