@@ -97,7 +97,8 @@ export const configSchema = z.object({
     mdnsInterval: duration.default(10_000),
     /** File holding the office secret (`layerd secret` makes one). Without it, any layerd may join. */
     secretFile: z.string().min(1).optional(),
-    maxUploadsPerPeer: z.number().int().min(1).default(2),
+    /** Above the 2 transfers a fetching agent runs per peer, so a new request never races the release of the last one. */
+    maxUploadsPerPeer: z.number().int().min(1).default(4),
     maxUploadsTotal: z.number().int().min(1).default(8),
     /** Upload cap to peers in bytes per second (0 = unlimited). */
     uploadRate: size.default(0)

@@ -33,7 +33,7 @@ export interface SessionInit {
   perPeerTransfers?: number
   /** A peer transfer with no byte for this long moves to another source. Default 5 s. */
   peerStallMs?: number
-  /** A peer that is fetching the blob but whose holdings stopped growing this long loses its share. Default 5 s. */
+  /** A peer that is fetching the blob but whose holdings stopped growing this long loses its share. Default 15 s (a shaped, shared link can starve one TCP connection for seconds). */
   ownerStallMs?: number
   /** A peer caught sending bad bytes is not used for this long. Default 10 min. */
   banMs?: number
@@ -92,6 +92,8 @@ export class FetchSession {
   /** When each fetching peer's holdings of this blob last grew (for the owner stall rule). */
   private readonly growth = new Map<string, { bytes: number, at: number }>()
   private pieceHashes?: Uint8Array[]
+  /** Members in the last plan (for the debug log of upstream requests). */
+  private lastMembers = 1
   private pieceHashesState: 'none' | 'loading' | 'done' = 'none'
   /** Bytes of this blob that came from peers (a whole-blob mismatch then disables peers for it). */
   peerBytes = 0
@@ -109,7 +111,7 @@ export class FetchSession {
       maxPeerTransfers: i.maxPeerTransfers ?? 6,
       perPeerTransfers: i.perPeerTransfers ?? 2,
       peerStallMs: i.peerStallMs ?? 5000,
-      ownerStallMs: i.ownerStallMs ?? 5000,
+      ownerStallMs: i.ownerStallMs ?? 15_000,
       banMs: i.banMs ?? 10 * 60_000
     }
     this.entry.completion.then(() => this.finish(), (err) => this.finish(err))
@@ -234,10 +236,15 @@ export class FetchSession {
     return b
   }
 
-  /** Peers usable for this blob now: connected, not banned, not avoided, same size. */
-  private holders (now: number): PeerHolding[] {
+  /**
+   * Neighbours that hold or fetch this blob: connected, not banned, same size. A peer we avoid
+   * for a moment (it failed a transfer, or was busy) is still a member and still holds what it
+   * holds: avoiding it only stops us asking it for bytes (pickHolder), never makes us fetch its
+   * share from upstream.
+   */
+  private holders (): PeerHolding[] {
     if (this.deps.peers === undefined) return []
-    return this.deps.peers.holders(this.digest).filter(h => h.size === this.size && (this.avoid.get(h.peerId) ?? 0) <= now)
+    return this.deps.peers.holders(this.digest).filter(h => h.size === this.size)
   }
 
   /**
@@ -279,7 +286,7 @@ export class FetchSession {
     const present = this.entry.present
     const size = this.size
 
-    const holders = this.holders(now)
+    const holders = this.holders()
     if (holders.some(h => h.complete) && this.pieceHashesState === 'none') {
       // Pieces from peers are checked against hashes from a verified holder as they arrive.
       this.loadPieceHashes(holders.find(h => h.complete)!.peerId)
@@ -287,6 +294,7 @@ export class FetchSession {
     }
     if (this.pieceHashesState === 'loading') return
     const { members, active } = this.members(holders, now)
+    this.lastMembers = members.length
     const mine = (piece: number): boolean => members.length === 1 || isMine(members, members[0].id, this.digest, piece)
     // A neighbour holds the byte, or is fetching it from upstream right now (it claimed it):
     // either way it comes from the neighbour, not from upstream a second time.
@@ -354,15 +362,18 @@ export class FetchSession {
   private scheduleReplan (): void {
     if (this.replanTimer !== undefined || this.done) return
     // Not unref'd: a session waiting on a neighbour is work in progress (finish() clears it).
-    this.replanTimer = setTimeout(() => { this.replanTimer = undefined; this.plan() }, Math.min(this.o.ownerStallMs, this.o.peerStallMs) / 2)
+    // Short: a busy peer is asked again after 250 ms; planning is cheap.
+    this.replanTimer = setTimeout(() => { this.replanTimer = undefined; this.plan() }, 300)
   }
 
   private pickHolder (holders: PeerHolding[], pos: number): PeerHolding | undefined {
     if (this.count('peer') >= this.o.maxPeerTransfers) return undefined
     let best: PeerHolding | undefined
     let bestLoad = Infinity
+    const now = Date.now()
     for (const h of holders) {
       if (!h.complete && !rangesHave(h.ranges, pos)) continue
+      if ((this.avoid.get(h.peerId) ?? 0) > now) continue
       const load = this.count('peer', h.peerId)
       if (load >= this.o.perPeerTransfers) continue
       // Prefer complete holders (they can be verified per piece), then the least loaded.
@@ -389,6 +400,7 @@ export class FetchSession {
 
   private startUpstream (start: number, end: number): void {
     const ctx = this.ctx!
+    this.deps.logger.debug({ digest: this.digest, start, end, members: this.lastMembers }, 'upstream request')
     const abort = new AbortController()
     const claim: Claim = { pos: start, end, source: 'upstream', abort }
     this.run(claim, async () => {
@@ -488,9 +500,16 @@ export class FetchSession {
         if ((claim.abort.signal.aborted && !stalled) || this.done) return
         if (claim.source === 'peer') {
           // Peers are never the fallback: skip this one for a moment, plan again.
-          this.avoid.set(claim.peerId!, Date.now() + this.o.peerStallMs)
-          if (!stalled && !(err instanceof PeerProtocolError)) metrics.peerFailures.inc({ peer: claim.peerId!, reason: err?.peerCode ?? err?.code ?? 'error' })
-          logger.info({ digest: this.digest, peer: claim.peerId, at: claim.pos, err: errorMessage(err) }, 'peer transfer failed; trying another source')
+          // BUSY only means its upload slots are taken for now (often by the piece we just
+          // finished, not yet released on its side): ask again shortly.
+          const busy = err?.peerCode === 'BUSY'
+          this.avoid.set(claim.peerId!, Date.now() + (busy ? 250 : this.o.peerStallMs))
+          if (busy) {
+            logger.debug({ digest: this.digest, peer: claim.peerId, at: claim.pos }, 'peer busy; asking again shortly')
+          } else {
+            if (!stalled && !(err instanceof PeerProtocolError)) metrics.peerFailures.inc({ peer: claim.peerId!, reason: err?.peerCode ?? err?.code ?? 'error' })
+            logger.info({ digest: this.digest, peer: claim.peerId, at: claim.pos, err: errorMessage(err) }, 'peer transfer failed; trying another source')
+          }
         } else {
           this.lastError = err instanceof Error ? err : new Error(String(err))
           // The disk is full: no source can help, stop the session (the manager drops the bytes).
