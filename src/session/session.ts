@@ -87,8 +87,10 @@ export class FetchSession {
   private done = false
   /** No transfer starts before this time (the coalescing window of a cold blob). */
   private notBefore = 0
-  /** Peers that failed a transfer recently: skipped until the time given. */
-  private readonly avoid = new Map<string, number>()
+  /** Peers that answered BUSY: not asked for bytes until the time given (still members, still holders). */
+  private readonly busyUntil = new Map<string, number>()
+  /** Peers that failed a transfer (garbage, stall, hang-up): left out entirely until the time given. */
+  private readonly failedUntil = new Map<string, number>()
   /** When each fetching peer's holdings of this blob last grew (for the owner stall rule). */
   private readonly growth = new Map<string, { bytes: number, at: number }>()
   private pieceHashes?: Uint8Array[]
@@ -237,14 +239,15 @@ export class FetchSession {
   }
 
   /**
-   * Neighbours that hold or fetch this blob: connected, not banned, same size. A peer we avoid
-   * for a moment (it failed a transfer, or was busy) is still a member and still holds what it
-   * holds: avoiding it only stops us asking it for bytes (pickHolder), never makes us fetch its
-   * share from upstream.
+   * Neighbours that hold or fetch this blob: connected, not banned, same size, and no failed
+   * transfer in the last peerStallMs (what such a peer advertises cannot be counted on: its
+   * bytes and its share go to other sources, upstream last). A peer that was merely BUSY stays:
+   * treating it as gone made every agent refetch its share upstream.
    */
   private holders (): PeerHolding[] {
     if (this.deps.peers === undefined) return []
-    return this.deps.peers.holders(this.digest).filter(h => h.size === this.size)
+    const now = Date.now()
+    return this.deps.peers.holders(this.digest).filter(h => h.size === this.size && (this.failedUntil.get(h.peerId) ?? 0) <= now)
   }
 
   /**
@@ -373,7 +376,7 @@ export class FetchSession {
     const now = Date.now()
     for (const h of holders) {
       if (!h.complete && !rangesHave(h.ranges, pos)) continue
-      if ((this.avoid.get(h.peerId) ?? 0) > now) continue
+      if ((this.busyUntil.get(h.peerId) ?? 0) > now) continue
       const load = this.count('peer', h.peerId)
       if (load >= this.o.perPeerTransfers) continue
       // Prefer complete holders (they can be verified per piece), then the least loaded.
@@ -503,7 +506,8 @@ export class FetchSession {
           // BUSY only means its upload slots are taken for now (often by the piece we just
           // finished, not yet released on its side): ask again shortly.
           const busy = err?.peerCode === 'BUSY'
-          this.avoid.set(claim.peerId!, Date.now() + (busy ? 250 : this.o.peerStallMs))
+          if (busy) this.busyUntil.set(claim.peerId!, Date.now() + 250)
+          else this.failedUntil.set(claim.peerId!, Date.now() + this.o.peerStallMs)
           if (busy) {
             logger.debug({ digest: this.digest, peer: claim.peerId, at: claim.pos }, 'peer busy; asking again shortly')
           } else {
