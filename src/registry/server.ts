@@ -10,7 +10,7 @@ import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics/metrics.js'
 import { isRegistryHost, parseDigest, parseName, parseReference } from '../oci/reference.js'
 import type { BlobContext, SessionManager } from '../session/manager.js'
-import type { BlobStore } from '../store/blob-store.js'
+import type { BlobEntry, BlobStore } from '../store/blob-store.js'
 import type { Upstream } from '../upstream/types.js'
 import { sendError } from './oci-errors.js'
 import { parseRange } from './range.js'
@@ -150,9 +150,18 @@ export class RegistryServer {
   }
 
   private async blob (ctx: BlobContext, digest: string, req: IncomingMessage, res: ServerResponse, head: boolean): Promise<void> {
+    const { store } = this.init
+    // One lookup: the entry (if the store knows the digest) answers size and state, and the
+    // reference keeps its file open while we serve from it.
+    const e = await store.acquire(digest)
+    try {
+      await this.serveBlob(ctx, digest, e, req, res, head)
+    } finally { if (e !== undefined) store.release(e) }
+  }
+
+  private async serveBlob (ctx: BlobContext, digest: string, e: BlobEntry | undefined, req: IncomingMessage, res: ServerResponse, head: boolean): Promise<void> {
     const { store, sessions, upstream, metrics } = this.init
-    const info = await store.stat(digest)
-    let size = info?.size
+    let size = e?.size
     if (head) {
       size ??= (await upstream.statBlob(ctx.registry, ctx.repository, digest)).size
       const range = parseRange(req.headers.range, size)
@@ -163,18 +172,15 @@ export class RegistryServer {
     const abort = new AbortController()
     res.on('close', () => abort.abort())
 
-    if (info?.state === 'complete') {
+    if (e?.complete === true) {
       // Cache hit: straight from the file.
-      const range = parseRange(req.headers.range, info.size)
+      const range = parseRange(req.headers.range, e.size)
       const start = range?.start ?? 0
-      const end = range?.end ?? info.size
-      this.blobHeaders(res, digest, info.size, range)
-      const e = await store.acquire(digest)
-      try {
-        e?.touch()
-        if (end > start) await pipeline(store.openReadStream(digest, start, end), res)
-        else res.end()
-      } finally { if (e !== undefined) store.release(e) }
+      const end = range?.end ?? e.size
+      this.blobHeaders(res, digest, e.size, range)
+      e.touch()
+      if (end > start) await pipeline(store.openReadStream(digest, start, end), res)
+      else res.end()
       metrics.bytesServed.inc({ kind: 'blob' }, end - start)
       metrics.bytesBySource.inc({ source: 'local' }, end - start)
       return

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto'
 import { AbortedError, BlobUnknownError, NoProgressError, PeerProtocolError, StoreFullError, errorMessage } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics/metrics.js'
-import { PIECE_SIZE, type PeerHolding, type PeerNetwork } from '../p2p/types.js'
+import { PIECE_SIZE, type PeerHolding, type PeerNetwork, type Ranges } from '../p2p/types.js'
+import { rangesCover } from '../p2p/validate.js'
 import type { BlobEntry } from '../store/blob-store.js'
 import type { Upstream } from '../upstream/types.js'
 import { isMine, type Member } from './ownership.js'
@@ -83,6 +84,7 @@ export class FetchSession {
   private waiters: Array<() => void> = []
   private detachedTimer?: NodeJS.Timeout
   private replanTimer?: NodeJS.Timeout
+  /** Fires at the end of the coalescing window (plan() arms it; timers may fire early). */
   private holdTimer?: NodeJS.Timeout
   private done = false
   /** No transfer starts before this time (the coalescing window of a cold blob). */
@@ -94,8 +96,6 @@ export class FetchSession {
   /** When each fetching peer's holdings of this blob last grew (for the owner stall rule). */
   private readonly growth = new Map<string, { bytes: number, at: number }>()
   private pieceHashes?: Uint8Array[]
-  /** Members in the last plan (for the debug log of upstream requests). */
-  private lastMembers = 1
   private pieceHashesState: 'none' | 'loading' | 'done' = 'none'
   /** Bytes of this blob that came from peers (a whole-blob mismatch then disables peers for it). */
   peerBytes = 0
@@ -182,9 +182,8 @@ export class FetchSession {
 
   /** Start no transfer for `ms`: agents that want the blob at the same moment see each other first. */
   holdOff (ctx: BlobContext, ms: number): void {
-    this.ctx ??= ctx
     this.notBefore = Date.now() + ms
-    setTimeout(() => this.ensureBackground(ctx), ms)
+    this.ensureBackground(ctx) // plan() waits out the window on its own timer
   }
 
   /** Make sure the whole blob gets fetched even if no reader asks for the rest. */
@@ -218,12 +217,10 @@ export class FetchSession {
     for (const fn of w) fn()
   }
 
-  private claimAt (pos: number): Claim | undefined {
-    for (const c of this.claims) if (c.pos <= pos && pos < c.end) return c
-    return undefined
+  private isClaimed (pos: number): boolean {
+    for (const c of this.claims) if (c.pos <= pos && pos < c.end) return true
+    return false
   }
-
-  private isClaimed (pos: number): boolean { return this.claimAt(pos) !== undefined }
 
   private count (source: 'upstream' | 'peer', peerId?: string): number {
     let n = 0
@@ -297,7 +294,6 @@ export class FetchSession {
     }
     if (this.pieceHashesState === 'loading') return
     const { members, active } = this.members(holders, now)
-    this.lastMembers = members.length
     const mine = (piece: number): boolean => members.length === 1 || isMine(members, members[0].id, this.digest, piece)
     // A neighbour holds the byte, or is fetching it from upstream right now (it claimed it):
     // either way it comes from the neighbour, not from upstream a second time.
@@ -346,7 +342,7 @@ export class FetchSession {
         const limit = Math.min(b, start + this.o.segmentBytes)
         let end = Math.min(limit, (Math.floor(start / PIECE_SIZE) + 1) * PIECE_SIZE)
         while (end < limit && mine(Math.floor(end / PIECE_SIZE)) && !heldByPeer(end)) end = Math.min(limit, end + PIECE_SIZE)
-        this.startUpstream(start, end)
+        this.startUpstream(start, end, members.length)
         pos = end
       }
     }
@@ -401,9 +397,9 @@ export class FetchSession {
     })
   }
 
-  private startUpstream (start: number, end: number): void {
+  private startUpstream (start: number, end: number, members: number): void {
     const ctx = this.ctx!
-    this.deps.logger.debug({ digest: this.digest, start, end, members: this.lastMembers }, 'upstream request')
+    this.deps.logger.debug({ digest: this.digest, start, end, members }, 'upstream request')
     const abort = new AbortController()
     const claim: Claim = { pos: start, end, source: 'upstream', abort }
     this.run(claim, async () => {
@@ -505,12 +501,11 @@ export class FetchSession {
           // Peers are never the fallback: skip this one for a moment, plan again.
           // BUSY only means its upload slots are taken for now (often by the piece we just
           // finished, not yet released on its side): ask again shortly.
-          const busy = err?.peerCode === 'BUSY'
-          if (busy) this.busyUntil.set(claim.peerId!, Date.now() + 250)
-          else this.failedUntil.set(claim.peerId!, Date.now() + this.o.peerStallMs)
-          if (busy) {
+          if (err?.peerCode === 'BUSY') {
+            this.busyUntil.set(claim.peerId!, Date.now() + 250)
             logger.debug({ digest: this.digest, peer: claim.peerId, at: claim.pos }, 'peer busy; asking again shortly')
           } else {
+            this.failedUntil.set(claim.peerId!, Date.now() + this.o.peerStallMs)
             if (!stalled && !(err instanceof PeerProtocolError)) metrics.peerFailures.inc({ peer: claim.peerId!, reason: err?.peerCode ?? err?.code ?? 'error' })
             logger.info({ digest: this.digest, peer: claim.peerId, at: claim.pos, err: errorMessage(err) }, 'peer transfer failed; trying another source')
           }
@@ -577,12 +572,9 @@ function sliceChunks (chunks: Uint8Array[], from: number, to: number): Uint8Arra
   return out
 }
 
-function rangesHave (ranges: Array<[number, number]>, pos: number): boolean {
-  for (const [s, e] of ranges) if (s <= pos && pos < e) return true
-  return false
-}
+function rangesHave (ranges: Ranges, pos: number): boolean { return rangesCover(ranges, pos, pos + 1) }
 
-function rangesEnd (ranges: Array<[number, number]>, pos: number): number {
+function rangesEnd (ranges: Ranges, pos: number): number {
   for (const [s, e] of ranges) if (s <= pos && pos < e) return e
   return pos
 }

@@ -424,13 +424,6 @@ export class BlobStore extends EventEmitter<{ event: [StoreEvent] }> {
     }, 5000).unref()
   }
 
-  /** A complete blob's file path and size, or undefined. The fast path for cache hits. */
-  async completePath (digest: string): Promise<{ path: string, info: BlobInfo } | undefined> {
-    const info = await this.stat(digest)
-    if (info?.state !== 'complete') return undefined
-    return { path: this.pathOf(digest), info }
-  }
-
   openReadStream (digest: string, start: number, end: number): ReadStream {
     return createReadStream(this.pathOf(digest), { start, end: end - 1, highWaterMark: READ_CHUNK })
   }
@@ -484,11 +477,10 @@ export class BlobStore extends EventEmitter<{ event: [StoreEvent] }> {
   }
 
   async readSmall (digest: string, maxBytes: number): Promise<Buffer | undefined> {
-    const info = await this.stat(digest)
-    if (info?.state !== 'complete' || info.size > maxBytes) return undefined
     const e = await this.acquire(digest)
     if (e === undefined) return undefined
     try {
+      if (!e.complete || e.size > maxBytes) return undefined
       const parts: Buffer[] = []
       for await (const b of e.read(0, e.size)) parts.push(b)
       e.touch()
