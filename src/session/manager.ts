@@ -4,7 +4,7 @@ import type { Metrics } from '../metrics/metrics.js'
 import type { PeerNetwork } from '../p2p/types.js'
 import type { BlobEntry, BlobStore } from '../store/blob-store.js'
 import type { Upstream } from '../upstream/types.js'
-import { FetchSession, type BlobContext, type SessionInit } from './session.js'
+import { DEFAULT_SEGMENT_BYTES, FetchSession, type BlobContext, type SessionInit } from './session.js'
 
 export type { BlobContext, SessionInit }
 
@@ -53,7 +53,8 @@ export class SessionManager {
     })
   }
 
-  private get segmentBytes (): number { return this.init.session?.segmentBytes ?? 32 * 1024 * 1024 }
+  private get segmentBytes (): number { return this.init.session?.segmentBytes ?? DEFAULT_SEGMENT_BYTES }
+  private get coalesceWindowMs (): number { return this.init.coalesceWindowMs ?? 300 }
 
   /** Subscribe to sessions starting and ending (the inventory's `fetching` flag). */
   onFetchingChange (fn: (digest: string, fetching: boolean) => void): () => void {
@@ -123,7 +124,7 @@ export class SessionManager {
       // Neighbours only fetching it too: give everyone that starts now a moment to be seen, so
       // the division of the upstream work is the same on every agent.
       if (holders.some(h => h.complete)) s.ensureBackground(ctx)
-      else s.holdOff(ctx, this.init.coalesceWindowMs ?? 300)
+      else s.holdOff(ctx, this.coalesceWindowMs)
       return s
     }
     if (peers !== undefined && peers.peers().length > 0) {
@@ -132,7 +133,7 @@ export class SessionManager {
       const { size } = await upstream.statBlob(ctx.registry, ctx.repository, digest, signal)
       entry = await store.acquire(digest, { size, origin, credentialed })
       const s = this.attach(entry!, peers)
-      s.holdOff(ctx, this.init.coalesceWindowMs ?? 300)
+      s.holdOff(ctx, this.coalesceWindowMs)
       return s
     }
     // Alone: the first upstream response gives the size and becomes the first transfer.
@@ -146,13 +147,9 @@ export class SessionManager {
     } finally { signal?.removeEventListener('abort', onAbort) }
     entry = await store.acquire(digest, { size: res.size, origin, credentialed })
     const s = this.attach(entry!, peers)
-    if (entry!.size !== res.size || entry!.complete) {
-      abort.abort()
-      s.ensureBackground(ctx)
-    } else {
-      s.adoptUpstream(ctx, 0, this.segmentBytes, res.body, abort)
-      s.ensureBackground(ctx)
-    }
+    if (entry!.size !== res.size || entry!.complete) abort.abort()
+    else s.adoptUpstream(ctx, 0, this.segmentBytes, res.body, abort)
+    s.ensureBackground(ctx)
     return s
   }
 

@@ -15,6 +15,8 @@ export interface BlobContext {
   repository: string
 }
 
+export const DEFAULT_SEGMENT_BYTES = 32 * 1024 * 1024
+
 export interface SessionInit {
   /** Parallel upstream transfers for one blob (chunked clients ask for several offsets). Default 4. */
   maxUpstreamStreams?: number
@@ -107,7 +109,7 @@ export class FetchSession {
     const i = deps.init
     this.o = {
       maxUpstreamStreams: i.maxUpstreamStreams ?? 4,
-      segmentBytes: i.segmentBytes ?? 32 * 1024 * 1024,
+      segmentBytes: i.segmentBytes ?? DEFAULT_SEGMENT_BYTES,
       detachedTimeoutMs: i.detachedTimeoutMs ?? 10 * 60_000,
       tailHoldBytes: i.tailHoldBytes ?? 64 * 1024,
       maxPeerTransfers: i.maxPeerTransfers ?? 6,
