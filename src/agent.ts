@@ -3,14 +3,15 @@ import type { AddressInfo } from 'node:net'
 import { ConfigError, errorMessage } from './errors.js'
 import type { Logger } from './log.js'
 import { createMetrics, type Metrics } from './metrics/metrics.js'
-import { DOCKER_HUB, type LayerdConfig } from './config/schema.js'
+import type { LayerdConfig } from './config/schema.js'
+import { DOCKER_HUB } from './oci/reference.js'
 import { RegistryServer } from './registry/server.js'
 import { SessionManager } from './session/manager.js'
 import { BlobStore } from './store/blob-store.js'
 import { collectGarbage, type GcReport } from './store/gc.js'
 import { createUpstream } from './upstream/client.js'
 import { createPeerNetwork } from './p2p/index.js'
-import type { PeerNetwork } from './p2p/types.js'
+import type { LegacyPeerNetwork as PeerNetwork } from './p2p/types.js'
 import { localBlobs } from './session/local-blobs.js'
 import type { Upstream, UpstreamRegistry } from './upstream/types.js'
 
@@ -34,7 +35,7 @@ export interface Agent {
 /** Read credentials from their files; the passwords stay in memory only. */
 export async function resolveRegistries (config: LayerdConfig): Promise<Array<UpstreamRegistry & { shareable: boolean }>> {
   const out: Array<UpstreamRegistry & { shareable: boolean }> = []
-  const entries: LayerdConfig['upstreams'] = { 'docker.io': { url: DOCKER_HUB, shareable: false }, ...config.upstreams }
+  const entries: LayerdConfig['upstreams'] = { [DOCKER_HUB.name]: { url: DOCKER_HUB.url, shareable: false }, ...config.upstreams }
   for (const [name, u] of Object.entries(entries)) {
     let credentials
     if (u.username !== undefined && u.passwordFile !== undefined) {

@@ -1,8 +1,9 @@
 import bytes from 'bytes'
 import ms from 'ms'
 import { z } from 'zod'
+import { DEFAULTS } from './defaults.js'
 
-// Every option, its type and its default, in one place. config/layerd.yaml documents the same
+// Every option and its type; the defaults come from config/defaults.ts. config/layerd.yaml documents the same
 // options for users; test/unit/config checks that the two agree.
 
 /** A size: a number of bytes or a string such as "50GiB", "8MiB". */
@@ -43,69 +44,68 @@ const upstreamEntry = z.object({
 
 export const configSchema = z.object({
   /** Registry API and /metrics listener. */
-  listen: hostPort.default('127.0.0.1:5050'),
+  listen: hostPort.default(DEFAULTS.listen),
   /** Where blobs and the index live. Default: the per-user data directory (see cli). */
   dataDir: z.string().min(1).optional(),
   /** Registry used for requests without ?ns= (Docker sends none). */
-  defaultRegistry: registryName.default('docker.io'),
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  defaultRegistry: registryName.default(DEFAULTS.defaultRegistry),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(DEFAULTS.logLevel),
   /** Upstream registries by host name. docker.io is always there unless overridden. */
   upstreams: z.record(registryName, upstreamEntry).default({}),
   store: z.object({
     /** Disk quota for blob data; least recently used complete blobs are evicted above it. */
-    maxBytes: size.default(50 * 1024 ** 3),
+    maxBytes: size.default(DEFAULTS.store.maxBytes),
     /** Partial blobs nobody touched for this long are removed. */
-    partialTtl: duration.default(24 * 3600_000),
+    partialTtl: duration.default(DEFAULTS.store.partialTtlMs),
     /** How often the agent runs GC (0 = never). */
-    gcInterval: duration.default(10 * 60_000),
+    gcInterval: duration.default(DEFAULTS.store.gcIntervalMs),
     /** Digests kept regardless of quota and TTL. */
     pinned: z.array(z.string().regex(/^sha256:[a-f0-9]{64}$/, 'expected sha256:<64 hex>')).default([]),
     /** Make bytes durable and record them in the index every this many bytes (or every second). */
-    syncBytes: size.default(4 * 1024 * 1024)
+    syncBytes: size.default(DEFAULTS.store.syncBytes)
   }).strict().prefault({}),
   fetch: z.object({
     /** Parallel upstream transfers for one blob (clients that fetch in chunks get them). */
-    maxUpstreamStreams: z.number().int().min(1).max(32).default(4),
+    maxUpstreamStreams: z.number().int().min(1).max(32).default(DEFAULTS.fetch.maxUpstreamStreams),
     /** Upstream requests ask for at most this much (a closed Range); a client waiting beyond gets its own request. */
-    segmentBytes: size.default(32 * 1024 * 1024),
+    segmentBytes: size.default(DEFAULTS.fetch.segmentBytes),
     /** Keep downloading a blob with no client attached for at most this long. */
-    detachedTimeout: duration.default(10 * 60_000)
+    detachedTimeout: duration.default(DEFAULTS.fetch.detachedTimeoutMs)
   }).strict().prefault({}),
   upstream: z.object({
-    connectTimeout: duration.default(10_000),
-    headersTimeout: duration.default(30_000),
+    connectTimeout: duration.default(DEFAULTS.upstream.connectTimeoutMs),
+    headersTimeout: duration.default(DEFAULTS.upstream.headersTimeoutMs),
     /** A transfer with no new byte for this long is resumed on a new connection. */
-    noProgressTimeout: duration.default(30_000),
+    noProgressTimeout: duration.default(DEFAULTS.upstream.noProgressTimeoutMs),
     /** Attempts per request (first try included). */
-    maxAttempts: z.number().int().min(1).max(100).default(6),
-    backoffBase: duration.default(250),
-    backoffMax: duration.default(10_000),
+    maxAttempts: z.number().int().min(1).max(100).default(DEFAULTS.upstream.maxAttempts),
+    backoffBase: duration.default(DEFAULTS.upstream.backoffBaseMs),
+    backoffMax: duration.default(DEFAULTS.upstream.backoffMaxMs),
     /** Consecutive failures that open a registry's circuit breaker... */
-    breakerThreshold: z.number().int().min(1).default(5),
+    breakerThreshold: z.number().int().min(1).default(DEFAULTS.upstream.breakerThreshold),
     /** ...and how long it stays open before one trial request. */
-    breakerOpen: duration.default(30_000)
+    breakerOpen: duration.default(DEFAULTS.upstream.breakerOpenMs)
   }).strict().prefault({}),
   p2p: z.object({
     /** Switch the peer network off entirely. */
     enabled: z.boolean().default(true),
     /** libp2p listen multiaddrs. */
-    listen: z.array(z.string().startsWith('/')).default(['/ip4/0.0.0.0/tcp/4050']),
+    listen: z.array(z.string().startsWith('/')).default([...DEFAULTS.p2p.listen]),
     /** Static peers (multiaddrs) for networks without multicast. */
     peers: z.array(z.string().startsWith('/')).default([]),
     /** Find peers on the LAN with mDNS. */
-    mdns: z.boolean().default(true),
-    mdnsInterval: duration.default(10_000),
+    mdns: z.boolean().default(DEFAULTS.p2p.mdns),
+    mdnsInterval: duration.default(DEFAULTS.p2p.mdnsIntervalMs),
     /** File holding the office secret (`layerd secret` makes one). Without it, any layerd may join. */
     secretFile: z.string().min(1).optional(),
     /** Above the 2 transfers a fetching agent runs per peer, so a new request never races the release of the last one. */
-    maxUploadsPerPeer: z.number().int().min(1).default(4),
-    maxUploadsTotal: z.number().int().min(1).default(8),
+    maxUploadsPerPeer: z.number().int().min(1).default(DEFAULTS.p2p.maxUploadsPerPeer),
+    maxUploadsTotal: z.number().int().min(1).default(DEFAULTS.p2p.maxUploadsTotal),
     /** Upload cap to peers in bytes per second (0 = unlimited). */
-    uploadRate: size.default(0)
+    uploadRate: size.default(DEFAULTS.p2p.uploadBytesPerSecond)
   }).strict().prefault({})
 }).strict()
 
 export type LayerdConfig = z.output<typeof configSchema>
 export type LayerdConfigInput = z.input<typeof configSchema>
 
-export const DOCKER_HUB = 'https://registry-1.docker.io'

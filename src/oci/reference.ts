@@ -1,12 +1,19 @@
+// The only home of the OCI distribution grammar in layerd: repository names, tags, digests and
+// registry host names, plus the Docker Hub default. Both the HTTP edge and the upstream client
+// validate with these functions.
+
 import { DigestInvalidError, NameInvalidError } from '../errors.js'
 
-// Grammar from the OCI distribution spec: path components of lowercase alphanumerics joined by
-// separators (`.`, `_`, `__`, one or more `-`), several components joined by `/`.
+// Path components of lowercase alphanumerics joined by separators (`.`, `_`, `__`, one or more
+// `-`), several components joined by `/`.
 const COMPONENT = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*$/
 const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/
 const SHA256 = /^sha256:[a-f0-9]{64}$/
 const ANY_DIGEST = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/
 const MAX_NAME = 255
+
+/** Docker Hub: the name clients use, and the API host behind it. */
+export const DOCKER_HUB = { name: 'docker.io', url: 'https://registry-1.docker.io' } as const
 
 /** Validate a repository name; throws NameInvalidError with the reason. */
 export function parseName (name: string): string {
@@ -17,6 +24,11 @@ export function parseName (name: string): string {
     if (!COMPONENT.test(part)) throw new NameInvalidError(`invalid repository name component ${JSON.stringify(part.slice(0, 64))}`)
   }
   return name
+}
+
+/** A sha256 digest as layerd stores them: `sha256:<64 lowercase hex>`. */
+export function isSha256Digest (value: unknown): value is string {
+  return typeof value === 'string' && SHA256.test(value)
 }
 
 /**
@@ -32,11 +44,12 @@ export function parseDigest (digest: string): string {
   throw new DigestInvalidError(`invalid digest ${JSON.stringify(digest.slice(0, 80))}: expected sha256:<64 lowercase hex>`)
 }
 
-export function isDigest (ref: string): boolean { return ref.includes(':') }
+/** A manifest reference names a digest (it has a colon; tags cannot), else a tag. */
+export function isDigestReference (ref: string): boolean { return ref.includes(':') }
 
-/** A manifest reference: a tag or a digest. */
+/** A manifest reference: a tag or a (sha256) digest. */
 export function parseReference (ref: string): { tag?: string, digest?: string } {
-  if (isDigest(ref)) return { digest: parseDigest(ref) }
+  if (isDigestReference(ref)) return { digest: parseDigest(ref) }
   if (!TAG.test(ref)) throw new NameInvalidError(`invalid tag ${JSON.stringify(ref.slice(0, 64))}`)
   return { tag: ref }
 }
@@ -45,11 +58,7 @@ export function parseReference (ref: string): { tag?: string, digest?: string } 
 const HOST = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*(?::[0-9]{1,5})?$|^\[[0-9a-fA-F:]+\](?::[0-9]{1,5})?$/
 export function isRegistryHost (ns: string): boolean { return ns.length <= 255 && HOST.test(ns) }
 
-export const MANIFEST_MEDIA_TYPES = [
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-  'application/vnd.docker.distribution.manifest.v2+json',
-  'application/vnd.docker.distribution.manifest.v1+prettyjws',
-  'application/vnd.docker.distribution.manifest.v1+json'
-]
+/** The name layerd knows a registry by: containerd writes Docker Hub as docker.io, some tools use its API host. */
+export function canonicalRegistry (name: string): string {
+  return name === 'registry-1.docker.io' || name === 'index.docker.io' ? DOCKER_HUB.name : name
+}

@@ -19,7 +19,7 @@ import { FrameError, StreamReader, encodeFrame, parseFrameObject, sendCapped } f
 import { loadOrCreatePeerKey } from './identity.js'
 import { ChangeThrottler, HoldersTable, encodeEntryFrames, encodeRemoveFrames } from './inventory.js'
 import { TokenBucket, sleep } from './token-bucket.js'
-import { PIECE_SIZE, type InventoryChange, type InventoryEntry, type LocalBlobs, type PeerHolding, type PeerInfo, type PeerNetwork } from './types.js'
+import { PIECE_SIZE, type InventoryChange, type InventoryEntry, type LocalBlobs, type PeerHolding, type PeerInfo, type LegacyPeerNetwork as PeerNetwork } from './types.js'
 import { expectArray, expectBool, expectDigest, expectEntry, expectSize, isDigest, isSize, rangesCover } from './validate.js'
 
 export const INVENTORY_PROTOCOL = '/layerd/inventory/1.0.0'

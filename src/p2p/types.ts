@@ -1,26 +1,20 @@
 // The seams between the libp2p side (src/p2p) and the rest of the agent.
-// The agent hands p2p a LocalBlobs (what we hold, read access); p2p hands the fetch session a
-// PeerNetwork (who holds what, fetch a range from a peer).
+// The agent hands p2p a LocalBlobs (what we hold, read access). p2p hands fetch sessions the
+// PeerSources: a ContentRouter (who holds what), PeerTransfers (bytes from a peer) and the
+// PeerHealth that remembers how each peer behaved.
 
-/** Half-open byte ranges [start, end), sorted, non-overlapping, merged. */
-export type Ranges = Array<[number, number]>
+import type { ContentRouter, Holder, Holding } from '../routing/router.js'
+import type { Ranges } from '../util/ranges.js'
+import type { PeerHealth } from './peer-health.js'
 
-export interface InventoryEntry {
-  /** `sha256:<64 hex>` */
-  digest: string
-  size: number
-  /** Verified complete (sha256 matched). */
-  complete: boolean
-  /** Bytes present (for a complete blob: [[0, size]]). */
-  ranges: Ranges
-  /** This agent is fetching the blob right now (its ranges will grow). */
-  fetching: boolean
-  /**
-   * Byte ranges this agent is fetching from upstream right now: it will soon hold them, so a
-   * neighbour that wants them waits instead of fetching them too. Optional on the wire.
-   */
-  claimed?: Ranges
-}
+export type { Ranges }
+export { PIECE_SIZE } from '../util/pieces.js'
+
+/** One blob in an agent's inventory, as the inventory protocol carries it. */
+export type InventoryEntry = Holding
+
+/** A peer's holding of a blob. */
+export type PeerHolding = Holder
 
 export type InventoryChange =
   | { type: 'update', entry: InventoryEntry }
@@ -41,17 +35,24 @@ export interface LocalBlobs {
   pieceHashes (digest: string): Promise<Uint8Array[] | undefined>
 }
 
-/** Piece size for per-piece hashes and peer range requests. Fixed: it is part of the protocol. */
-export const PIECE_SIZE = 4 * 1024 * 1024
+/** Bytes and piece hashes from one peer. */
+export interface PeerTransfers {
+  /**
+   * Fetch bytes [start, end) of `digest` from `peerId`. Yields exactly end - start bytes or throws
+   * (PeerRangeError for an error frame, PeerProtocolError for garbage, AbortedError on abort).
+   */
+  fetchRange (peerId: string, digest: string, start: number, end: number, signal?: AbortSignal): AsyncIterable<Uint8Array>
+  /** Per-piece hashes for a blob from a peer that holds it complete, or undefined. */
+  fetchPieceHashes (peerId: string, digest: string, signal?: AbortSignal): Promise<Uint8Array[] | undefined>
+}
 
-export interface PeerHolding {
-  peerId: string
-  size: number
-  complete: boolean
-  ranges: Ranges
-  fetching: boolean
-  /** Ranges it is fetching from upstream right now (see InventoryEntry.claimed). */
-  claimed: Ranges
+/** What a fetch session needs of the office. */
+export interface PeerSources {
+  /** Our own peer id (base58). */
+  readonly peerId: string
+  readonly router: ContentRouter
+  readonly transfers: PeerTransfers
+  readonly health: PeerHealth
 }
 
 export interface PeerInfo {
@@ -63,21 +64,25 @@ export interface PeerInfo {
   bannedUntil?: number
 }
 
-export interface PeerNetwork {
-  /** Our own peer id (base58). */
+/** The peer network: the sources for sessions, plus lifecycle and diagnostics. */
+export interface PeerNetwork extends PeerSources {
+  peers (): PeerInfo[]
+  /** Our listen multiaddrs with `/p2p/<id>` (after start()). */
+  multiaddrs (): string[]
+  start (): Promise<void>
+  stop (): Promise<void>
+}
+
+/**
+ * @deprecated The network facade before the split into router, transfers and health; removed
+ * once every caller uses PeerSources.
+ */
+export interface LegacyPeerNetwork {
   readonly peerId: string
-  /** Connected, non-banned peers that hold some of `digest`. */
   holders (digest: string): PeerHolding[]
-  /** Called when a peer's inventory for `digest` changes (or a peer goes away). Returns unsubscribe. */
   onHoldersChange (listener: (digest: string) => void): () => void
-  /**
-   * Fetch bytes [start, end) of `digest` from `peerId`. Yields exactly end - start bytes or throws
-   * (PeerRangeError for an error frame, PeerProtocolError for garbage, AbortedError on abort).
-   */
   fetchRange (peerId: string, digest: string, start: number, end: number, signal?: AbortSignal): AsyncIterable<Uint8Array>
-  /** Per-piece hashes for a blob from a peer that holds it complete, or undefined. */
   fetchPieceHashes (peerId: string, digest: string, signal?: AbortSignal): Promise<Uint8Array[] | undefined>
-  /** Stop using a peer for a while (it sent bad bytes). */
   ban (peerId: string, ms: number, reason: string): void
   peers (): PeerInfo[]
   start (): Promise<void>

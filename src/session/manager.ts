@@ -1,7 +1,7 @@
 import { AbortedError, DigestMismatchError, StoreFullError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics/metrics.js'
-import type { PeerNetwork } from '../p2p/types.js'
+import type { LegacyPeerNetwork as PeerNetwork } from '../p2p/types.js'
 import type { BlobEntry, BlobStore } from '../store/blob-store.js'
 import type { Upstream } from '../upstream/types.js'
 import { DEFAULT_SEGMENT_BYTES, FetchSession, type BlobContext, type SessionInit } from './session.js'

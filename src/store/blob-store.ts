@@ -9,7 +9,7 @@ import type { Metrics } from '../metrics/metrics.js'
 import { PIECE_SIZE } from '../p2p/types.js'
 import { BlobIndex, type BlobMeta, type BlobOrigin, type BlobState, type TagMeta } from './index-db.js'
 import { Hasher } from './hasher.js'
-import { RangeSet } from './rangeset.js'
+import { RangeSet } from '../util/ranges.js'
 
 export type { BlobMeta, BlobOrigin, BlobState, TagMeta }
 

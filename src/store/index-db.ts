@@ -1,5 +1,5 @@
 import { Level } from 'level'
-import type { Range } from './rangeset.js'
+import type { Range } from '../util/ranges.js'
 
 export type BlobState = 'partial' | 'complete'
 

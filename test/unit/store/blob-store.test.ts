@@ -4,7 +4,7 @@ import { silentLogger } from '../../../src/log.js'
 import { createMetrics } from '../../../src/metrics/metrics.js'
 import { PIECE_SIZE } from '../../../src/p2p/types.js'
 import { BlobStore } from '../../../src/store/blob-store.js'
-import { RangeSet } from '../../../src/store/rangeset.js'
+import { RangeSet } from '../../../src/util/ranges.js'
 import { collect, pseudoRandom, sha256, tempDir } from '../support/fixtures.js'
 
 async function openStore (dir: string, extra: Partial<Parameters<typeof BlobStore.open>[0]> = {}): Promise<BlobStore> {

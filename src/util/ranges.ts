@@ -1,7 +1,41 @@
-// Pure arithmetic on sets of half-open byte ranges [start, end). Kept sorted, non-overlapping
-// and merged (adjacent ranges join), so equality is structural and the index stays small.
+// The one range type of layerd: half-open byte ranges [start, end). `RangeSet` does the
+// arithmetic (kept sorted, non-overlapping and merged, so equality is structural and the index
+// stays small); `Ranges` is its plain-array form, as stored in the index and sent to peers.
 
 export type Range = [start: number, end: number]
+
+/** Sorted, non-overlapping, merged ranges (the serialised form of a RangeSet). */
+export type Ranges = Range[]
+
+/** Do `ranges` cover every byte of [start, end)? */
+export function rangesCover (ranges: Ranges, start: number, end: number): boolean {
+  if (start >= end) return true
+  for (const [s, e] of ranges) {
+    if (s <= start && start < e) {
+      if (end <= e) return true
+      start = e
+    } else if (s > start) {
+      return false
+    }
+  }
+  return false
+}
+
+/** Is byte `pos` in `ranges`? */
+export function rangesHave (ranges: Ranges, pos: number): boolean { return rangesCover(ranges, pos, pos + 1) }
+
+/** End of the range of `ranges` that contains `pos`, or `pos` when none does. */
+export function rangeEndAt (ranges: Ranges, pos: number): number {
+  for (const [s, e] of ranges) if (s <= pos && pos < e) return e
+  return pos
+}
+
+/** Bytes covered by `ranges`. */
+export function rangesBytes (ranges: Ranges): number {
+  let n = 0
+  for (const [s, e] of ranges) n += e - s
+  return n
+}
 
 export class RangeSet {
   private r: Range[]

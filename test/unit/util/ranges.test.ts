@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { RangeSet } from '../../../src/store/rangeset.js'
+import { RangeSet } from '../../../src/util/ranges.js'
 
 test('add merges overlapping and adjacent ranges', () => {
   const r = new RangeSet()

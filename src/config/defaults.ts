@@ -1,0 +1,74 @@
+// Every default of layerd, once. The zod schema (config/schema.ts) and each module's XxxInit
+// fallbacks both read from here, so a default cannot disagree with itself; config/layerd.yaml
+// documents the user-facing ones (test/unit/config checks the file against the schema).
+
+const KiB = 1024
+const MiB = 1024 * KiB
+const GiB = 1024 * MiB
+const SECOND = 1000
+const MINUTE = 60 * SECOND
+
+export const DEFAULTS = {
+  listen: '127.0.0.1:5050',
+  defaultRegistry: 'docker.io',
+  logLevel: 'info',
+  store: {
+    maxBytes: 50 * GiB,
+    partialTtlMs: 24 * 60 * MINUTE,
+    gcIntervalMs: 10 * MINUTE,
+    /** Checkpoint (fdatasync, then index) after this many new bytes of a blob... */
+    syncBytes: 4 * MiB,
+    /** ...or after this long with unsynced bytes. */
+    syncIntervalMs: SECOND,
+    /** Keep a released blob's file open this long: clients often ask again at once. */
+    keepOpenMs: 5 * SECOND
+  },
+  fetch: {
+    maxUpstreamStreams: 4,
+    segmentBytes: 32 * MiB,
+    detachedTimeoutMs: 10 * MINUTE,
+    /** Bytes held back from a reader at the end of a blob until its sha256 verified. */
+    tailHoldBytes: 64 * KiB,
+    maxPeerTransfers: 6,
+    perPeerTransfers: 2,
+    peerStallMs: 5 * SECOND,
+    ownerStallMs: 15 * SECOND,
+    banMs: 10 * MINUTE,
+    /** A peer that answered BUSY is asked again after this long. */
+    busyRetryMs: 250,
+    /** How often a session waiting on neighbours plans again. */
+    replanMs: 300,
+    coalesceWindowMs: 300,
+    peerQuarantineMs: 10 * MINUTE
+  },
+  upstream: {
+    connectTimeoutMs: 10 * SECOND,
+    headersTimeoutMs: 30 * SECOND,
+    noProgressTimeoutMs: 30 * SECOND,
+    maxAttempts: 6,
+    backoffBaseMs: 250,
+    backoffMaxMs: 10 * SECOND,
+    breakerThreshold: 5,
+    breakerOpenMs: 30 * SECOND,
+    maxRedirects: 5,
+    maxManifestBytes: 4 * MiB,
+    userAgent: 'layerd/0.1',
+    tokenExpiryMarginMs: 10 * SECOND,
+    keepAliveTimeoutMs: 30 * SECOND
+  },
+  p2p: {
+    listen: ['/ip4/0.0.0.0/tcp/4050'],
+    mdns: true,
+    mdnsIntervalMs: 10 * SECOND,
+    serviceTag: 'layerd',
+    maxUploadsPerPeer: 4,
+    maxUploadsTotal: 8,
+    uploadBytesPerSecond: 0,
+    inventoryThrottleMs: 250,
+    maxFrameBytes: MiB,
+    requestTimeoutMs: 30 * SECOND,
+    redialMinMs: SECOND,
+    redialMaxMs: 30 * SECOND,
+    maxInventoryEntries: 100_000
+  }
+} as const

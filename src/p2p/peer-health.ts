@@ -1,0 +1,122 @@
+// Everything layerd remembers about how a peer behaved, in one place: banned (sent bad bytes:
+// neither asked nor served for a long while), busy (its upload slots were full a moment ago),
+// failed (a transfer of one blob broke: skip it for that blob for a moment) and stalled (a peer
+// fetching a blob whose holdings stopped growing loses its share of the upstream work).
+
+import type { Logger } from '../log.js'
+
+export interface PeerHealthInit {
+  logger?: Logger
+  /** Clock, for tests. Default `Date.now`. */
+  now?: () => number
+}
+
+export type HealthEvent = { type: 'banned' | 'unbanned', peerId: string }
+
+interface Growth { bytes: number, at: number }
+
+export class PeerHealth {
+  private readonly bans = new Map<string, number>()
+  private readonly busyUntil = new Map<string, number>()
+  /** `${peer}\n${digest}` → until */
+  private readonly failedUntil = new Map<string, number>()
+  /** `${peer}\n${digest}` → when its advertised bytes last grew */
+  private readonly growth = new Map<string, Growth>()
+  private readonly timers = new Set<NodeJS.Timeout>()
+  private readonly listeners = new Set<(ev: HealthEvent) => void>()
+  private readonly now: () => number
+
+  constructor (private readonly init: PeerHealthInit = {}) {
+    this.now = init.now ?? Date.now
+  }
+
+  /** Stop using and serving a peer for `ms` (it sent bad bytes). Bans only ever get longer. */
+  ban (peerId: string, ms: number, reason: string): void {
+    const until = Math.max(this.bans.get(peerId) ?? 0, this.now() + Math.max(0, ms))
+    this.bans.set(peerId, until)
+    this.init.logger?.warn({ peer: peerId, ms, reason }, 'peer banned')
+    this.emit({ type: 'banned', peerId })
+    const timer = setTimeout(() => {
+      this.timers.delete(timer)
+      if (!this.isBanned(peerId)) {
+        this.init.logger?.info({ peer: peerId }, 'peer ban expired')
+        this.emit({ type: 'unbanned', peerId })
+      }
+    }, Math.max(0, until - this.now()) + 5)
+    timer.unref()
+    this.timers.add(timer)
+  }
+
+  isBanned (peerId: string): boolean {
+    const until = this.bans.get(peerId)
+    if (until === undefined) return false
+    if (this.now() >= until) { this.bans.delete(peerId); return false }
+    return true
+  }
+
+  bannedUntil (peerId: string): number | undefined {
+    return this.isBanned(peerId) ? this.bans.get(peerId) : undefined
+  }
+
+  /** The peer answered BUSY: do not ask it for bytes for `ms` (it stays a holder and a member). */
+  busy (peerId: string, ms: number): void { this.busyUntil.set(peerId, this.now() + ms) }
+
+  isBusy (peerId: string): boolean {
+    const until = this.busyUntil.get(peerId)
+    if (until === undefined) return false
+    if (this.now() >= until) { this.busyUntil.delete(peerId); return false }
+    return true
+  }
+
+  /**
+   * A transfer of `digest` from the peer failed (garbage, stall, hang-up): for `ms`, what it
+   * advertises of that blob cannot be counted on, so its bytes and its share go to other sources.
+   */
+  failed (peerId: string, digest: string, ms: number): void { this.failedUntil.set(key(peerId, digest), this.now() + ms) }
+
+  hasFailed (peerId: string, digest: string): boolean {
+    const k = key(peerId, digest)
+    const until = this.failedUntil.get(k)
+    if (until === undefined) return false
+    if (this.now() >= until) { this.failedUntil.delete(k); return false }
+    return true
+  }
+
+  /**
+   * Owner stall rule: record how many bytes of `digest` the peer advertises and say whether they
+   * grew within the last `stallMs` (a first sighting counts as growth).
+   */
+  progressing (peerId: string, digest: string, bytes: number, stallMs: number): boolean {
+    const k = key(peerId, digest)
+    const now = this.now()
+    const g = this.growth.get(k)
+    if (g === undefined || g.bytes !== bytes) { this.growth.set(k, { bytes, at: now }); return true }
+    return now - g.at <= stallMs
+  }
+
+  /** Drop per-blob state (its session ended). */
+  forget (digest: string): void {
+    const suffix = '\n' + digest
+    for (const k of this.failedUntil.keys()) if (k.endsWith(suffix)) this.failedUntil.delete(k)
+    for (const k of this.growth.keys()) if (k.endsWith(suffix)) this.growth.delete(k)
+  }
+
+  onChange (listener: (ev: HealthEvent) => void): () => void {
+    this.listeners.add(listener)
+    return () => { this.listeners.delete(listener) }
+  }
+
+  stop (): void {
+    for (const t of this.timers) clearTimeout(t)
+    this.timers.clear()
+    this.listeners.clear()
+  }
+
+  private emit (ev: HealthEvent): void {
+    for (const fn of this.listeners) {
+      try { fn(ev) } catch (err) { this.init.logger?.warn({ err: String(err) }, 'peer health listener threw') }
+    }
+  }
+}
+
+function key (peerId: string, digest: string): string { return `${peerId}\n${digest}` }

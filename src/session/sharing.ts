@@ -1,0 +1,31 @@
+// The sharing policy, in one place: which blobs this agent may exchange with peers. Blobs of a
+// registry without credentials are shared; blobs fetched with credentials stay private unless
+// their registry is configured `shareable: true`.
+
+import type { BlobInfo } from '../store/blob-store.js'
+
+export interface SharingRegistry {
+  name: string
+  credentialed: boolean
+  /** Share blobs of this credentialed registry anyway. */
+  shareable: boolean
+}
+
+export interface SharingPolicy {
+  /** May blobs of `registry` be fetched from and served to peers? */
+  registry: (registry: string) => boolean
+  /** May this stored blob be advertised and served to peers? */
+  blob: (info: Pick<BlobInfo, 'credentialed' | 'origin'>) => boolean
+}
+
+export function sharingPolicy (registries: SharingRegistry[]): SharingPolicy {
+  const open = new Set(registries.filter(r => !r.credentialed || r.shareable).map(r => r.name))
+  const registry = (name: string): boolean => open.has(name)
+  return {
+    registry,
+    blob: (info) => !info.credentialed || (info.origin !== undefined && registry(info.origin.registry))
+  }
+}
+
+/** Everything may be shared (unit tests, agents without credentialed registries). */
+export const SHARE_ALL: SharingPolicy = { registry: () => true, blob: () => true }

@@ -1,0 +1,15 @@
+import { AbortedError } from '../errors.js'
+
+/**
+ * Wait `ms`, or reject as soon as `signal` aborts (with `aborted()`, or an AbortedError). The one
+ * abortable sleep of layerd: backoffs, redials and rate limits all use it.
+ */
+export async function sleep (ms: number, signal?: AbortSignal, aborted: () => Error = () => new AbortedError('aborted')): Promise<void> {
+  if (signal?.aborted === true) throw aborted()
+  if (ms <= 0) return
+  await new Promise<void>((resolve, reject) => {
+    const onAbort = (): void => { clearTimeout(timer); reject(aborted()) }
+    const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve() }, ms)
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}
