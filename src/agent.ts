@@ -1,19 +1,28 @@
+// One layerd agent: the store, the upstream client, the peer network, the fetch sessions, the
+// HTTP edge and periodic GC, wired together. Everything a part needs is passed in here.
+
 import { access, constants, mkdir, readFile } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
+import { parseListen, resolveRegistries, type ResolvedRegistry } from './config/registries.js'
+import type { LayerdConfig } from './config/schema.js'
 import { ConfigError, errorMessage } from './errors.js'
 import type { Logger } from './log.js'
 import { createMetrics, type Metrics } from './metrics/metrics.js'
-import type { LayerdConfig } from './config/schema.js'
-import { DOCKER_HUB } from './oci/reference.js'
+import { createPeerNetwork } from './p2p/index.js'
+import { legacySources } from './p2p/legacy-sources.js'
+import type { LegacyPeerNetwork, LocalBlobs } from './p2p/types.js'
+import type { AdminRoutes } from './registry/admin.js'
 import { RegistryServer } from './registry/server.js'
+import { localBlobs } from './session/local-blobs.js'
 import { SessionManager } from './session/manager.js'
+import { sharingPolicy, type SharingPolicy } from './session/sharing.js'
 import { BlobStore } from './store/blob-store.js'
 import { collectGarbage, type GcReport } from './store/gc.js'
 import { createUpstream } from './upstream/client.js'
-import { createPeerNetwork } from './p2p/index.js'
-import type { LegacyPeerNetwork as PeerNetwork } from './p2p/types.js'
-import { localBlobs } from './session/local-blobs.js'
-import type { Upstream, UpstreamRegistry } from './upstream/types.js'
+import type { Upstream } from './upstream/types.js'
+import { VERSION } from './version.js'
+
+export { parseListen, resolveRegistries }
 
 export interface AgentInit {
   config: LayerdConfig
@@ -21,33 +30,20 @@ export interface AgentInit {
   dataDir: string
   logger: Logger
   metrics?: Metrics
+  /**
+   * What this agent offers its peers, as built from the store; a caller may wrap it (the e2e
+   * tests make a peer that corrupts its uploads this way). Default: unchanged.
+   */
+  wrapLocal?: (local: LocalBlobs) => LocalBlobs
 }
 
 export interface Agent {
   readonly address: AddressInfo
   readonly store: BlobStore
   readonly sessions: SessionManager
-  readonly peers?: PeerNetwork
+  readonly peers?: LegacyPeerNetwork
   gc (): Promise<GcReport>
   stop (): Promise<void>
-}
-
-/** Read credentials from their files; the passwords stay in memory only. */
-export async function resolveRegistries (config: LayerdConfig): Promise<Array<UpstreamRegistry & { shareable: boolean }>> {
-  const out: Array<UpstreamRegistry & { shareable: boolean }> = []
-  const entries: LayerdConfig['upstreams'] = { [DOCKER_HUB.name]: { url: DOCKER_HUB.url, shareable: false }, ...config.upstreams }
-  for (const [name, u] of Object.entries(entries)) {
-    let credentials
-    if (u.username !== undefined && u.passwordFile !== undefined) {
-      let password: string
-      try { password = (await readFile(u.passwordFile, 'utf8')).replace(/\r?\n$/, '') } catch (err: any) {
-        throw new ConfigError(`upstreams.${name}.passwordFile: cannot read ${u.passwordFile} (${err?.code ?? 'error'})`)
-      }
-      credentials = { username: u.username, password }
-    }
-    out.push({ name, url: u.url.replace(/\/+$/, ''), credentials, shareable: u.shareable })
-  }
-  return out
 }
 
 /** Fail early, in one line, when the data directory cannot be used. */
@@ -60,26 +56,18 @@ async function prepareDataDir (dir: string): Promise<void> {
   }
 }
 
-export function parseListen (listen: string): { host: string, port: number } {
-  const i = listen.lastIndexOf(':')
-  const host = listen.slice(0, i).replace(/^\[(.*)\]$/, '$1')
-  const port = Number(listen.slice(i + 1))
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`listen: invalid port in ${listen}`)
-  return { host, port }
+async function readSecret (file: string): Promise<Uint8Array> {
+  let text: string
+  try { text = (await readFile(file, 'utf8')).trim() } catch (err: any) {
+    throw new ConfigError(`p2p.secretFile: cannot read ${file} (${err?.code ?? 'error'})`)
+  }
+  if (text.length < 16) throw new ConfigError(`p2p.secretFile: ${file} holds no usable secret (make one with \`layerd secret\`)`)
+  return Buffer.from(text, 'utf8')
 }
 
-/** Start an agent: store, upstream client, fetch sessions, HTTP edge, periodic GC. */
-export async function startAgent (init: AgentInit): Promise<Agent> {
-  const { config, logger } = init
-  const metrics = init.metrics ?? createMetrics()
-  await prepareDataDir(init.dataDir)
-  const registries = await resolveRegistries(config)
-  if (!registries.some(r => r.name === config.defaultRegistry)) {
-    throw new ConfigError(`defaultRegistry: ${config.defaultRegistry} has no upstream; add --upstream ${config.defaultRegistry}=URL`)
-  }
-  const store = await BlobStore.open({ dataDir: init.dataDir, logger, metrics, syncBytes: config.store.syncBytes })
+function upstreamOf (config: LayerdConfig, registries: ResolvedRegistry[], metrics: Metrics, logger: Logger): Upstream {
   const u = config.upstream
-  const upstream: Upstream = createUpstream({
+  return createUpstream({
     registries,
     metrics,
     logger,
@@ -92,21 +80,30 @@ export async function startAgent (init: AgentInit): Promise<Agent> {
     breakerThreshold: u.breakerThreshold,
     breakerOpenMs: u.breakerOpen
   })
-  const shareableRegistries = new Set(registries.filter(r => r.credentials === undefined || r.shareable).map(r => r.name))
-  const shareable = (registry: string): boolean => shareableRegistries.has(registry)
-  let peers: PeerNetwork | undefined
+}
+
+/** Start an agent: store, upstream client, peers, fetch sessions, HTTP edge, periodic GC. */
+export async function startAgent (init: AgentInit): Promise<Agent> {
+  const { config, logger } = init
+  const metrics = init.metrics ?? createMetrics()
+  await prepareDataDir(init.dataDir)
+  const registries = await resolveRegistries(config)
+  if (!registries.some(r => r.name === config.defaultRegistry)) {
+    throw new ConfigError(`defaultRegistry: ${config.defaultRegistry} has no upstream; add --upstream ${config.defaultRegistry}=URL`)
+  }
+  const secret = config.p2p.enabled && config.p2p.secretFile !== undefined ? await readSecret(config.p2p.secretFile) : undefined
+  const store = await BlobStore.open({ dataDir: init.dataDir, logger, metrics, syncBytes: config.store.syncBytes })
+  const upstream = upstreamOf(config, registries, metrics, logger)
+  const sharing: SharingPolicy = sharingPolicy(registries.map(r => ({ name: r.name, credentialed: r.credentials !== undefined, shareable: r.shareable })))
+  // The inventory needs the sessions' fetching state and the sessions need the network: bind late.
   let sessionsRef: SessionManager | undefined
+  let peers: LegacyPeerNetwork | undefined
   if (config.p2p.enabled) {
-    let secret: Uint8Array | undefined
-    if (config.p2p.secretFile !== undefined) {
-      let text: string
-      try { text = (await readFile(config.p2p.secretFile, 'utf8')).trim() } catch (err: any) {
-        await store.close()
-        throw new ConfigError(`p2p.secretFile: cannot read ${config.p2p.secretFile} (${err?.code ?? 'error'})`)
-      }
-      if (text.length < 16) { await store.close(); throw new ConfigError(`p2p.secretFile: ${config.p2p.secretFile} holds no usable secret (make one with \`layerd secret\`)`) }
-      secret = Buffer.from(text, 'utf8')
-    }
+    const local = localBlobs(store, {
+      isFetching: (d) => sessionsRef?.isFetching(d) ?? false,
+      claimed: (d) => sessionsRef?.claimed(d) ?? [],
+      onFetchingChange: (fn) => sessionsRef?.onFetchingChange(fn) ?? (() => {})
+    }, sharing)
     peers = createPeerNetwork({
       dataDir: init.dataDir,
       listen: config.p2p.listen,
@@ -114,11 +111,7 @@ export async function startAgent (init: AgentInit): Promise<Agent> {
       mdns: config.p2p.mdns,
       mdnsIntervalMs: config.p2p.mdnsInterval,
       secret,
-      local: localBlobs(store, {
-        isFetching: (d) => sessionsRef?.isFetching(d) ?? false,
-        claimed: (d) => sessionsRef?.claimed(d) ?? [],
-        onFetchingChange: (fn) => sessionsRef?.onFetchingChange(fn) ?? (() => {})
-      }, shareable),
+      local: init.wrapLocal?.(local) ?? local,
       metrics,
       logger,
       maxUploadsPerPeer: config.p2p.maxUploadsPerPeer,
@@ -131,8 +124,8 @@ export async function startAgent (init: AgentInit): Promise<Agent> {
     upstream,
     metrics,
     logger,
-    peers,
-    shareable,
+    peers: peers !== undefined ? legacySources(peers) : undefined,
+    sharing,
     session: {
       maxUpstreamStreams: config.fetch.maxUpstreamStreams,
       segmentBytes: config.fetch.segmentBytes,
@@ -140,9 +133,15 @@ export async function startAgent (init: AgentInit): Promise<Agent> {
     }
   })
   sessionsRef = sessions
+  const closeAll = async (): Promise<void> => {
+    await sessions.stop()
+    await peers?.stop()
+    await upstream.close()
+    await store.close()
+  }
   if (peers !== undefined) {
     try { await peers.start() } catch (err: any) {
-      await sessions.stop(); await upstream.close(); await store.close()
+      await closeAll()
       throw new ConfigError(`p2p: cannot start the peer network (${err?.code ?? errorMessage(err)})`)
     }
   }
@@ -160,6 +159,19 @@ export async function startAgent (init: AgentInit): Promise<Agent> {
     return await gcRunning
   }
 
+  const adminRoutes: AdminRoutes = {
+    status: {
+      method: 'GET',
+      handle: async () => ({
+        version: VERSION,
+        dataDir: init.dataDir,
+        registries: registries.map(r => ({ name: r.name, url: r.url, credentialed: r.credentials !== undefined })),
+        sessions: sessions.active().map(s => ({ digest: s.digest, size: s.size, state: s.status, transfers: s.activeTransfers }))
+      })
+    },
+    peers: { method: 'GET', handle: async () => ({ self: peers?.peerId ?? null, enabled: peers !== undefined, peers: peers?.peers() ?? [] }) },
+    gc: { method: 'POST', handle: gc }
+  }
   const server = new RegistryServer({
     store,
     sessions,
@@ -168,29 +180,14 @@ export async function startAgent (init: AgentInit): Promise<Agent> {
     logger,
     defaultRegistry: config.defaultRegistry,
     knownRegistries: () => registries.map(r => r.name),
-    adminRoutes: {
-      status: async () => ({
-        version: process.env.npm_package_version,
-        dataDir: init.dataDir,
-        registries: registries.map(r => ({ name: r.name, url: r.url, credentialed: r.credentials !== undefined })),
-        sessions: sessions.active().map(s => ({ digest: s.digest, size: s.size, transfers: s.activeTransfers }))
-      }),
-      peers: async () => ({ self: peers?.peerId ?? null, enabled: peers !== undefined, peers: peers?.peers() ?? [] }),
-      gc: async (req) => {
-        if (req.method !== 'POST') return { error: 'use POST' }
-        return await gc()
-      }
-    }
+    adminRoutes
   })
   const { host, port } = parseListen(config.listen)
   let address: AddressInfo
   try {
     address = await server.listen(host, port)
   } catch (err: any) {
-    await sessions.stop()
-    await peers?.stop()
-    await upstream.close()
-    await store.close()
+    await closeAll()
     if (err?.code === 'EADDRINUSE') throw new ConfigError(`listen ${config.listen}: address already in use`)
     throw new ConfigError(`listen ${config.listen}: ${err?.code ?? errorMessage(err)}`)
   }

@@ -1,18 +1,24 @@
 import '../polyfill.js'
 import { randomBytes } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import { Command, Option } from 'commander'
 import envPaths from 'env-paths'
 import { request } from 'undici'
-import { parseListen, startAgent } from '../agent.js'
+import { startAgent, type AgentInit } from '../agent.js'
+import { parseListen } from '../config/registries.js'
 import { loadConfig, type LayerdConfig } from '../config/load.js'
 import { ConfigError, errorMessage, isLayerdError } from '../errors.js'
 import { createLogger } from '../log.js'
 import { BlobStore } from '../store/blob-store.js'
 import { collectGarbage } from '../store/gc.js'
 import { createMetrics } from '../metrics/metrics.js'
+import { DOCKER_HUB } from '../oci/reference.js'
+import { VERSION } from '../version.js'
 
-const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
+/** What an embedding program (a test double of the agent) may add to `serve`. */
+export interface CliHooks {
+  wrapLocal?: AgentInit['wrapLocal']
+}
+let hooks: CliHooks = {}
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v]
 
@@ -45,14 +51,14 @@ function applyFlags (opts: ServeOpts | CommonOpts): (raw: Record<string, any>) =
     raw.upstreams ??= {}
     for (const u of opts.upstream) {
       const i = u.indexOf('=')
-      if (i <= 0) throw new ConfigError(`--upstream ${JSON.stringify(u)}: expected NAME=URL, e.g. docker.io=https://registry-1.docker.io`)
+      if (i <= 0) throw new ConfigError(`--upstream ${JSON.stringify(u)}: expected NAME=URL, e.g. ${DOCKER_HUB.name}=${DOCKER_HUB.url}`)
       raw.upstreams[u.slice(0, i)] = { ...raw.upstreams[u.slice(0, i)], url: u.slice(i + 1) }
     }
     for (const c of opts.credentials) {
       const m = /^([^=]+)=([^:]+):(.+)$/.exec(c)
       // Never echo the value: it may be a password typed by mistake.
       if (m === null) throw new ConfigError('--credentials: expected NAME=USER:PASSWORD_FILE')
-      const entry = raw.upstreams[m[1]] ?? (m[1] === 'docker.io' ? { url: 'https://registry-1.docker.io' } : undefined)
+      const entry = raw.upstreams[m[1]] ?? (m[1] === DOCKER_HUB.name ? { url: DOCKER_HUB.url } : undefined)
       if (entry === undefined) throw new ConfigError(`--credentials: registry ${m[1]} has no --upstream`)
       raw.upstreams[m[1]] = { ...entry, username: m[2], passwordFile: m[3] }
     }
@@ -82,7 +88,7 @@ async function serve (opts: ServeOpts): Promise<void> {
   const dataDir = config.dataDir ?? defaultDataDir()
   let agent
   try {
-    agent = await startAgent({ config, dataDir, logger, metrics: createMetrics() })
+    agent = await startAgent({ config, dataDir, logger, metrics: createMetrics(), wrapLocal: hooks.wrapLocal })
   } catch (err) { fail(err) }
   // Handlers go in before the ready line: a supervisor may signal as soon as it sees it.
   let stopping = false
@@ -105,10 +111,10 @@ async function serve (opts: ServeOpts): Promise<void> {
     listen: `${address.includes(':') ? `[${address}]` : address}:${port}`,
     dataDir,
     defaultRegistry: config.defaultRegistry,
-    upstreams: Object.keys({ 'docker.io': 1, ...config.upstreams }),
+    upstreams: Object.keys({ [DOCKER_HUB.name]: 1, ...config.upstreams }),
     peerId: agent.peers?.peerId,
     p2p: agent.peers === undefined ? 'off' : { listen: config.p2p.listen, mdns: config.p2p.mdns, staticPeers: config.p2p.peers.length, officeSecret: config.p2p.secretFile !== undefined },
-    version: pkg.version
+    version: VERSION
   }, 'layerd ready')
 }
 
@@ -169,7 +175,7 @@ async function peers (opts: CommonOpts & { json?: boolean }): Promise<void> {
 
 const program = new Command('layerd')
   .description('Peer-to-peer LAN agent that shares container image layers: a verified, resumable OCI pull mirror.')
-  .version(pkg.version, '-V, --version')
+  .version(VERSION, '-V, --version')
   .showHelpAfterError()
 
 program.command('serve')
@@ -177,7 +183,7 @@ program.command('serve')
   .option('--config <file>', 'YAML config file (config/layerd.yaml documents every option)')
   .option('--data-dir <dir>', 'where blobs and the index live (default: per-user data directory)')
   .option('--listen <host:port>', 'registry API and /metrics listener (default 127.0.0.1:5050)')
-  .option('--upstream <name=url>', 'upstream registry, repeatable (docker.io=https://registry-1.docker.io is built in)', collect, [])
+  .option('--upstream <name=url>', `upstream registry, repeatable (${DOCKER_HUB.name}=${DOCKER_HUB.url} is built in)`, collect, [])
   .option('--default-registry <name>', 'registry for requests without ?ns= (default docker.io)')
   .option('--credentials <name=user:passwordfile>', 'credentials for an upstream, password read from a file; repeatable', collect, [])
   .option('--p2p-listen <multiaddr>', 'libp2p listen address, repeatable (default /ip4/0.0.0.0/tcp/4050)', collect, [])
@@ -207,4 +213,8 @@ program.command('peers')
   .option('--json', 'print JSON')
   .action(peers)
 
-await program.parseAsync(process.argv).catch(fail)
+/** Run the CLI on `argv` (process.argv form). `with` lets a test double of the agent hook in. */
+export async function runCli (argv: string[], with_: CliHooks = {}): Promise<void> {
+  hooks = with_
+  await program.parseAsync(argv).catch(fail)
+}

@@ -53,6 +53,8 @@ export interface PeerSources {
   readonly router: ContentRouter
   readonly transfers: PeerTransfers
   readonly health: PeerHealth
+  /** Connected layerd peers right now. */
+  neighbours (): number
 }
 
 export interface PeerInfo {

@@ -1,16 +1,15 @@
 import parseRangeHeader from 'range-parser'
 import { RangeInvalidError } from '../errors.js'
-
-export interface ByteRange { start: number, end: number /* exclusive */ }
+import type { Range } from '../util/ranges.js'
 
 const MAX_RANGE_HEADER = 1024
 
 /**
- * Interpret a Range header against a blob of `size` bytes. Returns undefined when the whole body
+ * Interpret a Range header against a blob of `size` bytes: the [start, end) asked for, or undefined when the whole body
  * should be sent (no header, a unit other than bytes, or several ranges: RFC 9110 lets a server
  * ignore those). Throws RangeInvalidError for a malformed or unsatisfiable bytes range.
  */
-export function parseRange (header: string | undefined, size: number): ByteRange | undefined {
+export function parseRange (header: string | undefined, size: number): Range | undefined {
   if (header === undefined || header === '') return undefined
   if (header.length > MAX_RANGE_HEADER) throw new RangeInvalidError('Range header is too long', size)
   if (!/^\s*bytes\s*=/i.test(header)) {
@@ -26,5 +25,5 @@ export function parseRange (header: string | undefined, size: number): ByteRange
   if (r === -2) throw new RangeInvalidError(`malformed Range header ${JSON.stringify(header.slice(0, 64))}`, size)
   if (r === -1) throw new RangeInvalidError(`range ${JSON.stringify(spec.slice(0, 64))} is not satisfiable for a blob of ${size} bytes`, size)
   if (r.length !== 1) return undefined
-  return { start: r[0].start, end: r[0].end + 1 }
+  return [r[0].start, r[0].end + 1]
 }

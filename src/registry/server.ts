@@ -1,19 +1,19 @@
 import { once } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { pipeline } from 'node:stream/promises'
-import {
-  ManifestUnknownError, NameInvalidError, RegistryUnknownError, UnsupportedError,
-  errorMessage, isLayerdError
-} from '../errors.js'
+import { DEFAULTS } from '../config/defaults.js'
+import { NameInvalidError, RegistryUnknownError, UnsupportedError, errorMessage, isLayerdError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics/metrics.js'
-import { isRegistryHost, parseDigest, parseName, parseReference } from '../oci/reference.js'
+import { canonicalRegistry, isRegistryHost, parseDigest, parseName } from '../oci/reference.js'
 import type { BlobContext, SessionManager } from '../session/manager.js'
-import type { BlobEntry, BlobStore } from '../store/blob-store.js'
+import type { BlobStore } from '../store/blob-store.js'
 import type { Upstream } from '../upstream/types.js'
+import { serveAdmin, type AdminRoutes } from './admin.js'
+import { serveBlob } from './blobs.js'
+import { API_HEADER, type EdgeDeps } from './http.js'
+import { serveManifest } from './manifests.js'
 import { sendError } from './oci-errors.js'
-import { parseRange } from './range.js'
 
 export interface RegistryServerInit {
   store: BlobStore
@@ -27,11 +27,9 @@ export interface RegistryServerInit {
   knownRegistries: () => string[]
   /** Largest manifest we accept or serve. Default 4 MiB. */
   maxManifestBytes?: number
-  /** Extra routes under /_layerd/ (status, peers, gc), served as JSON. */
-  adminRoutes?: Record<string, (req: IncomingMessage) => Promise<unknown>>
+  /** Routes under /_layerd/ (status, peers, gc), served as JSON to loopback clients. */
+  adminRoutes?: AdminRoutes
 }
-
-const API_HEADER = { 'Docker-Distribution-API-Version': 'registry/2.0' }
 // /v2/<name>/(manifests|blobs)/<ref>; <name> may have several components, so match the last verb.
 const ROUTE = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/
 const UPLOADS = /^\/v2\/(.+)\/blobs\/uploads(\/.*)?$/
@@ -45,10 +43,11 @@ type Route = 'base' | 'manifest' | 'blob' | 'metrics' | 'admin' | 'other'
  */
 export class RegistryServer {
   readonly server: Server
-  private readonly maxManifest: number
+  private readonly deps: EdgeDeps
 
   constructor (private readonly init: RegistryServerInit) {
-    this.maxManifest = init.maxManifestBytes ?? 4 * 1024 * 1024
+    const { store, sessions, upstream, metrics, logger } = init
+    this.deps = { store, sessions, upstream, metrics, logger, maxManifestBytes: init.maxManifestBytes ?? DEFAULTS.upstream.maxManifestBytes }
     this.server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 0, keepAliveTimeout: 30_000 }, (req, res) => {
       this.handle(req, res).catch((err) => {
         this.init.logger.error({ err: errorMessage(err) }, 'unhandled error in request handler')
@@ -98,10 +97,11 @@ export class RegistryServer {
         res.end(head ? undefined : '{}')
       } else if (path === '/metrics') {
         route = 'metrics'
+        if (method !== 'GET' && !head) throw new UnsupportedError('method not allowed')
         await this.metrics(res)
       } else if (path.startsWith('/_layerd/')) {
         route = 'admin'
-        await this.admin(path.slice('/_layerd/'.length), req, res)
+        await serveAdmin(this.init.adminRoutes ?? {}, path.slice('/_layerd/'.length), req, res)
       } else if (UPLOADS.test(path) || (method !== 'GET' && !head)) {
         throw new UnsupportedError(`${method} ${path.slice(0, 128)} is not supported: layerd is a pull-only mirror`)
       } else {
@@ -114,10 +114,10 @@ export class RegistryServer {
           const ctx: BlobContext = { registry: this.registryOf(query), repository: name }
           if (m[2] === 'blobs') {
             route = 'blob'
-            await this.blob(ctx, parseDigest(m[3]), req, res, head)
+            await serveBlob(this.deps, ctx, parseDigest(m[3]), req, res, head)
           } else {
             route = 'manifest'
-            await this.manifest(ctx, m[3], req, res, head)
+            await serveManifest(this.deps, ctx, m[3], req, res, head)
           }
         }
       }
@@ -145,212 +145,19 @@ export class RegistryServer {
     const known = this.init.knownRegistries()
     if (known.includes(ns)) return ns
     // containerd writes Docker Hub as docker.io; some tools use its API host.
-    if (ns === 'registry-1.docker.io' && known.includes('docker.io')) return 'docker.io'
+    if (known.includes(canonicalRegistry(ns))) return canonicalRegistry(ns)
     throw new RegistryUnknownError(`registry ${JSON.stringify(ns)} is not configured: add --upstream ${ns}=https://${ns}`)
-  }
-
-  private async blob (ctx: BlobContext, digest: string, req: IncomingMessage, res: ServerResponse, head: boolean): Promise<void> {
-    const { store } = this.init
-    // One lookup: the entry (if the store knows the digest) answers size and state, and the
-    // reference keeps its file open while we serve from it.
-    const e = await store.acquire(digest)
-    try {
-      await this.serveBlob(ctx, digest, e, req, res, head)
-    } finally { if (e !== undefined) store.release(e) }
-  }
-
-  private async serveBlob (ctx: BlobContext, digest: string, e: BlobEntry | undefined, req: IncomingMessage, res: ServerResponse, head: boolean): Promise<void> {
-    const { store, sessions, upstream, metrics } = this.init
-    let size = e?.size
-    if (head) {
-      size ??= (await upstream.statBlob(ctx.registry, ctx.repository, digest)).size
-      const range = parseRange(req.headers.range, size)
-      this.blobHeaders(res, digest, size, range)
-      res.end()
-      return
-    }
-    const abort = new AbortController()
-    res.on('close', () => abort.abort())
-
-    if (e?.complete === true) {
-      // Cache hit: straight from the file.
-      const range = parseRange(req.headers.range, e.size)
-      const start = range?.start ?? 0
-      const end = range?.end ?? e.size
-      this.blobHeaders(res, digest, e.size, range)
-      e.touch()
-      if (end > start) await pipeline(store.openReadStream(digest, start, end), res)
-      else res.end()
-      metrics.bytesServed.inc({ kind: 'blob' }, end - start)
-      metrics.bytesBySource.inc({ source: 'local' }, end - start)
-      return
-    }
-
-    if (size === undefined) size = (await sessions.session(digest, ctx, abort.signal)).size
-    const range = parseRange(req.headers.range, size)
-    const start = range?.start ?? 0
-    const end = range?.end ?? size
-    const read = await sessions.read(digest, ctx, start, end, abort.signal)
-    this.blobHeaders(res, digest, size, range)
-    let sent = 0
-    try {
-      for await (const chunk of read.body) {
-        sent += chunk.length
-        if (!res.write(chunk)) {
-          await drainOrClose(res)
-          if (abort.signal.aborted) break
-        }
-      }
-    } finally { metrics.bytesServed.inc({ kind: 'blob' }, sent) }
-    res.end()
-  }
-
-  private blobHeaders (res: ServerResponse, digest: string, size: number, range?: { start: number, end: number }): void {
-    const headers: Record<string, string | number> = {
-      ...API_HEADER,
-      'Content-Type': 'application/octet-stream',
-      'Docker-Content-Digest': digest,
-      ETag: `"${digest}"`,
-      'Accept-Ranges': 'bytes',
-      'Cache-Control': 'max-age=31536000'
-    }
-    if (range !== undefined) {
-      headers['Content-Range'] = `bytes ${range.start}-${range.end - 1}/${size}`
-      headers['Content-Length'] = range.end - range.start
-      res.writeHead(206, headers)
-    } else {
-      headers['Content-Length'] = size
-      res.writeHead(200, headers)
-    }
-  }
-
-  private async manifest (ctx: BlobContext, reference: string, req: IncomingMessage, res: ServerResponse, head: boolean): Promise<void> {
-    const { store, upstream, logger } = this.init
-    const ref = parseReference(reference)
-    const accept = acceptList(req.headers.accept)
-    let digest = ref.digest
-    let body: Buffer | undefined
-    let mediaType: string | undefined
-
-    if (ref.tag !== undefined) {
-      // Tags move: ask upstream every time; fall back to the last known digest when it is down.
-      try {
-        if (head) {
-          const h = await upstream.headManifest(ctx.registry, ctx.repository, ref.tag, accept)
-          digest = h.digest
-          mediaType = h.mediaType
-          if (await store.stat(digest) === undefined) {
-            this.manifestHeaders(res, h.digest, h.mediaType, h.size)
-            res.end()
-            return
-          }
-        } else {
-          const m = await upstream.getManifest(ctx.registry, ctx.repository, ref.tag, accept)
-          digest = m.digest
-          body = m.body
-          mediaType = m.mediaType
-          await this.keepManifest(ctx, digest, body, mediaType)
-        }
-        await store.putTag(ctx.registry, ctx.repository, ref.tag, { digest, mediaType: mediaType!, size: body?.length ?? 0, updatedAt: Date.now() })
-      } catch (err) {
-        const code = isLayerdError(err) ? err.code : ''
-        if (['MANIFEST_UNKNOWN', 'NAME_UNKNOWN', 'UNAUTHORIZED', 'DENIED', 'NAME_INVALID'].includes(code)) throw err
-        const known = await store.getTag(ctx.registry, ctx.repository, ref.tag)
-        if (known === undefined || await store.stat(known.digest) === undefined) throw err
-        logger.warn({ registry: ctx.registry, repository: ctx.repository, tag: ref.tag, err: errorMessage(err) }, 'upstream unavailable: serving the last known digest of the tag')
-        digest = known.digest
-      }
-    }
-
-    if (body === undefined) {
-      body = await store.readSmall(digest!, this.maxManifest)
-      if (body === undefined) {
-        const m = await upstream.getManifest(ctx.registry, ctx.repository, digest!, accept).catch((err) => {
-          if (isLayerdError(err) && err.code === 'BLOB_UNKNOWN') throw new ManifestUnknownError(`manifest ${digest!} is unknown`)
-          throw err
-        })
-        body = m.body
-        mediaType = m.mediaType
-        await this.keepManifest(ctx, digest!, body, mediaType)
-      }
-    }
-    if (mediaType === undefined || mediaType === '') {
-      mediaType = (await store.stat(digest!))?.mediaType ?? sniffMediaType(body)
-    }
-    this.manifestHeaders(res, digest!, mediaType, body.length)
-    res.end(head ? undefined : body)
-    if (!head) this.init.metrics.bytesServed.inc({ kind: 'manifest' }, body.length)
-  }
-
-  /** Keep a manifest by digest (putSmall verifies it: a body that does not match is refused). */
-  private async keepManifest (ctx: BlobContext, digest: string, body: Buffer, mediaType: string): Promise<void> {
-    await this.init.store.putSmall(digest, body, { mediaType, origin: { registry: ctx.registry, repository: ctx.repository }, credentialed: this.init.upstream.isCredentialed(ctx.registry) })
-  }
-
-  private manifestHeaders (res: ServerResponse, digest: string, mediaType: string, size: number): void {
-    res.writeHead(200, {
-      ...API_HEADER,
-      'Content-Type': mediaType,
-      'Docker-Content-Digest': digest,
-      ETag: `"${digest}"`,
-      'Content-Length': size
-    })
   }
 
   private async metrics (res: ServerResponse): Promise<void> {
     const { metrics, store } = this.init
-    const blobs = { partial: 0, complete: 0 }
-    const bytes = { partial: 0, complete: 0 }
-    for (const b of await store.list()) { blobs[b.state]++; bytes[b.state] += b.present.bytes }
+    // The store keeps its counts up to date: a scrape never walks the index.
     for (const s of ['partial', 'complete'] as const) {
-      metrics.storedBlobs.set({ state: s }, blobs[s])
-      metrics.storedBytes.set({ state: s }, bytes[s])
+      metrics.storedBlobs.set({ state: s }, store.stats.blobs[s])
+      metrics.storedBytes.set({ state: s }, store.stats.bytes[s])
     }
     const text = await metrics.registry.metrics()
     res.writeHead(200, { 'Content-Type': metrics.registry.contentType })
     res.end(text)
   }
-
-  private async admin (name: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const fn = this.init.adminRoutes?.[name]
-    if (fn === undefined) {
-      res.writeHead(404, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error: 'unknown admin endpoint' }))
-      return
-    }
-    // Admin endpoints change state (gc): only from this machine.
-    const remote = req.socket.remoteAddress ?? ''
-    if (!['127.0.0.1', '::1', '::ffff:127.0.0.1'].includes(remote)) {
-      res.writeHead(403, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error: 'admin endpoints answer loopback clients only' }))
-      return
-    }
-    const out = await fn(req)
-    const body = JSON.stringify(out, null, 2)
-    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) })
-    res.end(body)
-  }
 }
-
-/** Wait until the response can take more, or is gone; leaves no listener behind. */
-async function drainOrClose (res: ServerResponse): Promise<void> {
-  if (res.destroyed) return
-  await new Promise<void>(resolve => {
-    const done = (): void => { res.off('drain', done); res.off('close', done); resolve() }
-    res.on('drain', done)
-    res.on('close', done)
-  })
-}
-
-function acceptList (header: string | undefined): string[] {
-  if (header === undefined) return []
-  return header.split(',').map(s => s.trim()).filter(s => s.length > 0)
-}
-
-function sniffMediaType (body: Buffer): string {
-  try {
-    const j = JSON.parse(body.toString('utf8'))
-    if (typeof j.mediaType === 'string') return j.mediaType
-    if (Array.isArray(j.manifests)) return 'application/vnd.oci.image.index.v1+json'
-  } catch {}
-  return 'application/vnd.oci.image.manifest.v1+json'
-}
-

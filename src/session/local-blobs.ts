@@ -1,6 +1,7 @@
 import { PeerRangeError } from '../errors.js'
 import type { InventoryChange, InventoryEntry, LocalBlobs } from '../p2p/types.js'
 import type { BlobInfo, BlobStore } from '../store/blob-store.js'
+import type { SharingPolicy } from './sharing.js'
 
 /** The part of the session manager the inventory needs (late-bound: the manager needs the network). */
 export interface FetchingState {
@@ -10,18 +11,11 @@ export interface FetchingState {
 }
 
 /**
- * What this agent offers its peers: every shareable blob in the store (complete or partial), with
- * `fetching` set while a session for it runs. Blobs fetched with credentials stay private unless
- * their registry is configured as shareable.
+ * What this agent offers its peers: every blob in the store (complete or partial) that the
+ * sharing policy allows, with `fetching` set while a session for it runs.
  */
-/**
- * Test switch for the integration suite's "bad peer" scenario: with LAYERD_TEST_CORRUPT_UPLOADS=1
- * the agent flips one byte in every chunk it uploads to peers. Never set it in production.
- */
-const CORRUPT_UPLOADS = process.env.LAYERD_TEST_CORRUPT_UPLOADS === '1'
-
-export function localBlobs (store: BlobStore, sessions: FetchingState, shareable: (registry: string) => boolean): LocalBlobs {
-  const allowed = (info: BlobInfo): boolean => !info.credentialed || (info.origin !== undefined && shareable(info.origin.registry))
+export function localBlobs (store: BlobStore, sessions: FetchingState, sharing: SharingPolicy): LocalBlobs {
+  const allowed = (info: BlobInfo): boolean => sharing.blob(info)
   const toEntry = (info: BlobInfo): InventoryEntry => ({
     digest: info.digest,
     size: info.size,
@@ -60,7 +54,6 @@ export function localBlobs (store: BlobStore, sessions: FetchingState, shareable
         if (!e.present.covers(start, end)) throw new PeerRangeError(`bytes ${start}-${end} of ${digest} are not held`)
         for await (const buf of e.read(start, end, 1024 * 1024)) {
           if (signal?.aborted === true) return
-          if (CORRUPT_UPLOADS) buf[buf.length >> 1] ^= 0xff
           yield buf
         }
       } finally { store.release(e) }

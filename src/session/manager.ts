@@ -1,10 +1,12 @@
+import { DEFAULTS } from '../config/defaults.js'
 import { AbortedError, DigestMismatchError, StoreFullError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics/metrics.js'
-import type { LegacyPeerNetwork as PeerNetwork } from '../p2p/types.js'
+import type { PeerSources } from '../p2p/types.js'
 import type { BlobEntry, BlobStore } from '../store/blob-store.js'
 import type { Upstream } from '../upstream/types.js'
-import { DEFAULT_SEGMENT_BYTES, FetchSession, type BlobContext, type SessionInit } from './session.js'
+import { FetchSession, type BlobContext, type SessionInit } from './session.js'
+import { SHARE_ALL, type SharingPolicy } from './sharing.js'
 
 export type { BlobContext, SessionInit }
 
@@ -14,10 +16,10 @@ export interface SessionManagerInit {
   metrics: Metrics
   logger: Logger
   session?: SessionInit
-  /** The peer network; without it every byte comes from upstream. */
-  peers?: PeerNetwork
-  /** Whether blobs of a registry may be exchanged with peers (credentialed ones only if shareable). */
-  shareable?: (registry: string) => boolean
+  /** The office; without it every byte comes from upstream. */
+  peers?: PeerSources
+  /** Which registries' blobs may be exchanged with peers. Default: all. */
+  sharing?: SharingPolicy
   /**
    * With peers connected, a cold blob is announced and fetching waits this long, so agents that
    * start together see each other and divide the work. Default 300 ms.
@@ -47,14 +49,14 @@ export class SessionManager {
 
   constructor (private readonly init: SessionManagerInit) {
     // A neighbour's holdings changed: the session for that digest may have new sources.
-    this.unsubscribe = init.peers?.onHoldersChange((digest) => {
+    this.unsubscribe = init.peers?.router.onChange((digest) => {
       const s = this.sessions.get(digest)
       if (s !== undefined && !s.isDone) s.plan()
     })
   }
 
-  private get segmentBytes (): number { return this.init.session?.segmentBytes ?? DEFAULT_SEGMENT_BYTES }
-  private get coalesceWindowMs (): number { return this.init.coalesceWindowMs ?? 300 }
+  private get segmentBytes (): number { return this.init.session?.segmentBytes ?? DEFAULTS.fetch.segmentBytes }
+  private get coalesceWindowMs (): number { return this.init.coalesceWindowMs ?? DEFAULTS.fetch.coalesceWindowMs }
 
   /** Subscribe to sessions starting and ending (the inventory's `fetching` flag). */
   onFetchingChange (fn: (digest: string, fetching: boolean) => void): () => void {
@@ -62,10 +64,10 @@ export class SessionManager {
     return () => this.listeners.delete(fn)
   }
 
-  private usePeers (digest: string, registry: string): PeerNetwork | undefined {
+  private usePeers (digest: string, registry: string): PeerSources | undefined {
     const peers = this.init.peers
     if (peers === undefined) return undefined
-    if (this.init.shareable !== undefined && !this.init.shareable(registry)) return undefined
+    if (!(this.init.sharing ?? SHARE_ALL).registry(registry)) return undefined
     const until = this.noPeers.get(digest)
     if (until !== undefined) {
       if (until > Date.now()) return undefined
@@ -117,7 +119,7 @@ export class SessionManager {
     const origin = { registry: ctx.registry, repository: ctx.repository }
     const credentialed = upstream.isCredentialed(ctx.registry)
     // A neighbour already holds it: its size is all we need, the bytes come from it.
-    const holders = peers?.holders(digest) ?? []
+    const holders = peers === undefined ? [] : await peers.router.lookup(digest, { signal })
     if (holders.length > 0) {
       entry = await store.acquire(digest, { size: holders[0].size, origin, credentialed })
       const s = this.attach(entry!, peers)
@@ -127,7 +129,7 @@ export class SessionManager {
       else s.holdOff(ctx, this.coalesceWindowMs)
       return s
     }
-    if (peers !== undefined && peers.peers().length > 0) {
+    if (peers !== undefined && peers.neighbours() > 0) {
       // Cold, with neighbours: learn the size, announce that we fetch it, give agents that
       // start at the same moment time to see each other, then divide the work.
       const { size } = await upstream.statBlob(ctx.registry, ctx.repository, digest, signal)
@@ -153,7 +155,7 @@ export class SessionManager {
     return s
   }
 
-  private attach (entry: BlobEntry, peers: PeerNetwork | undefined): FetchSession {
+  private attach (entry: BlobEntry, peers: PeerSources | undefined): FetchSession {
     const s = new FetchSession({
       entry,
       upstream: this.init.upstream,
@@ -167,7 +169,7 @@ export class SessionManager {
         if (done.error instanceof DigestMismatchError && done.peerBytes > 0) {
           // Some bytes came from peers and the blob failed: we cannot tell who lied without piece
           // hashes, so the next attempt uses upstream only.
-          this.noPeers.set(entry.digest, Date.now() + (this.init.peerQuarantineMs ?? 10 * 60_000))
+          this.noPeers.set(entry.digest, Date.now() + (this.init.peerQuarantineMs ?? DEFAULTS.fetch.peerQuarantineMs))
           this.init.logger.warn({ digest: entry.digest }, 'blob with bytes from peers failed verification: next fetch from upstream only')
         }
         if (done.error instanceof StoreFullError && !entry.complete) {

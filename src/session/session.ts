@@ -1,21 +1,17 @@
-import { createHash } from 'node:crypto'
-import { AbortedError, BlobUnknownError, NoProgressError, PeerProtocolError, StoreFullError, errorMessage } from '../errors.js'
+import { AbortedError, NoProgressError, PeerProtocolError, StoreFullError, errorMessage } from '../errors.js'
+import { DEFAULTS } from '../config/defaults.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics/metrics.js'
-import { PIECE_SIZE, type PeerHolding, type LegacyPeerNetwork as PeerNetwork, type Ranges } from '../p2p/types.js'
-import { rangesCover } from '../p2p/validate.js'
+import type { PeerSources } from '../p2p/types.js'
+import type { Holder } from '../routing/router.js'
 import type { BlobEntry } from '../store/blob-store.js'
 import type { Upstream } from '../upstream/types.js'
-import { isMine, type Member } from './ownership.js'
-import { WriteBehind } from './write-behind.js'
+import { pieceCount } from '../util/pieces.js'
+import { rangesBytes } from '../util/ranges.js'
+import { coalescingSet, plan, type PlanAction } from './planner.js'
+import { peerOpener, pump, upstreamOpener, type BlobContext, type Claim, type Opener } from './transfers.js'
 
-/** Where a blob comes from upstream: the registry and repository of the request that wanted it. */
-export interface BlobContext {
-  registry: string
-  repository: string
-}
-
-export const DEFAULT_SEGMENT_BYTES = 32 * 1024 * 1024
+export type { BlobContext }
 
 export interface SessionInit {
   /** Parallel upstream transfers for one blob (chunked clients ask for several offsets). Default 4. */
@@ -42,24 +38,23 @@ export interface SessionInit {
   banMs?: number
 }
 
-interface Claim {
-  /** Next byte this worker will write. */
-  pos: number
-  /** One past the last byte it may write; lowered when another worker takes over the rest. */
-  end: number
-  /** `upstream` or `peer`. */
-  source: 'upstream' | 'peer'
-  peerId?: string
-  abort: AbortController
-}
+/**
+ * - `active`: fetching, or waiting for neighbours.
+ * - `paused`: an upstream transfer failed; nothing new goes upstream until a reader asks again
+ *   (the readers get the error instead of a retry storm). Peers are still used.
+ * - `complete` / `failed` / `stopped`: terminal (verified; gave up with `error`; no reader for
+ *   too long, or the agent stops).
+ */
+export type SessionState = 'active' | 'paused' | 'complete' | 'failed' | 'stopped'
 
-interface Reader { pos: number, end: number }
+/** One reader of the session, with the registry and repository of its request. */
+interface Reader { pos: number, end: number, ctx: BlobContext }
 
 export interface SessionDeps {
   entry: BlobEntry
   upstream: Upstream
-  /** The peer network, when this blob may be shared. */
-  peers?: PeerNetwork
+  /** The office, when this blob may be shared. */
+  peers?: PeerSources
   metrics: Metrics
   logger: Logger
   init: SessionInit
@@ -71,34 +66,31 @@ export interface SessionDeps {
 
 /**
  * One fetch session per digest, shared by every reader of that digest (local clients; peers read
- * the store). It plans which missing bytes to fetch from where — peers that hold them first,
- * upstream for what no peer holds or will soon hold — streams present bytes to readers in order
- * as they arrive, and keeps going in the background after readers leave, so a client's retry
- * resumes from disk.
+ * the store). It asks the planner which missing bytes to fetch from where, runs the transfers,
+ * streams present bytes to readers in order as they arrive, and keeps going in the background
+ * after readers leave, so a client's retry resumes from disk.
  */
 export class FetchSession {
   readonly digest: string
   private readonly entry: BlobEntry
+  private state: SessionState = 'active'
+  /** Why upstream is paused (state `paused`). */
+  private pauseReason?: Error
+  /** Why the session ended (terminal states). */
+  private endError?: Error
   private readonly claims = new Set<Claim>()
   private readonly readers = new Set<Reader>()
-  private ctx?: BlobContext
-  private lastError?: Error
+  /** The context that opened the session: background requests use it when no reader is attached. */
+  private origin?: BlobContext
   private waiters: Array<() => void> = []
   private detachedTimer?: NodeJS.Timeout
   private replanTimer?: NodeJS.Timeout
   /** Fires at the end of the coalescing window (plan() arms it; timers may fire early). */
   private holdTimer?: NodeJS.Timeout
-  private done = false
   /** No transfer starts before this time (the coalescing window of a cold blob). */
   private notBefore = 0
-  /** Peers that answered BUSY: not asked for bytes until the time given (still members, still holders). */
-  private readonly busyUntil = new Map<string, number>()
-  /** Peers that failed a transfer (garbage, stall, hang-up): left out entirely until the time given. */
-  private readonly failedUntil = new Map<string, number>()
-  /** When each fetching peer's holdings of this blob last grew (for the owner stall rule). */
-  private readonly growth = new Map<string, { bytes: number, at: number }>()
-  private pieceHashes?: Uint8Array[]
-  private pieceHashesState: 'none' | 'loading' | 'done' = 'none'
+  /** Per-piece hashes from a verified holder: `loading` while asked, then the hashes or none. */
+  private pieceHashes: { state: 'none' | 'loading' | 'done', value?: Uint8Array[] } = { state: 'none' }
   /** Bytes of this blob that came from peers (a whole-blob mismatch then disables peers for it). */
   peerBytes = 0
   private readonly o: Required<SessionInit>
@@ -107,21 +99,28 @@ export class FetchSession {
     this.entry = deps.entry
     this.digest = deps.entry.digest
     const i = deps.init
+    const d = DEFAULTS.fetch
     this.o = {
-      maxUpstreamStreams: i.maxUpstreamStreams ?? 4,
-      segmentBytes: i.segmentBytes ?? DEFAULT_SEGMENT_BYTES,
-      detachedTimeoutMs: i.detachedTimeoutMs ?? 10 * 60_000,
-      tailHoldBytes: i.tailHoldBytes ?? 64 * 1024,
-      maxPeerTransfers: i.maxPeerTransfers ?? 6,
-      perPeerTransfers: i.perPeerTransfers ?? 2,
-      peerStallMs: i.peerStallMs ?? 5000,
-      ownerStallMs: i.ownerStallMs ?? 15_000,
-      banMs: i.banMs ?? 10 * 60_000
+      maxUpstreamStreams: i.maxUpstreamStreams ?? d.maxUpstreamStreams,
+      segmentBytes: i.segmentBytes ?? d.segmentBytes,
+      detachedTimeoutMs: i.detachedTimeoutMs ?? d.detachedTimeoutMs,
+      tailHoldBytes: i.tailHoldBytes ?? d.tailHoldBytes,
+      maxPeerTransfers: i.maxPeerTransfers ?? d.maxPeerTransfers,
+      perPeerTransfers: i.perPeerTransfers ?? d.perPeerTransfers,
+      peerStallMs: i.peerStallMs ?? d.peerStallMs,
+      ownerStallMs: i.ownerStallMs ?? d.ownerStallMs,
+      banMs: i.banMs ?? d.banMs
     }
     this.entry.completion.then(() => this.finish(), (err) => this.finish(err))
   }
 
   get size (): number { return this.entry.size }
+  get status (): SessionState { return this.state }
+  private get paused (): boolean { return this.state === 'paused' }
+  get isDone (): boolean { return this.state === 'complete' || this.state === 'failed' || this.state === 'stopped' }
+  get activeTransfers (): number { return this.claims.size }
+  /** The error the session ended with (or upstream is paused on), if any. */
+  get error (): Error | undefined { return this.endError ?? this.pauseReason }
 
   /** Byte ranges being fetched from upstream right now (advertised to neighbours as `claimed`). */
   upstreamClaims (): Array<[number, number]> {
@@ -129,12 +128,10 @@ export class FetchSession {
     for (const c of this.claims) if (c.source === 'upstream' && c.end > c.pos) out.push([c.pos, c.end])
     return out.sort((a, b) => a[0] - b[0])
   }
-  get isDone (): boolean { return this.done }
-  get activeTransfers (): number { return this.claims.size }
 
   /** Adopt an upstream response that is already open (the request that told us the size). */
   adoptUpstream (ctx: BlobContext, start: number, end: number, body: AsyncIterable<Uint8Array>, abort: AbortController): void {
-    this.ctx = ctx
+    this.origin ??= ctx
     const claim: Claim = { pos: start, end: Math.min(end, this.nextBoundary(start)), source: 'upstream', abort }
     this.run(claim, async () => body)
   }
@@ -144,9 +141,10 @@ export class FetchSession {
    * the blob are released only after the whole blob verified.
    */
   async * stream (ctx: BlobContext, start: number, end: number, signal?: AbortSignal): AsyncGenerator<Buffer> {
-    this.ctx = ctx
-    this.lastError = undefined
-    const reader: Reader = { pos: start, end }
+    this.origin ??= ctx
+    // A new request is the user asking again: upstream may be tried again.
+    if (this.state === 'paused') { this.state = 'active'; this.pauseReason = undefined }
+    const reader: Reader = { pos: start, end, ctx }
     this.readers.add(reader)
     this.attached()
     try {
@@ -171,8 +169,8 @@ export class FetchSession {
           await this.wait(signal, this.entry.completion)
           continue
         }
-        if (this.lastError !== undefined && !this.isClaimed(reader.pos)) throw this.lastError
-        if (this.done) throw this.lastError ?? new AbortedError('fetch session stopped')
+        if (this.paused && !this.isClaimed(reader.pos)) throw this.pauseReason!
+        if (this.isDone) throw this.endError ?? new AbortedError('fetch session stopped')
         this.plan()
         await this.wait(signal)
       }
@@ -190,7 +188,7 @@ export class FetchSession {
 
   /** Make sure the whole blob gets fetched even if no reader asks for the rest. */
   ensureBackground (ctx: BlobContext): void {
-    this.ctx ??= ctx
+    this.origin ??= ctx
     this.plan()
     if (this.readers.size === 0) this.detached()
   }
@@ -224,12 +222,6 @@ export class FetchSession {
     return false
   }
 
-  private count (source: 'upstream' | 'peer', peerId?: string): number {
-    let n = 0
-    for (const c of this.claims) if (c.source === source && (peerId === undefined || c.peerId === peerId)) n++
-    return n
-  }
-
   /** First byte after `pos` that is present or claimed by another worker (or the size). */
   private nextBoundary (pos: number): number {
     let b = this.entry.present.nextPresent(pos) ?? this.size
@@ -238,281 +230,108 @@ export class FetchSession {
   }
 
   /**
-   * Neighbours that hold or fetch this blob: connected, not banned, same size, and no failed
-   * transfer in the last peerStallMs (what such a peer advertises cannot be counted on: its
-   * bytes and its share go to other sources, upstream last). A peer that was merely BUSY stays:
-   * treating it as gone made every agent refetch its share upstream.
+   * Neighbours that hold or fetch this blob: same size, and no failed transfer of it in the last
+   * peerStallMs (what such a peer advertises cannot be counted on: its bytes and its share go
+   * to other sources, upstream last). A peer that was merely BUSY stays.
    */
-  private holders (): PeerHolding[] {
-    if (this.deps.peers === undefined) return []
-    const now = Date.now()
-    return this.deps.peers.holders(this.digest).filter(h => h.size === this.size && (this.failedUntil.get(h.peerId) ?? 0) <= now)
+  private holders (): Holder[] {
+    const peers = this.deps.peers
+    if (peers === undefined) return []
+    return peers.router.holders(this.digest).filter(h => h.size === this.size && !peers.health.hasFailed(h.peerId, this.digest))
   }
 
-  /**
-   * Office-wide coalescing: the agents fetching this blob divide its pieces between them by
-   * rendezvous hashing (docs/COALESCING.md). A fetching peer whose holdings stopped growing
-   * loses its share, so a dead or stuck neighbour never blocks us for long.
-   */
-  private members (holders: PeerHolding[], now: number): { members: Member[], active: PeerHolding[] } {
-    const selfId = this.deps.peers?.peerId ?? 'self'
-    const members: Member[] = [{ id: selfId }]
-    const active: PeerHolding[] = []
-    for (const h of holders) {
-      if (!h.fetching || h.complete) continue
-      const bytes = h.ranges.reduce((n, [s, e]) => n + e - s, 0)
-      const g = this.growth.get(h.peerId)
-      if (g === undefined || g.bytes !== bytes) this.growth.set(h.peerId, { bytes, at: now })
-      else if (now - g.at > this.o.ownerStallMs) continue
-      members.push({ id: h.peerId })
-      active.push(h)
-    }
-    return { members, active }
-  }
-
-  /**
-   * Decide what to fetch from where. Every missing, unclaimed byte goes, piece by piece, to a
-   * peer that holds it, else to upstream if this agent owns the piece, else it waits for the
-   * neighbour that owns it. Upstream requests start where a reader waits (each reader may get
-   * its own, up to maxUpstreamStreams) and, one at a time, for the rest of the blob in the
-   * background; the next background request starts while the previous one is finishing.
-   */
+  /** Decide what to fetch from where (src/session/planner.ts) and start it. */
   plan (): void {
-    if (this.done || this.entry.complete || this.entry.failed !== undefined || this.ctx === undefined) return
+    if (this.isDone || this.entry.complete || this.entry.failed !== undefined || this.origin === undefined) return
     const now = Date.now()
     if (now < this.notBefore) {
       // Timers may fire a little early: come back at the end of the window, never drop the plan.
       this.holdTimer ??= setTimeout(() => { this.holdTimer = undefined; this.plan() }, this.notBefore - now + 1)
       return
     }
-    const present = this.entry.present
-    const size = this.size
-
     const holders = this.holders()
-    if (holders.some(h => h.complete) && this.pieceHashesState === 'none') {
+    const complete = holders.find(h => h.complete)
+    if (complete !== undefined && this.pieceHashes.state === 'none') {
       // Pieces from peers are checked against hashes from a verified holder as they arrive.
-      this.loadPieceHashes(holders.find(h => h.complete)!.peerId)
+      this.loadPieceHashes(complete.peerId)
       return
     }
-    if (this.pieceHashesState === 'loading') return
-    const { members, active } = this.members(holders, now)
-    const mine = (piece: number): boolean => members.length === 1 || isMine(members, members[0].id, this.digest, piece)
-    // A neighbour holds the byte, or is fetching it from upstream right now (it claimed it):
-    // either way it comes from the neighbour, not from upstream a second time.
-    const heldByPeer = (pos: number): boolean =>
-      holders.some(h => h.complete || rangesHave(h.ranges, pos)) || active.some(h => rangesHave(h.claimed, pos))
-
-    const taken = present.clone()
-    for (const c of this.claims) taken.add(c.pos, c.end)
-    const first = Math.min(...[...this.readers].map(r => r.pos), size)
-    // Upstream starts at the bytes readers wait for, and (background, one at a time) at the
-    // first piece this agent owns after the earliest reader. After an upstream failure nothing
-    // new starts upstream until a new request comes (it clears the error): the readers get the
-    // error instead of a retry storm.
-    const upstreamOk = this.lastError === undefined
-    const targets: number[] = []
-    if (upstreamOk) {
-      for (const r of this.readers) {
-        const p = present.firstMissing(r.pos)
-        if (p < r.end && !taken.has(p)) targets.push(p)
-      }
-    }
-    let background = upstreamOk && this.backgroundDue()
-
-    let gaps = taken.missing(0, size).toArray()
-    gaps = [...gaps.filter(([, e]) => e > first), ...gaps.filter(([, e]) => e <= first)]
-    let waiting = false
-    for (const [a, b] of gaps) {
-      let pos = a
-      while (pos < b) {
-        const pieceEnd = Math.min(b, (Math.floor(pos / PIECE_SIZE) + 1) * PIECE_SIZE)
-        const h = this.pickHolder(holders, pos)
-        if (h !== undefined) {
-          const end = Math.min(pieceEnd, h.complete ? size : rangesEnd(h.ranges, pos))
-          this.startPeer(h.peerId, pos, end)
-          pos = end
-          continue
-        }
-        if (heldByPeer(pos)) { pos = pieceEnd; waiting = true; continue } // from a neighbour, later
-        if (!mine(Math.floor(pos / PIECE_SIZE))) { waiting = true; pos = pieceEnd; continue } // a neighbour fetches it
-        if (!upstreamOk || this.count('upstream') >= this.o.maxUpstreamStreams) { pos = pieceEnd; continue }
-        // A reader waiting inside this piece gets the request at its byte; otherwise the
-        // background request, if one may start now, begins here.
-        let start = targets.find(t => t >= pos && t < pieceEnd)
-        if (start === undefined && background) { start = pos; background = false }
-        if (start === undefined) { pos = pieceEnd; continue }
-        const limit = Math.min(b, start + this.o.segmentBytes)
-        let end = Math.min(limit, (Math.floor(start / PIECE_SIZE) + 1) * PIECE_SIZE)
-        while (end < limit && mine(Math.floor(end / PIECE_SIZE)) && !heldByPeer(end)) end = Math.min(limit, end + PIECE_SIZE)
-        this.startUpstream(start, end, members.length)
-        pos = end
-      }
-    }
-    if (waiting) this.scheduleReplan()
+    if (this.pieceHashes.state === 'loading') return
+    const peers = this.deps.peers
+    const { members, fetchers } = coalescingSet(peers?.peerId ?? 'self', holders, (h) =>
+      peers === undefined || peers.health.progressing(h.peerId, this.digest, rangesBytes(h.ranges), this.o.ownerStallMs))
+    const readers = [...this.readers]
+    const p = plan({
+      digest: this.digest,
+      size: this.size,
+      present: this.entry.present,
+      claims: [...this.claims],
+      readers,
+      holders,
+      busy: (peerId) => peers?.health.isBusy(peerId) ?? false,
+      members,
+      fetchers,
+      upstreamOk: this.state === 'active',
+      opts: this.o
+    })
+    for (const a of p.actions) this.start(a, readers, members.length)
+    if (p.waiting) this.scheduleReplan()
   }
 
-  /** A background upstream request may start: none runs, or the one running is nearly done. */
-  private backgroundDue (): boolean {
-    for (const c of this.claims) {
-      if (c.source === 'upstream' && c.end - c.pos > this.o.segmentBytes / 4) return false
+  private start (a: PlanAction, readers: Reader[], members: number): void {
+    const abort = new AbortController()
+    if (a.kind === 'peer') {
+      const claim: Claim = { pos: a.start, end: a.end, source: 'peer', peerId: a.peerId, abort }
+      const peers = this.deps.peers!
+      const d = { peers, metrics: this.deps.metrics, logger: this.deps.logger, digest: this.digest, size: this.size, stallMs: this.o.peerStallMs, banMs: this.o.banMs }
+      this.run(claim, peerOpener(d, a.peerId, a.start, a.end, this.pieceHashes.value, abort))
+      return
     }
-    return true
+    // The request serves the reader it was planned for, in that reader's registry and repository.
+    const ctx = (a.reader !== undefined ? readers[a.reader]?.ctx : undefined) ?? readers[0]?.ctx ?? this.origin!
+    this.deps.logger.debug({ digest: this.digest, start: a.start, end: a.end, members }, 'upstream request')
+    const claim: Claim = { pos: a.start, end: a.end, source: 'upstream', abort }
+    this.run(claim, upstreamOpener(this.deps.upstream, ctx, this.digest, this.size, a.start, a.end, abort.signal))
   }
 
   /** Re-plan later: owner stalls and peer slots are time-based. */
   private scheduleReplan (): void {
-    if (this.replanTimer !== undefined || this.done) return
+    if (this.replanTimer !== undefined || this.isDone) return
     // Not unref'd: a session waiting on a neighbour is work in progress (finish() clears it).
-    // Short: a busy peer is asked again after 250 ms; planning is cheap.
-    this.replanTimer = setTimeout(() => { this.replanTimer = undefined; this.plan() }, 300)
-  }
-
-  private pickHolder (holders: PeerHolding[], pos: number): PeerHolding | undefined {
-    if (this.count('peer') >= this.o.maxPeerTransfers) return undefined
-    let best: PeerHolding | undefined
-    let bestLoad = Infinity
-    const now = Date.now()
-    for (const h of holders) {
-      if (!h.complete && !rangesHave(h.ranges, pos)) continue
-      if ((this.busyUntil.get(h.peerId) ?? 0) > now) continue
-      const load = this.count('peer', h.peerId)
-      if (load >= this.o.perPeerTransfers) continue
-      // Prefer complete holders (they can be verified per piece), then the least loaded.
-      const score = load * 2 + (h.complete ? 0 : 1)
-      if (score < bestLoad) { best = h; bestLoad = score }
-    }
-    return best
+    // Short: a busy peer is asked again after busyRetryMs; planning is cheap.
+    this.replanTimer = setTimeout(() => { this.replanTimer = undefined; this.plan() }, DEFAULTS.fetch.replanMs)
   }
 
   private loadPieceHashes (peerId: string): void {
-    this.pieceHashesState = 'loading'
-    const peers = this.deps.peers!
+    this.pieceHashes = { state: 'loading' }
     const timeout = AbortSignal.timeout(this.o.peerStallMs)
-    peers.fetchPieceHashes(peerId, this.digest, timeout).then((hashes) => {
-      const expected = Math.ceil(this.size / PIECE_SIZE)
-      if (hashes !== undefined && hashes.length === expected) this.pieceHashes = hashes
+    this.deps.peers!.transfers.fetchPieceHashes(peerId, this.digest, timeout).then((hashes) => {
+      const ok = hashes !== undefined && hashes.length === pieceCount(this.size)
+      this.pieceHashes = { state: 'done', value: ok ? hashes : undefined }
     }, (err) => {
       this.deps.logger.debug({ digest: this.digest, peer: peerId, err: errorMessage(err) }, 'no piece hashes from peer')
-    }).finally(() => {
-      this.pieceHashesState = 'done'
-      this.plan()
-    })
+      this.pieceHashes = { state: 'done' }
+    }).finally(() => { this.plan() })
   }
 
-  private startUpstream (start: number, end: number, members: number): void {
-    const ctx = this.ctx!
-    this.deps.logger.debug({ digest: this.digest, start, end, members }, 'upstream request')
-    const abort = new AbortController()
-    const claim: Claim = { pos: start, end, source: 'upstream', abort }
-    this.run(claim, async () => {
-      const res = await this.deps.upstream.fetchBlob(ctx.registry, ctx.repository, this.digest, {
-        start,
-        end: end >= this.size ? undefined : end,
-        signal: abort.signal
-      })
-      if (res.size !== this.size) throw new BlobUnknownError(`upstream size ${res.size} of ${this.digest} differs from the known size ${this.size}`)
-      return res.body
-    })
-  }
-
-  /**
-   * A transfer from a peer. With piece hashes, whole pieces are fetched, checked, then written;
-   * a peer that sends a bad piece is banned and the piece goes elsewhere.
-   */
-  private startPeer (peerId: string, start: number, end: number): void {
-    const peers = this.deps.peers!
-    const abort = new AbortController()
-    const claim: Claim = { pos: start, end, source: 'peer', peerId, abort }
-    const hashes = this.pieceHashes
-    if (hashes !== undefined) {
-      const piece = Math.floor(start / PIECE_SIZE)
-      const pStart = piece * PIECE_SIZE
-      const pEnd = Math.min(this.size, pStart + PIECE_SIZE)
-      this.run(claim, async () => {
-        // Hash as chunks arrive and keep them as they are: no second pass, no piece-sized copy.
-        const chunks: Uint8Array[] = []
-        const h = createHash('sha256')
-        let off = 0
-        for await (const chunk of this.watchdog(peers.fetchRange(peerId, this.digest, pStart, pEnd, abort.signal), abort)) {
-          if (off + chunk.length > pEnd - pStart) throw new PeerProtocolError('peer sent more bytes than asked')
-          h.update(chunk)
-          chunks.push(chunk)
-          off += chunk.length
-        }
-        if (off !== pEnd - pStart) throw new PeerProtocolError(`peer sent ${off} of ${pEnd - pStart} bytes`)
-        if (!h.digest().equals(hashes[piece])) {
-          this.deps.metrics.verificationFailures.inc({ source: 'peer' })
-          this.deps.metrics.peerFailures.inc({ peer: peerId, reason: 'bad-piece' })
-          peers.ban(peerId, this.o.banMs, `sent a piece of ${this.digest} that failed its sha256`)
-          this.deps.logger.warn({ digest: this.digest, peer: peerId, piece }, 'peer sent a bad piece: banned, piece fetched elsewhere')
-          throw new PeerProtocolError('bad piece')
-        }
-        return sliceChunks(chunks, start - pStart, end - pStart)
-      })
-      return
-    }
-    this.run(claim, async () => this.watchdog(peers.fetchRange(peerId, this.digest, start, end, abort.signal), abort))
-  }
-
-  /** Abort a peer transfer that delivers nothing for peerStallMs. */
-  private async * watchdog (src: AsyncIterable<Uint8Array>, abort: AbortController): AsyncGenerator<Uint8Array> {
-    let timer: NodeJS.Timeout | undefined
-    let stalled = false
-    const arm = (): void => {
-      if (timer !== undefined) clearTimeout(timer)
-      timer = setTimeout(() => { stalled = true; abort.abort(new NoProgressError('peer made no progress')) }, this.o.peerStallMs)
-    }
-    arm()
-    try {
-      for await (const chunk of src) { arm(); yield chunk }
-    } catch (err) {
-      if (stalled) throw new NoProgressError(`peer made no progress for ${this.o.peerStallMs} ms`)
-      throw err
-    } finally { if (timer !== undefined) clearTimeout(timer) }
-  }
-
-  /** Run one transfer: write what arrives at its offset until the claim is done or cut short. */
-  private run (claim: Claim, open: () => Promise<AsyncIterable<Uint8Array> | Iterable<Uint8Array>>): void {
+  /** Run one transfer; when it ends, decide what its failure means and plan again. */
+  private run (claim: Claim, open: Opener): void {
     this.claims.add(claim)
     if (claim.source === 'upstream') this.deps.onClaimsChange?.(this)
     const { logger, metrics } = this.deps
     void (async () => {
-      // claim.pos advances as bytes reach the disk; `received` as they arrive.
-      const writer = new WriteBehind(this.entry, claim.pos, (n) => {
-        claim.pos += n
-        metrics.bytesBySource.inc({ source: claim.source }, n)
-        if (claim.source === 'peer') this.peerBytes += n
-      })
-      let received = claim.pos
       try {
-        const body = await open()
-        for await (const chunk of body) {
-          const take = Math.min(chunk.length, claim.end - received)
-          if (take > 0) {
-            await writer.push(take === chunk.length ? chunk : chunk.subarray(0, take))
-            received += take
-          }
-          if (received >= claim.end) break
-        }
-        await writer.flush()
+        await pump(this.entry, claim, open, (n) => {
+          metrics.bytesBySource.inc({ source: claim.source }, n)
+          if (claim.source === 'peer') this.peerBytes += n
+        })
       } catch (err: any) {
-        await writer.flush().catch(() => {})
         const stalled = err instanceof NoProgressError
-        if ((claim.abort.signal.aborted && !stalled) || this.done) return
-        if (claim.source === 'peer') {
-          // Peers are never the fallback: skip this one for a moment, plan again.
-          // BUSY only means its upload slots are taken for now (often by the piece we just
-          // finished, not yet released on its side): ask again shortly.
-          if (err?.peerCode === 'BUSY') {
-            this.busyUntil.set(claim.peerId!, Date.now() + 250)
-            logger.debug({ digest: this.digest, peer: claim.peerId, at: claim.pos }, 'peer busy; asking again shortly')
-          } else {
-            this.failedUntil.set(claim.peerId!, Date.now() + this.o.peerStallMs)
-            if (!stalled && !(err instanceof PeerProtocolError)) metrics.peerFailures.inc({ peer: claim.peerId!, reason: err?.peerCode ?? err?.code ?? 'error' })
-            logger.info({ digest: this.digest, peer: claim.peerId, at: claim.pos, err: errorMessage(err) }, 'peer transfer failed; trying another source')
-          }
-        } else {
-          this.lastError = err instanceof Error ? err : new Error(String(err))
+        if ((claim.abort.signal.aborted && !stalled) || this.isDone) return
+        if (claim.source === 'peer') this.peerFailed(claim, err)
+        else {
+          this.state = 'paused'
+          this.pauseReason = err instanceof Error ? err : new Error(String(err))
           // The disk is full: no source can help, stop the session (the manager drops the bytes).
           if (err instanceof StoreFullError) queueMicrotask(() => this.finish(err))
           logger.warn({ digest: this.digest, source: claim.source, at: claim.pos, err: errorMessage(err), code: err?.code }, 'transfer failed')
@@ -522,12 +341,30 @@ export class FetchSession {
         this.claims.delete(claim)
         if (claim.source === 'upstream') this.deps.onClaimsChange?.(this)
         this.wake()
-        if (!this.done) {
+        if (!this.isDone) {
           this.plan()
-          if (this.claims.size === 0 && this.readers.size === 0 && this.lastError !== undefined) this.finish(this.lastError)
+          if (this.claims.size === 0 && this.readers.size === 0 && this.state === 'paused') this.finish(this.pauseReason)
         }
       }
     })()
+  }
+
+  /** Peers are never the fallback: skip this one for a moment, plan again. */
+  private peerFailed (claim: Claim, err: any): void {
+    const peers = this.deps.peers!
+    const peerId = claim.peerId!
+    // BUSY only means its upload slots are taken for now (often by the piece we just finished,
+    // not yet released on its side): ask again shortly.
+    if (err?.peerCode === 'BUSY') {
+      peers.health.busy(peerId, DEFAULTS.fetch.busyRetryMs)
+      this.deps.logger.debug({ digest: this.digest, peer: peerId, at: claim.pos }, 'peer busy; asking again shortly')
+      return
+    }
+    peers.health.failed(peerId, this.digest, this.o.peerStallMs)
+    if (!(err instanceof NoProgressError) && !(err instanceof PeerProtocolError)) {
+      this.deps.metrics.peerFailures.inc({ peer: peerId, reason: err?.peerCode ?? err?.code ?? 'error' })
+    }
+    this.deps.logger.info({ digest: this.digest, peer: peerId, at: claim.pos, err: errorMessage(err) }, 'peer transfer failed; trying another source')
   }
 
   private attached (): void {
@@ -535,8 +372,8 @@ export class FetchSession {
   }
 
   private detached (): void {
-    if (this.done || this.detachedTimer !== undefined) return
-    if (this.claims.size === 0 && this.lastError !== undefined) { this.finish(this.lastError); return }
+    if (this.isDone || this.detachedTimer !== undefined) return
+    if (this.claims.size === 0 && this.state === 'paused') { this.finish(this.pauseReason); return }
     this.detachedTimer = setTimeout(() => {
       this.deps.logger.info({ digest: this.digest }, 'no reader for too long: background fetch stopped (resumable)')
       this.finish()
@@ -546,38 +383,14 @@ export class FetchSession {
 
   /** Stop everything (agent shutdown, completion, failure). */
   finish (err?: unknown): void {
-    if (this.done) return
-    this.done = true
-    if (this.detachedTimer !== undefined) clearTimeout(this.detachedTimer)
-    if (this.replanTimer !== undefined) clearTimeout(this.replanTimer)
-    if (this.holdTimer !== undefined) clearTimeout(this.holdTimer)
+    if (this.isDone) return
+    const reason = err !== undefined ? (err instanceof Error ? err : new Error(String(err))) : this.pauseReason
+    this.state = this.entry.complete ? 'complete' : reason !== undefined ? 'failed' : 'stopped'
+    this.endError = this.state === 'complete' ? undefined : reason
+    for (const t of [this.detachedTimer, this.replanTimer, this.holdTimer]) if (t !== undefined) clearTimeout(t)
     for (const c of this.claims) c.abort.abort()
-    if (err !== undefined && this.lastError === undefined) this.lastError = err instanceof Error ? err : new Error(String(err))
+    this.deps.peers?.health.forget(this.digest)
     this.wake()
     this.deps.onDone(this)
   }
-
-  /** The error the session ended with, if any. */
-  get error (): Error | undefined { return this.lastError }
 }
-
-/** The bytes [from, to) of a list of chunks, as views (no copy). */
-function sliceChunks (chunks: Uint8Array[], from: number, to: number): Uint8Array[] {
-  const out: Uint8Array[] = []
-  let off = 0
-  for (const c of chunks) {
-    const s = Math.max(from, off)
-    const e = Math.min(to, off + c.length)
-    if (e > s) out.push(s === off && e === off + c.length ? c : c.subarray(s - off, e - off))
-    off += c.length
-  }
-  return out
-}
-
-function rangesHave (ranges: Ranges, pos: number): boolean { return rangesCover(ranges, pos, pos + 1) }
-
-function rangesEnd (ranges: Ranges, pos: number): number {
-  for (const [s, e] of ranges) if (s <= pos && pos < e) return e
-  return pos
-}
-

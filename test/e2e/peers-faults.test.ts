@@ -6,7 +6,7 @@
 // 7. A bare libp2p peer (office secret, no layerd logic) sends malformed and oversized inventory,
 //    range and pieces frames to A, and answers A's own requests with garbage: A stays up, its pull
 //    completes, and it keeps serving its peers.
-// 5. A peer that uploads corrupted bytes (LAYERD_TEST_CORRUPT_UPLOADS=1) is banned by B, whose pull
+// 5. A peer that uploads corrupted bytes (test/helpers/corrupting-layerd.ts) is banned by B, whose pull
 //    completes with correct data; nothing bad is marked complete. (Runs last: bans last 10 min.)
 
 import { describe, test, before, after } from 'node:test'
@@ -18,6 +18,7 @@ import { pathToFileURL } from 'node:url'
 import { stopAll, waitFor, killAndWait } from '../helpers/proc.js'
 import { buildImage, pushImage, blobPath, type BuiltImage } from '../helpers/images.js'
 import { writeConfig } from '../helpers/agent-http.js'
+import { CORRUPTING_BIN } from '../helpers/corrupting-layerd.js'
 import { startOffice, dumpOffice, waitForMesh, waitForHolder, completeSeen, imageBytes, imageBlobs, assertPulled, ratio, REPO_ROOT, type Office, type OfficeAgent } from '../helpers/office.js'
 
 after(stopAll)
@@ -402,7 +403,7 @@ describe('issue B: peer faults (scenarios 4-7)', { timeout: 280_000 }, () => {
 
     // A restarts as a corrupting uploader (same store, same peer id).
     await A.agent.stop({ keepData: true })
-    const bad = await office.startAgent(1, { dataDir: A.dataDir, env: { LAYERD_TEST_CORRUPT_UPLOADS: '1' } })
+    const bad = await office.startAgent(1, { dataDir: A.dataDir, bin: CORRUPTING_BIN })
     A = bad
     assert.equal(bad.peerId, idA, 'same peer id after the restart')
     await waitForMesh([bad, B, C])

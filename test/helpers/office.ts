@@ -92,6 +92,8 @@ export interface Office {
 
 export interface StartOfficeAgentOptions {
   env?: Record<string, string>
+  /** Entry script instead of bin/layerd.js (e.g. a test double of the agent). */
+  bin?: string
   /** Use this secret file (default: the office's), or null for none. */
   secretFile?: string | null
   /** Reuse a data dir (default: a fresh one per call). */
@@ -197,6 +199,7 @@ export async function startOffice (opts: OfficeOptions): Promise<Office> {
           dataDir,
           upstreams: { [UPSTREAM_NAME]: upstreamUrl },
           ...(o.env !== undefined ? { env: o.env } : {}),
+          ...(o.bin !== undefined ? { bin: o.bin } : {}),
           extraArgs: [
             '--config', configFile,
             '--p2p-listen', `/ip4/${host.ip}/tcp/${P2P_PORT}`,

@@ -3,6 +3,7 @@ import { test } from 'node:test'
 import { silentLogger } from '../../../src/log.js'
 import { createMetrics } from '../../../src/metrics/metrics.js'
 import { localBlobs } from '../../../src/session/local-blobs.js'
+import { SHARE_ALL, sharingPolicy } from '../../../src/session/sharing.js'
 import { BlobStore } from '../../../src/store/blob-store.js'
 import { collect, pseudoRandom, sha256, tempDir } from '../support/fixtures.js'
 
@@ -24,7 +25,7 @@ test('blobs fetched with credentials are neither advertised nor served to peers 
   const pub = await put(store, pseudoRandom(10_000, 301), 'public.test', false)
   const priv = await put(store, pseudoRandom(10_000, 302), 'private.test', true)
   const shared = await put(store, pseudoRandom(10_000, 303), 'team.test', true)
-  const local = localBlobs(store, idle, (registry) => registry === 'public.test' || registry === 'team.test')
+  const local = localBlobs(store, idle, sharingPolicy([{ name: 'public.test', credentialed: false, shareable: false }, { name: 'team.test', credentialed: true, shareable: true }, { name: 'private.test', credentialed: true, shareable: false }]))
 
   const advertised = (await local.inventory()).map(e => e.digest).sort()
   assert.deepEqual(advertised, [pub, shared].sort())
@@ -42,7 +43,7 @@ test('peers cannot read bytes we do not hold or outside the blob', async (t) => 
   const digest = sha256(data)
   const e = (await store.acquire(digest, { size: data.length }))!
   await e.write(0, data.subarray(0, 40_000))
-  const local = localBlobs(store, idle, () => true)
+  const local = localBlobs(store, idle, SHARE_ALL)
   assert.deepEqual(await collect(local.read(digest, 0, 40_000)), data.subarray(0, 40_000))
   await assert.rejects(collect(local.read(digest, 30_000, 50_000)), { code: 'PEER_RANGE' })
   await assert.rejects(collect(local.read(digest, 0, 200_000)), { code: 'PEER_RANGE' })

@@ -5,7 +5,9 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { PeerRangeError } from '../../../src/errors.js'
 import { silentLogger } from '../../../src/log.js'
 import { createMetrics } from '../../../src/metrics/metrics.js'
-import { PIECE_SIZE, type PeerHolding, type LegacyPeerNetwork as PeerNetwork } from '../../../src/p2p/types.js'
+import { PeerHealth } from '../../../src/p2p/peer-health.js'
+import { PIECE_SIZE, type PeerHolding, type PeerSources, type PeerTransfers } from '../../../src/p2p/types.js'
+import { MemoryOffice, MemoryRouter } from '../../../src/routing/memory.js'
 import { SessionManager } from '../../../src/session/manager.js'
 import { ownerOf } from '../../../src/session/ownership.js'
 import { BlobStore } from '../../../src/store/blob-store.js'
@@ -14,23 +16,31 @@ import { collect, pseudoRandom, sha256, tempDir } from '../support/fixtures.js'
 
 const ctx = { registry: 'upstream.test', repository: 'app' }
 
-/** A fake neighbourhood at the PeerNetwork seam: holders from a table, bytes from `data`. */
+/**
+ * A fake neighbourhood at the PeerSources seam: a MemoryRouter filled from a table of holdings,
+ * a real PeerHealth, and transfers that serve bytes from `data` (corrupted for some peers).
+ */
 function fakePeers (data: Buffer, holdings: PeerHolding[], opts: { corrupt?: Set<string> } = {}) {
   const banned = new Map<string, string>()
   const served = new Map<string, number>()
-  const listeners = new Set<(d: string) => void>()
+  const health = new PeerHealth()
+  health.onChange((ev) => { if (ev.type === 'banned') banned.set(ev.peerId, 'banned') })
+  const office = new MemoryOffice()
+  const digest = sha256(data)
+  const publish = (): void => {
+    for (const h of holdings) office.set(h.peerId, { digest, size: h.size, complete: h.complete, ranges: h.ranges, fetching: h.fetching, claimed: h.claimed })
+  }
+  publish()
+  const router = new MemoryRouter('self', office, (peer) => health.isBanned(peer))
   const pieces = (): Uint8Array[] => {
     const out: Uint8Array[] = []
     for (let p = 0; p < data.length; p += PIECE_SIZE) out.push(createHash('sha256').update(data.subarray(p, p + PIECE_SIZE)).digest())
     return out
   }
-  const net: PeerNetwork = {
-    peerId: 'self',
-    holders: () => holdings.filter(h => !banned.has(h.peerId)),
-    onHoldersChange: (fn) => { listeners.add(fn); return () => listeners.delete(fn) },
+  const transfers: PeerTransfers = {
     async * fetchRange (peerId, _digest, start, end) {
       const h = holdings.find(x => x.peerId === peerId)
-      if (h === undefined || banned.has(peerId)) throw new PeerRangeError('not connected')
+      if (h === undefined || health.isBanned(peerId)) throw new PeerRangeError('not connected')
       for (let p = start; p < end; p += 128 * 1024) {
         await new Promise(resolve => setImmediate(resolve))
         let b = data.subarray(p, Math.min(end, p + 128 * 1024))
@@ -39,16 +49,13 @@ function fakePeers (data: Buffer, holdings: PeerHolding[], opts: { corrupt?: Set
         yield b
       }
     },
-    fetchPieceHashes: async (peerId) => holdings.find(h => h.peerId === peerId)?.complete === true ? pieces() : undefined,
-    ban: (peerId, _ms, reason) => { banned.set(peerId, reason) },
-    peers: () => holdings.map(h => ({ peerId: h.peerId, addresses: [], blobs: 1, completeBlobs: h.complete ? 1 : 0, bytes: h.size })),
-    start: async () => {},
-    stop: async () => {}
+    fetchPieceHashes: async (peerId) => holdings.find(h => h.peerId === peerId)?.complete === true ? pieces() : undefined
   }
-  return { net, banned, served, changed: (d: string) => { for (const fn of listeners) fn(d) } }
+  const net: PeerSources = { peerId: 'self', router, transfers, health, neighbours: () => holdings.length }
+  return { net, banned, served, changed: (_d: string) => { publish() } }
 }
 
-async function setup (t: any, data: Buffer, peers: PeerNetwork, session = {}) {
+async function setup (t: any, data: Buffer, peers: PeerSources, session = {}) {
   const { dir, cleanup } = await tempDir()
   const metrics = createMetrics({ defaultMetrics: false })
   const store = await BlobStore.open({ dataDir: dir, logger: silentLogger(), metrics })

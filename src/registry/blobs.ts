@@ -1,0 +1,82 @@
+// GET and HEAD of /v2/<name>/blobs/<digest>: from the store when complete, else through the
+// blob's fetch session (peers first, then upstream), with Range support.
+
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { pipeline } from 'node:stream/promises'
+import type { BlobContext } from '../session/manager.js'
+import type { BlobEntry } from '../store/blob-store.js'
+import { API_HEADER, drainOrClose, type EdgeDeps } from './http.js'
+import type { Range } from '../util/ranges.js'
+import { parseRange } from './range.js'
+
+export async function serveBlob (d: EdgeDeps, ctx: BlobContext, digest: string, req: IncomingMessage, res: ServerResponse, head: boolean): Promise<void> {
+  // One lookup: the entry (if the store knows the digest) answers size and state, and the
+  // reference keeps its file open while we serve from it.
+  const e = await d.store.acquire(digest)
+  try {
+    await serve(d, ctx, digest, e, req, res, head)
+  } finally { if (e !== undefined) d.store.release(e) }
+}
+
+async function serve (d: EdgeDeps, ctx: BlobContext, digest: string, e: BlobEntry | undefined, req: IncomingMessage, res: ServerResponse, head: boolean): Promise<void> {
+  const { store, sessions, upstream, metrics } = d
+  let size = e?.size
+  if (head) {
+    size ??= (await upstream.statBlob(ctx.registry, ctx.repository, digest)).size
+    const range = parseRange(req.headers.range, size)
+    blobHeaders(res, digest, size, range)
+    res.end()
+    return
+  }
+  const abort = new AbortController()
+  res.on('close', () => abort.abort())
+
+  if (e?.complete === true) {
+    // Cache hit: straight from the file.
+    const range = parseRange(req.headers.range, e.size)
+    const [start, end] = range ?? [0, e.size]
+    blobHeaders(res, digest, e.size, range)
+    e.touch()
+    if (end > start) await pipeline(store.openReadStream(digest, start, end), res)
+    else res.end()
+    metrics.bytesServed.inc({ kind: 'blob' }, end - start)
+    metrics.bytesBySource.inc({ source: 'local' }, end - start)
+    return
+  }
+
+  if (size === undefined) size = (await sessions.session(digest, ctx, abort.signal)).size
+  const range = parseRange(req.headers.range, size)
+  const [start, end] = range ?? [0, size]
+  const read = await sessions.read(digest, ctx, start, end, abort.signal)
+  blobHeaders(res, digest, size, range)
+  let sent = 0
+  try {
+    for await (const chunk of read.body) {
+      sent += chunk.length
+      if (!res.write(chunk)) {
+        await drainOrClose(res)
+        if (abort.signal.aborted) break
+      }
+    }
+  } finally { metrics.bytesServed.inc({ kind: 'blob' }, sent) }
+  res.end()
+}
+
+function blobHeaders (res: ServerResponse, digest: string, size: number, range?: Range): void {
+  const headers: Record<string, string | number> = {
+    ...API_HEADER,
+    'Content-Type': 'application/octet-stream',
+    'Docker-Content-Digest': digest,
+    ETag: `"${digest}"`,
+    'Accept-Ranges': 'bytes',
+    'Cache-Control': 'max-age=31536000'
+  }
+  if (range !== undefined) {
+    headers['Content-Range'] = `bytes ${range[0]}-${range[1] - 1}/${size}`
+    headers['Content-Length'] = range[1] - range[0]
+    res.writeHead(206, headers)
+  } else {
+    headers['Content-Length'] = size
+    res.writeHead(200, headers)
+  }
+}

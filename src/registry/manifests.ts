@@ -1,0 +1,89 @@
+// GET and HEAD of /v2/<name>/manifests/<reference>. Tags move, so a tag is resolved upstream every
+// time (the last known digest serves while upstream is down); a digest is served from the store,
+// or fetched and kept (verified) when it is not there.
+
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { ManifestUnknownError, errorMessage, isLayerdError } from '../errors.js'
+import { manifestMediaType } from '../oci/media-types.js'
+import { parseReference } from '../oci/reference.js'
+import type { BlobContext } from '../session/manager.js'
+import { API_HEADER, type EdgeDeps } from './http.js'
+
+/** Failures that say the manifest is not to be had: no fallback to a last known digest. */
+const FINAL = new Set(['MANIFEST_UNKNOWN', 'NAME_UNKNOWN', 'UNAUTHORIZED', 'DENIED', 'NAME_INVALID'])
+
+export async function serveManifest (d: EdgeDeps, ctx: BlobContext, reference: string, req: IncomingMessage, res: ServerResponse, head: boolean): Promise<void> {
+  const { store, upstream, logger } = d
+  const ref = parseReference(reference)
+  const accept = acceptList(req.headers.accept)
+  let digest = ref.digest
+  let body: Buffer | undefined
+  let mediaType: string | undefined
+
+  if (ref.tag !== undefined) {
+    try {
+      if (head) {
+        const h = await upstream.headManifest(ctx.registry, ctx.repository, ref.tag, accept)
+        digest = h.digest
+        mediaType = h.mediaType
+        if (await store.stat(digest) === undefined) {
+          manifestHeaders(res, h.digest, h.mediaType, h.size)
+          res.end()
+          return
+        }
+      } else {
+        const m = await upstream.getManifest(ctx.registry, ctx.repository, ref.tag, accept)
+        digest = m.digest
+        body = m.body
+        mediaType = m.mediaType
+        await keepManifest(d, ctx, digest, body, mediaType)
+      }
+      await store.putTag(ctx.registry, ctx.repository, ref.tag, { digest, mediaType: mediaType, size: body?.length ?? 0, updatedAt: Date.now() })
+    } catch (err) {
+      if (FINAL.has(isLayerdError(err) ? err.code : '')) throw err
+      const known = await store.getTag(ctx.registry, ctx.repository, ref.tag)
+      if (known === undefined || await store.stat(known.digest) === undefined) throw err
+      logger.warn({ registry: ctx.registry, repository: ctx.repository, tag: ref.tag, err: errorMessage(err) }, 'upstream unavailable: serving the last known digest of the tag')
+      digest = known.digest
+    }
+  }
+
+  if (body === undefined) {
+    body = await store.readSmall(digest!, d.maxManifestBytes)
+    if (body === undefined) {
+      const m = await upstream.getManifest(ctx.registry, ctx.repository, digest!, accept).catch((err) => {
+        if (isLayerdError(err) && err.code === 'BLOB_UNKNOWN') throw new ManifestUnknownError(`manifest ${digest!} is unknown`)
+        throw err
+      })
+      body = m.body
+      mediaType = m.mediaType
+      await keepManifest(d, ctx, digest!, body, mediaType)
+    }
+  }
+  if (mediaType === undefined || mediaType === '') {
+    mediaType = (await store.stat(digest!))?.mediaType ?? manifestMediaType(undefined, body)
+  }
+  manifestHeaders(res, digest!, mediaType, body.length)
+  res.end(head ? undefined : body)
+  if (!head) d.metrics.bytesServed.inc({ kind: 'manifest' }, body.length)
+}
+
+/** Keep a manifest by digest (putSmall verifies it: a body that does not match is refused). */
+async function keepManifest (d: EdgeDeps, ctx: BlobContext, digest: string, body: Buffer, mediaType: string): Promise<void> {
+  await d.store.putSmall(digest, body, { mediaType, origin: { registry: ctx.registry, repository: ctx.repository }, credentialed: d.upstream.isCredentialed(ctx.registry) })
+}
+
+function manifestHeaders (res: ServerResponse, digest: string, mediaType: string, size: number): void {
+  res.writeHead(200, {
+    ...API_HEADER,
+    'Content-Type': mediaType,
+    'Docker-Content-Digest': digest,
+    ETag: `"${digest}"`,
+    'Content-Length': size
+  })
+}
+
+function acceptList (header: string | undefined): string[] {
+  if (header === undefined) return []
+  return header.split(',').map(s => s.trim()).filter(s => s.length > 0)
+}

@@ -1,0 +1,139 @@
+// The runners of a fetch session's transfers: open a source (upstream or a peer), write what
+// arrives at its offset until the claim is done, and check peer pieces against the piece hashes
+// of a verified holder. The session decides what to start and what a failure means; these only
+// move bytes.
+
+import { createHash } from 'node:crypto'
+import { BlobUnknownError, NoProgressError, PeerProtocolError } from '../errors.js'
+import type { Logger } from '../log.js'
+import type { Metrics } from '../metrics/metrics.js'
+import type { PeerSources } from '../p2p/types.js'
+import type { BlobEntry } from '../store/blob-store.js'
+import type { Upstream } from '../upstream/types.js'
+import { pieceBounds, pieceOf } from '../util/pieces.js'
+import { WriteBehind } from './write-behind.js'
+
+/** Where a blob comes from upstream: the registry and repository of the request that wanted it. */
+export interface BlobContext {
+  registry: string
+  repository: string
+}
+
+/** A running transfer. `pos` advances as bytes reach the disk; `end` is where it stops. */
+export interface Claim {
+  pos: number
+  end: number
+  source: 'upstream' | 'peer'
+  peerId?: string
+  abort: AbortController
+}
+
+export type Opener = () => Promise<AsyncIterable<Uint8Array> | Iterable<Uint8Array>>
+
+/**
+ * Write what `open()` yields at the claim's offsets until the claim ends (it may be shortened
+ * while running). `onWritten` sees every byte that reached the file.
+ */
+export async function pump (entry: BlobEntry, claim: Claim, open: Opener, onWritten: (bytes: number) => void): Promise<void> {
+  const writer = new WriteBehind(entry, claim.pos, (n) => { claim.pos += n; onWritten(n) })
+  let received = claim.pos
+  try {
+    const body = await open()
+    for await (const chunk of body) {
+      const take = Math.min(chunk.length, claim.end - received)
+      if (take > 0) {
+        await writer.push(take === chunk.length ? chunk : chunk.subarray(0, take))
+        received += take
+      }
+      if (received >= claim.end) break
+    }
+    await writer.flush()
+  } catch (err) {
+    await writer.flush().catch(() => {})
+    throw err
+  }
+}
+
+/** An upstream range request for [start, end) of the blob, in the registry/repository `ctx`. */
+export function upstreamOpener (upstream: Upstream, ctx: BlobContext, digest: string, size: number, start: number, end: number, signal: AbortSignal): Opener {
+  return async () => {
+    const res = await upstream.fetchBlob(ctx.registry, ctx.repository, digest, { start, end: end >= size ? undefined : end, signal })
+    if (res.size !== size) throw new BlobUnknownError(`upstream size ${res.size} of ${digest} differs from the known size ${size}`)
+    return res.body
+  }
+}
+
+export interface PeerOpenerDeps {
+  peers: PeerSources
+  metrics: Metrics
+  logger: Logger
+  digest: string
+  size: number
+  /** A peer transfer with no byte for this long fails with NoProgressError. */
+  stallMs: number
+  /** How long a peer that sent a bad piece is banned. */
+  banMs: number
+}
+
+/**
+ * Bytes [start, end) from a peer. With piece hashes, the whole piece that holds `start` is
+ * fetched and checked before any of it is written: a peer that sends a bad piece is banned and
+ * the piece goes elsewhere. The claim must stay inside that piece.
+ */
+export function peerOpener (d: PeerOpenerDeps, peerId: string, start: number, end: number, hashes: Uint8Array[] | undefined, abort: AbortController): Opener {
+  const fetch = (s: number, e: number): AsyncIterable<Uint8Array> => watchdog(d.peers.transfers.fetchRange(peerId, d.digest, s, e, abort.signal), abort, d.stallMs)
+  if (hashes === undefined) return async () => fetch(start, end)
+  return async () => {
+    const piece = pieceOf(start)
+    const [pStart, pEnd] = pieceBounds(piece, d.size)
+    // Hash as chunks arrive and keep them as they are: no second pass, no piece-sized copy.
+    const chunks: Uint8Array[] = []
+    const h = createHash('sha256')
+    let off = 0
+    for await (const chunk of fetch(pStart, pEnd)) {
+      if (off + chunk.length > pEnd - pStart) throw new PeerProtocolError('peer sent more bytes than asked')
+      h.update(chunk)
+      chunks.push(chunk)
+      off += chunk.length
+    }
+    if (off !== pEnd - pStart) throw new PeerProtocolError(`peer sent ${off} of ${pEnd - pStart} bytes`)
+    if (!h.digest().equals(hashes[piece])) {
+      d.metrics.verificationFailures.inc({ source: 'peer' })
+      d.metrics.peerFailures.inc({ peer: peerId, reason: 'bad-piece' })
+      d.peers.health.ban(peerId, d.banMs, `sent a piece of ${d.digest} that failed its sha256`)
+      d.logger.warn({ digest: d.digest, peer: peerId, piece }, 'peer sent a bad piece: banned, piece fetched elsewhere')
+      throw new PeerProtocolError('bad piece')
+    }
+    return sliceChunks(chunks, start - pStart, end - pStart)
+  }
+}
+
+/** Abort a transfer that delivers nothing for `stallMs`; its error is then NoProgressError. */
+async function * watchdog (src: AsyncIterable<Uint8Array>, abort: AbortController, stallMs: number): AsyncGenerator<Uint8Array> {
+  let timer: NodeJS.Timeout | undefined
+  let stalled = false
+  const arm = (): void => {
+    if (timer !== undefined) clearTimeout(timer)
+    timer = setTimeout(() => { stalled = true; abort.abort(new NoProgressError('peer made no progress')) }, stallMs)
+  }
+  arm()
+  try {
+    for await (const chunk of src) { arm(); yield chunk }
+  } catch (err) {
+    if (stalled) throw new NoProgressError(`peer made no progress for ${stallMs} ms`)
+    throw err
+  } finally { if (timer !== undefined) clearTimeout(timer) }
+}
+
+/** The bytes [from, to) of a list of chunks, as views (no copy). */
+function sliceChunks (chunks: Uint8Array[], from: number, to: number): Uint8Array[] {
+  const out: Uint8Array[] = []
+  let off = 0
+  for (const c of chunks) {
+    const s = Math.max(from, off)
+    const e = Math.min(to, off + c.length)
+    if (e > s) out.push(s === off && e === off + c.length ? c : c.subarray(s - off, e - off))
+    off += c.length
+  }
+  return out
+}

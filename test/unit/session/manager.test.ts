@@ -1,0 +1,115 @@
+// The four ways SessionManager opens a session, each seen from outside: which upstream calls it
+// makes (HEAD, GET from where), what comes from neighbours, and that the bytes verify.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { silentLogger } from '../../../src/log.js'
+import { createMetrics } from '../../../src/metrics/metrics.js'
+import { PeerHealth } from '../../../src/p2p/peer-health.js'
+import type { PeerSources } from '../../../src/p2p/types.js'
+import { MemoryOffice, MemoryRouter } from '../../../src/routing/memory.js'
+import { SessionManager } from '../../../src/session/manager.js'
+import { BlobStore } from '../../../src/store/blob-store.js'
+import { PIECE_SIZE } from '../../../src/util/pieces.js'
+import { fakeUpstream } from '../support/fake-upstream.js'
+import { collect, pseudoRandom, sha256, tempDir } from '../support/fixtures.js'
+
+const ctx = { registry: 'upstream.test', repository: 'app' }
+
+/** An office of one neighbour `peerA`, which holds `holds` of `data` and serves it. */
+function office (data: Buffer, holds: { complete: boolean, ranges: Array<[number, number]>, fetching?: boolean }): { peers: PeerSources, served: () => number, office: MemoryOffice } {
+  const o = new MemoryOffice()
+  let served = 0
+  o.set('peerA', { digest: sha256(data), size: data.length, complete: holds.complete, ranges: holds.ranges, fetching: holds.fetching ?? false })
+  const peers: PeerSources = {
+    peerId: 'self',
+    router: new MemoryRouter('self', o),
+    health: new PeerHealth(),
+    neighbours: () => 1,
+    transfers: {
+      async * fetchRange (_p, _d, start, end) { served += end - start; yield data.subarray(start, end) },
+      fetchPieceHashes: async () => undefined
+    }
+  }
+  return { peers, served: () => served, office: o }
+}
+
+async function setup (t: any, data: Buffer, peers?: PeerSources, dir?: string) {
+  const tmp = dir === undefined ? await tempDir() : { dir, cleanup: async () => {} }
+  const metrics = createMetrics({ defaultMetrics: false })
+  const store = await BlobStore.open({ dataDir: tmp.dir, logger: silentLogger(), metrics })
+  const { up, stats } = fakeUpstream(data)
+  let heads = 0
+  const statBlob = up.statBlob
+  up.statBlob = async (...a) => { heads++; return await statBlob(...a) }
+  const mgr = new SessionManager({ store, upstream: up, metrics, logger: silentLogger(), peers, coalesceWindowMs: 20 })
+  t.after(async () => { await mgr.stop(); await store.close(); await tmp.cleanup() })
+  return { store, mgr, stats, heads: () => heads, dir: tmp.dir }
+}
+
+test('open 1, alone: one GET from byte 0 tells the size and becomes the first transfer (no HEAD)', async (t) => {
+  const data = pseudoRandom(2 * PIECE_SIZE + 5, 601)
+  const { mgr, stats, heads } = await setup(t, data)
+  const r = await mgr.read(sha256(data), ctx, 0, undefined)
+  assert.equal(sha256(await collect(r.body)), sha256(data))
+  assert.equal(heads(), 0)
+  assert.equal(stats.calls[0]?.start, 0)
+  assert.equal(stats.bytes, data.length)
+})
+
+test('open 2, known to the store: a partial blob from before a restart resumes at its first missing byte', async (t) => {
+  const data = pseudoRandom(3 * PIECE_SIZE, 602)
+  const digest = sha256(data)
+  const { dir, cleanup } = await tempDir()
+  t.after(cleanup)
+  {
+    const store = await BlobStore.open({ dataDir: dir, logger: silentLogger(), metrics: createMetrics({ defaultMetrics: false }) })
+    const e = (await store.acquire(digest, { size: data.length }))!
+    await e.write(0, data.subarray(0, PIECE_SIZE))
+    store.release(e)
+    await store.close() // checkpoints what was written
+  }
+  const { mgr, stats, heads } = await setup(t, data, undefined, dir)
+  const r = await mgr.read(digest, ctx, 0, undefined)
+  assert.equal(sha256(await collect(r.body)), digest)
+  assert.equal(heads(), 0)
+  assert.ok(stats.calls.every(c => c.start >= PIECE_SIZE), `upstream asked from ${stats.calls.map(c => c.start).join(',')}`)
+  assert.equal(stats.bytes, data.length - PIECE_SIZE)
+})
+
+test('open 3, a neighbour holds it: the size comes from the neighbour, no upstream request at all', async (t) => {
+  const data = pseudoRandom(PIECE_SIZE + 999, 603)
+  const o = office(data, { complete: true, ranges: [[0, data.length]] })
+  const { mgr, stats, heads } = await setup(t, data, o.peers)
+  const r = await mgr.read(sha256(data), ctx, 0, undefined)
+  assert.equal(sha256(await collect(r.body)), sha256(data))
+  assert.equal(heads(), 0)
+  assert.equal(stats.calls.length, 0)
+  assert.equal(o.served(), data.length)
+})
+
+test('open 4, cold with neighbours connected: a HEAD tells the size, then the office divides the work', async (t) => {
+  const data = pseudoRandom(2 * PIECE_SIZE, 604)
+  const o = office(data, { complete: false, ranges: [] })
+  o.office.leave('peerA') // connected, holds nothing of this blob
+  const { mgr, stats, heads } = await setup(t, data, o.peers)
+  const r = await mgr.read(sha256(data), ctx, 0, undefined)
+  assert.equal(sha256(await collect(r.body)), sha256(data))
+  assert.equal(heads(), 1)
+  assert.equal(stats.bytes, data.length)
+})
+
+test('a blob of a registry that may not be shared never goes to the office', async (t) => {
+  const data = pseudoRandom(50_000, 605)
+  const o = office(data, { complete: true, ranges: [[0, data.length]] })
+  const { dir, cleanup } = await tempDir()
+  t.after(cleanup)
+  const metrics = createMetrics({ defaultMetrics: false })
+  const store = await BlobStore.open({ dataDir: dir, logger: silentLogger(), metrics })
+  const { up, stats } = fakeUpstream(data)
+  const mgr = new SessionManager({ store, upstream: up, metrics, logger: silentLogger(), peers: o.peers, sharing: { registry: () => false, blob: () => false } })
+  t.after(async () => { await mgr.stop(); await store.close() })
+  const r = await mgr.read(sha256(data), ctx, 0, undefined)
+  assert.equal(sha256(await collect(r.body)), sha256(data))
+  assert.equal(o.served(), 0)
+  assert.equal(stats.bytes, data.length)
+})
