@@ -8,16 +8,20 @@
 // or error messages: messages name the registry, the repository, the digest and at most a URL's
 // origin and path.
 
-import { createHash, getHashes } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { Agent, request, type Dispatcher } from 'undici'
+import { DEFAULTS } from '../config/defaults.js'
 import {
-  AbortedError, BlobUnknownError, ConfigError, DeniedError, DigestInvalidError, DigestMismatchError,
-  LayerdError, ManifestUnknownError, NameInvalidError, NameUnknownError, NoProgressError, RangeInvalidError,
+  AbortedError, BlobUnknownError, ConfigError, DeniedError, DigestMismatchError,
+  ManifestUnknownError, NameUnknownError, NoProgressError, RangeInvalidError,
   RegistryUnknownError, TooManyRequestsError, UnauthorizedError, UpstreamProtocolError, UpstreamUnavailableError,
   errorMessage, isLayerdError
 } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics/metrics.js'
+import { DEFAULT_MANIFEST_ACCEPT, manifestMediaType } from '../oci/media-types.js'
+import { DOCKER_HUB, isDigestReference, isSha256Digest, parseDigest, parseName, parseReference } from '../oci/reference.js'
+import { sleep } from '../util/sleep.js'
 import { createAuthenticator, pullScope, type Authenticator } from './auth.js'
 import { createCircuitBreaker, type CircuitBreaker } from './breaker.js'
 import type { BlobFetchOptions, BlobStream, ManifestHead, ManifestResult, Upstream, UpstreamRegistry } from './types.js'
@@ -91,17 +95,8 @@ class RetryableError extends Error {
   }
 }
 
-const DOCKER_HUB: UpstreamRegistry = { name: 'docker.io', url: 'https://registry-1.docker.io' }
+const D = DEFAULTS.upstream
 const REDIRECTS = new Set([301, 302, 303, 307, 308])
-const DEFAULT_ACCEPT = [
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-  'application/vnd.docker.distribution.manifest.v2+json'
-]
-const NAME_RE = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/
-const TAG_RE = /^[\w][\w.-]{0,127}$/
-const DIGEST_RE = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/
 
 class UpstreamClient implements Upstream {
   private readonly regs = new Map<string, Reg>()
@@ -123,21 +118,22 @@ class UpstreamClient implements Upstream {
   constructor (init: UpstreamInit) {
     this.metrics = init.metrics
     this.log = init.logger.child({ component: 'upstream' })
-    const connectTimeoutMs = positive('connectTimeoutMs', init.connectTimeoutMs, 10_000)
-    this.headersTimeoutMs = positive('headersTimeoutMs', init.headersTimeoutMs, 30_000)
-    this.noProgressTimeoutMs = positive('noProgressTimeoutMs', init.noProgressTimeoutMs, 30_000)
-    this.maxAttempts = Math.floor(positive('maxAttempts', init.maxAttempts, 6))
-    this.backoffBaseMs = nonNegative('backoffBaseMs', init.backoffBaseMs, 250)
-    this.backoffMaxMs = nonNegative('backoffMaxMs', init.backoffMaxMs, 10_000)
+    const connectTimeoutMs = positive('connectTimeoutMs', init.connectTimeoutMs, D.connectTimeoutMs)
+    this.headersTimeoutMs = positive('headersTimeoutMs', init.headersTimeoutMs, D.headersTimeoutMs)
+    this.noProgressTimeoutMs = positive('noProgressTimeoutMs', init.noProgressTimeoutMs, D.noProgressTimeoutMs)
+    this.maxAttempts = Math.floor(positive('maxAttempts', init.maxAttempts, D.maxAttempts))
+    this.backoffBaseMs = nonNegative('backoffBaseMs', init.backoffBaseMs, D.backoffBaseMs)
+    this.backoffMaxMs = nonNegative('backoffMaxMs', init.backoffMaxMs, D.backoffMaxMs)
     this.retryAfterMaxMs = nonNegative('retryAfterMaxMs', init.retryAfterMaxMs, this.backoffMaxMs)
-    this.maxRedirects = Math.floor(nonNegative('maxRedirects', init.maxRedirects, 5))
-    this.maxManifestBytes = positive('maxManifestBytes', init.maxManifestBytes, 4 * 1024 * 1024)
-    this.userAgent = init.userAgent ?? 'layerd/0.1'
-    const breakerThreshold = Math.floor(positive('breakerThreshold', init.breakerThreshold, 5))
-    const breakerOpenMs = nonNegative('breakerOpenMs', init.breakerOpenMs, 30_000)
+    this.maxRedirects = Math.floor(nonNegative('maxRedirects', init.maxRedirects, D.maxRedirects))
+    this.maxManifestBytes = positive('maxManifestBytes', init.maxManifestBytes, D.maxManifestBytes)
+    this.userAgent = init.userAgent ?? D.userAgent
+    const breakerThreshold = Math.floor(positive('breakerThreshold', init.breakerThreshold, D.breakerThreshold))
+    const breakerOpenMs = nonNegative('breakerOpenMs', init.breakerOpenMs, D.breakerOpenMs)
 
     const defs = [...init.registries]
-    if (!defs.some(r => r.name === DOCKER_HUB.name)) defs.push(DOCKER_HUB)
+    // A copy: registry() hands `def` out, and the shared constant must not be mutable through it.
+    if (!defs.some(r => r.name === DOCKER_HUB.name)) defs.push({ ...DOCKER_HUB })
     for (const def of defs) {
       if (this.regs.has(def.name)) throw new ConfigError(`upstream registry ${def.name} is configured twice`)
       let url: URL
@@ -149,7 +145,7 @@ class UpstreamClient implements Upstream {
       this.regs.set(def.name, { def, base, origin: url.origin, breaker: createCircuitBreaker({ name: def.name, threshold: breakerThreshold, openMs: breakerOpenMs }) })
     }
 
-    const keepAliveTimeout = positive('keepAliveTimeoutMs', init.keepAliveTimeoutMs, 30_000)
+    const keepAliveTimeout = positive('keepAliveTimeoutMs', init.keepAliveTimeoutMs, D.keepAliveTimeoutMs)
     this.agent = new Agent({
       connect: { timeout: connectTimeoutMs },
       headersTimeout: this.headersTimeoutMs,
@@ -163,7 +159,7 @@ class UpstreamClient implements Upstream {
       userAgent: this.userAgent,
       headersTimeoutMs: this.headersTimeoutMs,
       bodyTimeoutMs: this.noProgressTimeoutMs,
-      tokenExpiryMarginMs: init.tokenExpiryMarginMs
+      tokenExpiryMarginMs: init.tokenExpiryMarginMs ?? D.tokenExpiryMarginMs
     })
   }
 
@@ -177,8 +173,8 @@ class UpstreamClient implements Upstream {
 
   async getManifest (registry: string, repository: string, reference: string, accept: string[], signal?: AbortSignal): Promise<ManifestResult> {
     const reg = this.reg(registry)
-    checkName(repository)
-    checkReference(reference)
+    parseName(repository)
+    parseReference(reference)
     this.checkOpen(signal)
     const what = `GET manifest ${repository}:${reference}`
     return await this.withRetry(reg, what, signal, { failures: 0 }, async () => {
@@ -191,9 +187,8 @@ class UpstreamClient implements Upstream {
       }
       const body = await this.readAll(reg, res.body, this.maxManifestBytes, `manifest ${repository}:${reference}`, signal)
       const digest = 'sha256:' + createHash('sha256').update(body).digest('hex')
-      if (isDigest(reference)) {
-        const actual = reference.startsWith('sha256:') ? digest : hashAs(reference, body)
-        if (actual !== reference) throw new DigestMismatchError(`${reg.def.name}: manifest ${repository}@${reference} has digest ${actual}`, reference, actual)
+      if (isDigestReference(reference) && digest !== reference) {
+        throw new DigestMismatchError(`${reg.def.name}: manifest ${repository}@${reference} has digest ${digest}`, reference, digest)
       }
       const dcd = header(res.headers, 'docker-content-digest')
       if (dcd !== undefined && dcd.startsWith('sha256:') && dcd !== digest) {
@@ -205,8 +200,8 @@ class UpstreamClient implements Upstream {
 
   async headManifest (registry: string, repository: string, reference: string, accept: string[], signal?: AbortSignal): Promise<ManifestHead> {
     const reg = this.reg(registry)
-    checkName(repository)
-    checkReference(reference)
+    parseName(repository)
+    parseReference(reference)
     this.checkOpen(signal)
     const what = `HEAD manifest ${repository}:${reference}`
     const head = await this.withRetry(reg, what, signal, { failures: 0 }, async (): Promise<ManifestHead | undefined> => {
@@ -216,8 +211,8 @@ class UpstreamClient implements Upstream {
       const dcd = header(res.headers, 'docker-content-digest')
       const size = contentLength(res.headers)
       const mediaType = header(res.headers, 'content-type')?.split(';')[0].trim()
-      if (dcd === undefined || !/^sha256:[a-f0-9]{64}$/.test(dcd) || size === undefined || mediaType === undefined || mediaType === '') return undefined
-      if (isDigest(reference) && reference.startsWith('sha256:') && dcd !== reference) {
+      if (!isSha256Digest(dcd) || size === undefined || mediaType === undefined || mediaType === '') return undefined
+      if (isDigestReference(reference) && dcd !== reference) {
         throw new DigestMismatchError(`${reg.def.name}: manifest ${repository}@${reference} reported as ${dcd}`, reference, dcd)
       }
       return { mediaType, digest: dcd, size }
@@ -231,8 +226,8 @@ class UpstreamClient implements Upstream {
 
   async statBlob (registry: string, repository: string, digest: string, signal?: AbortSignal): Promise<{ size: number }> {
     const reg = this.reg(registry)
-    checkName(repository)
-    checkDigest(digest)
+    parseName(repository)
+    parseDigest(digest)
     this.checkOpen(signal)
     return await this.withRetry(reg, `HEAD blob ${repository}@${digest}`, signal, { failures: 0 }, async () => {
       const { res } = await this.exchange(reg, { method: 'HEAD', path: `/v2/${repository}/blobs/${digest}`, headers: {}, scope: pullScope(repository), signal })
@@ -246,8 +241,8 @@ class UpstreamClient implements Upstream {
 
   async fetchBlob (registry: string, repository: string, digest: string, opts: BlobFetchOptions): Promise<BlobStream> {
     const reg = this.reg(registry)
-    checkName(repository)
-    checkDigest(digest)
+    parseName(repository)
+    parseDigest(digest)
     const { start, end, signal } = opts
     if (!Number.isSafeInteger(start) || start < 0) throw new RangeInvalidError(`invalid blob range start ${start}`)
     if (end !== undefined && (!Number.isSafeInteger(end) || end <= start)) throw new RangeInvalidError(`invalid blob range [${start}, ${end})`)
@@ -603,45 +598,9 @@ function nonNegative (key: string, value: number | undefined, dflt: number): num
   return v
 }
 
-function checkName (repository: string): void {
-  if (repository.length > 255 || !NAME_RE.test(repository)) throw new NameInvalidError(`invalid repository name ${JSON.stringify(repository.slice(0, 300))}`)
-}
-
-function checkDigest (digest: string): void {
-  if (!DIGEST_RE.test(digest)) throw new DigestInvalidError(`invalid digest ${JSON.stringify(digest.slice(0, 200))}`)
-}
-
-function checkReference (reference: string): void {
-  if (!TAG_RE.test(reference) && !DIGEST_RE.test(reference)) throw new DigestInvalidError(`invalid manifest reference ${JSON.stringify(reference.slice(0, 200))}`)
-}
-
-function isDigest (reference: string): boolean {
-  return reference.includes(':')
-}
-
-/** The digest of `body` with the algorithm `reference` names (sha512, ...). */
-function hashAs (reference: string, body: Buffer): string {
-  const algo = reference.slice(0, reference.indexOf(':'))
-  if (!getHashes().includes(algo)) throw new DigestInvalidError(`unsupported digest algorithm ${algo}`)
-  return `${algo}:${createHash(algo).update(body).digest('hex')}`
-}
-
 function acceptHeader (accept: string[]): string {
   const list = [...new Set(accept.flatMap(a => a.split(',')).map(a => a.trim()).filter(a => a !== ''))]
-  return (list.length > 0 ? list : DEFAULT_ACCEPT).join(', ')
-}
-
-function manifestMediaType (contentType: string | undefined, body: Buffer): string {
-  const ct = contentType?.split(';')[0].trim().toLowerCase() ?? ''
-  if (ct !== '' && ct !== 'application/json' && ct !== 'text/plain' && ct !== 'application/octet-stream') return ct
-  try {
-    const parsed: unknown = JSON.parse(body.toString('utf8'))
-    if (parsed != null && typeof parsed === 'object') {
-      const mt = (parsed as { mediaType?: unknown }).mediaType
-      if (typeof mt === 'string' && mt !== '') return mt
-    }
-  } catch {}
-  return ct !== '' ? ct : 'application/octet-stream'
+  return (list.length > 0 ? list : DEFAULT_MANIFEST_ACCEPT).join(', ')
 }
 
 function header (headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
@@ -738,16 +697,6 @@ function errorCodes (text: string): string[] {
   } catch {
     return []
   }
-}
-
-async function sleep (ms: number, signal: AbortSignal | undefined, aborted: () => LayerdError): Promise<void> {
-  if (signal?.aborted === true) throw aborted()
-  if (ms <= 0) return
-  await new Promise<void>((resolve, reject) => {
-    const onAbort = (): void => { clearTimeout(timer); reject(aborted()) }
-    const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve() }, ms)
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
 }
 
 /** Create the upstream client. Call close() to release its sockets. */
