@@ -24,7 +24,10 @@ import { DOCKER_HUB, isDigestReference, isSha256Digest, parseDigest, parseName, 
 import { sleep } from '../util/sleep.js'
 import { createAuthenticator, pullScope, type Authenticator } from './auth.js'
 import { createCircuitBreaker, type CircuitBreaker } from './breaker.js'
+import { REDIRECTS, contentLength, discard, drain, errorCodes, header, nextWithin, outcomeOf, parseContentRange, parseRetryAfter, readSmall, redact, type Body } from './http.js'
 import type { BlobFetchOptions, BlobStream, ManifestHead, ManifestResult, Upstream, UpstreamRegistry } from './types.js'
+
+export { parseContentRange, parseRetryAfter } from './http.js'
 
 export interface UpstreamInit {
   /** Registries we may pull from. `docker.io` is added as `https://registry-1.docker.io` unless given. */
@@ -61,8 +64,6 @@ export interface UpstreamInit {
   keepAliveTimeoutMs?: number
 }
 
-type Body = Dispatcher.ResponseData['body']
-
 interface Reg {
   def: UpstreamRegistry
   /** Base URL without a trailing slash (may carry a path prefix). */
@@ -96,7 +97,6 @@ class RetryableError extends Error {
 }
 
 const D = DEFAULTS.upstream
-const REDIRECTS = new Set([301, 302, 303, 307, 308])
 
 class UpstreamClient implements Upstream {
   private readonly regs = new Map<string, Reg>()
@@ -550,14 +550,7 @@ class UpstreamClient implements Upstream {
 
   /** Await the next body chunk; no chunk within noProgressTimeoutMs destroys the body with NoProgressError. */
   private async nextWithin (it: AsyncIterator<Buffer>, body: Body, reg: Reg, what: string): Promise<IteratorResult<Buffer>> {
-    const timer = setTimeout(() => {
-      discard(body, new NoProgressError(`${reg.def.name}: ${what}: no data for ${this.noProgressTimeoutMs} ms`))
-    }, this.noProgressTimeoutMs)
-    try {
-      return await it.next()
-    } finally {
-      clearTimeout(timer)
-    }
+    return await nextWithin(it, body, this.noProgressTimeoutMs, () => new NoProgressError(`${reg.def.name}: ${what}: no data for ${this.noProgressTimeoutMs} ms`))
   }
 
   /** Read a whole (small) body with a size limit and the no-progress timer; failures are retryable. */
@@ -601,102 +594,6 @@ function nonNegative (key: string, value: number | undefined, dflt: number): num
 function acceptHeader (accept: string[]): string {
   const list = [...new Set(accept.flatMap(a => a.split(',')).map(a => a.trim()).filter(a => a !== ''))]
   return (list.length > 0 ? list : DEFAULT_MANIFEST_ACCEPT).join(', ')
-}
-
-function header (headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
-  const v = headers[name]
-  if (v === undefined) return undefined
-  return Array.isArray(v) ? v[0] : v
-}
-
-function contentLength (headers: Record<string, string | string[] | undefined>): number | undefined {
-  const v = header(headers, 'content-length')
-  if (v === undefined || !/^\d+$/.test(v.trim())) return undefined
-  const n = Number(v)
-  return Number.isSafeInteger(n) ? n : undefined
-}
-
-export function parseContentRange (value: string | undefined): { start: number, end: number, size?: number } | undefined {
-  if (value === undefined) return undefined
-  const m = /^bytes\s+(\d+)-(\d+)\/(\d+|\*)\s*$/i.exec(value)
-  if (m == null) return undefined
-  const start = Number(m[1])
-  const end = Number(m[2])
-  const size = m[3] === '*' ? undefined : Number(m[3])
-  if (end < start || (size !== undefined && end >= size)) return undefined
-  return { start, end, size }
-}
-
-/** Retry-After as delay-seconds or an HTTP date, in ms (undefined when absent or unparsable). */
-export function parseRetryAfter (value: string | undefined, now = Date.now()): number | undefined {
-  if (value === undefined) return undefined
-  const v = value.trim()
-  if (/^\d+$/.test(v)) return Number(v) * 1000
-  const t = Date.parse(v)
-  if (Number.isNaN(t)) return undefined
-  return Math.max(0, t - now)
-}
-
-function outcomeOf (status: number): string {
-  if (status >= 200 && status < 300) return 'ok'
-  if (REDIRECTS.has(status)) return 'redirect'
-  if (status === 401) return 'unauthorized'
-  if (status === 403) return 'denied'
-  if (status === 404) return 'not_found'
-  if (status === 416) return 'range_invalid'
-  if (status === 429) return 'rate_limited'
-  if (status >= 500) return 'server_error'
-  return 'client_error'
-}
-
-/** Origin and path only: signed CDN query strings stay out of messages. */
-function redact (url: URL): string {
-  return url.origin + url.pathname
-}
-
-/**
- * Destroy a response body (releasing its socket). undici turns a destroy before the end into an
- * 'error' event; a no-op listener keeps that from becoming an uncaught exception.
- */
-function discard (body: Body, err?: Error): void {
-  if (body.listenerCount('error') === 0) body.on('error', () => {})
-  body.destroy(err)
-}
-
-/** Read and drop a small body so the socket can be reused; give up (and close it) after `timeoutMs`. */
-async function drain (body: Body, timeoutMs = 5000): Promise<void> {
-  try { await body.dump({ limit: 64 * 1024, signal: AbortSignal.timeout(timeoutMs) }) } catch { discard(body) }
-}
-
-/** Read a small error body as text, at most `limit` bytes and `timeoutMs`. */
-async function readSmall (body: Body, limit = 64 * 1024, timeoutMs = 5000): Promise<string> {
-  const chunks: Buffer[] = []
-  let total = 0
-  const timer = setTimeout(() => { discard(body) }, timeoutMs)
-  try {
-    for await (const chunk of body) {
-      const b = chunk as Buffer
-      if (total + b.length > limit) { discard(body); break }
-      chunks.push(b)
-      total += b.length
-    }
-  } catch {
-    discard(body)
-  } finally {
-    clearTimeout(timer)
-  }
-  return Buffer.concat(chunks).toString('utf8')
-}
-
-function errorCodes (text: string): string[] {
-  try {
-    const parsed: unknown = JSON.parse(text)
-    const errors = (parsed as { errors?: unknown })?.errors
-    if (!Array.isArray(errors)) return []
-    return errors.map(e => (e as { code?: unknown })?.code).filter((c): c is string => typeof c === 'string')
-  } catch {
-    return []
-  }
 }
 
 /** Create the upstream client. Call close() to release its sockets. */
