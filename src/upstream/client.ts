@@ -14,17 +14,18 @@ import { DEFAULTS } from '../config/defaults.js'
 import {
   AbortedError, BlobUnknownError, ConfigError, DeniedError, DigestMismatchError,
   ManifestUnknownError, NameUnknownError, NoProgressError, RangeInvalidError,
-  RegistryUnknownError, TooManyRequestsError, UnauthorizedError, UpstreamProtocolError, UpstreamUnavailableError,
+  UnauthorizedError, UpstreamProtocolError, UpstreamUnavailableError,
   errorMessage, isLayerdError
 } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics/metrics.js'
 import { DEFAULT_MANIFEST_ACCEPT, manifestMediaType } from '../oci/media-types.js'
-import { DOCKER_HUB, isDigestReference, isSha256Digest, parseDigest, parseName, parseReference } from '../oci/reference.js'
+import { isDigestReference, isSha256Digest, parseDigest, parseName, parseReference } from '../oci/reference.js'
 import { sleep } from '../util/sleep.js'
 import { createAuthenticator, pullScope, type Authenticator } from './auth.js'
-import { createCircuitBreaker, type CircuitBreaker } from './breaker.js'
 import { REDIRECTS, contentLength, discard, drain, errorCodes, header, nextWithin, outcomeOf, parseContentRange, parseRetryAfter, readSmall, redact, type Body } from './http.js'
+import { createRegistries, type Reg, type Registries } from './registries.js'
+import { RetryableError, retryDecision, withRetry, type RetryDeps, type RetryOptions } from './retry.js'
 import type { BlobFetchOptions, BlobStream, ManifestHead, ManifestResult, Upstream, UpstreamRegistry } from './types.js'
 
 export { parseContentRange, parseRetryAfter } from './http.js'
@@ -64,14 +65,6 @@ export interface UpstreamInit {
   keepAliveTimeoutMs?: number
 }
 
-interface Reg {
-  def: UpstreamRegistry
-  /** Base URL without a trailing slash (may carry a path prefix). */
-  base: string
-  origin: string
-  breaker: CircuitBreaker
-}
-
 interface ExchangeRequest {
   method: 'GET' | 'HEAD'
   path: string
@@ -88,28 +81,17 @@ interface Opened {
   respEnd: number
 }
 
-/** A failure worth another attempt (connection error, timeout, 5xx, 429, broken body). */
-class RetryableError extends Error {
-  constructor (message: string, readonly rateLimited: boolean, readonly retryAfterMs?: number, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'RetryableError'
-  }
-}
-
 const D = DEFAULTS.upstream
 
 class UpstreamClient implements Upstream {
-  private readonly regs = new Map<string, Reg>()
+  private readonly regs: Registries
+  private readonly deps: RetryDeps
   private readonly agent: Agent
   private readonly auth: Authenticator
   private readonly metrics: Metrics
   private readonly log: Logger
   private readonly headersTimeoutMs: number
   private readonly noProgressTimeoutMs: number
-  private readonly maxAttempts: number
-  private readonly backoffBaseMs: number
-  private readonly backoffMaxMs: number
-  private readonly retryAfterMaxMs: number
   private readonly maxRedirects: number
   private readonly maxManifestBytes: number
   private readonly userAgent: string
@@ -121,29 +103,20 @@ class UpstreamClient implements Upstream {
     const connectTimeoutMs = positive('connectTimeoutMs', init.connectTimeoutMs, D.connectTimeoutMs)
     this.headersTimeoutMs = positive('headersTimeoutMs', init.headersTimeoutMs, D.headersTimeoutMs)
     this.noProgressTimeoutMs = positive('noProgressTimeoutMs', init.noProgressTimeoutMs, D.noProgressTimeoutMs)
-    this.maxAttempts = Math.floor(positive('maxAttempts', init.maxAttempts, D.maxAttempts))
-    this.backoffBaseMs = nonNegative('backoffBaseMs', init.backoffBaseMs, D.backoffBaseMs)
-    this.backoffMaxMs = nonNegative('backoffMaxMs', init.backoffMaxMs, D.backoffMaxMs)
-    this.retryAfterMaxMs = nonNegative('retryAfterMaxMs', init.retryAfterMaxMs, this.backoffMaxMs)
+    const backoffMaxMs = nonNegative('backoffMaxMs', init.backoffMaxMs, D.backoffMaxMs)
+    const retry: RetryOptions = {
+      maxAttempts: Math.floor(positive('maxAttempts', init.maxAttempts, D.maxAttempts)),
+      backoffBaseMs: nonNegative('backoffBaseMs', init.backoffBaseMs, D.backoffBaseMs),
+      backoffMaxMs,
+      retryAfterMaxMs: nonNegative('retryAfterMaxMs', init.retryAfterMaxMs, backoffMaxMs)
+    }
     this.maxRedirects = Math.floor(nonNegative('maxRedirects', init.maxRedirects, D.maxRedirects))
     this.maxManifestBytes = positive('maxManifestBytes', init.maxManifestBytes, D.maxManifestBytes)
     this.userAgent = init.userAgent ?? D.userAgent
-    const breakerThreshold = Math.floor(positive('breakerThreshold', init.breakerThreshold, D.breakerThreshold))
-    const breakerOpenMs = nonNegative('breakerOpenMs', init.breakerOpenMs, D.breakerOpenMs)
-
-    const defs = [...init.registries]
-    // A copy: registry() hands `def` out, and the shared constant must not be mutable through it.
-    if (!defs.some(r => r.name === DOCKER_HUB.name)) defs.push({ ...DOCKER_HUB })
-    for (const def of defs) {
-      if (this.regs.has(def.name)) throw new ConfigError(`upstream registry ${def.name} is configured twice`)
-      let url: URL
-      try { url = new URL(def.url) } catch { throw new ConfigError(`upstream registry ${def.name}: invalid url`) }
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`upstream registry ${def.name}: url must be http or https`)
-      if (url.username !== '' || url.password !== '') throw new ConfigError(`upstream registry ${def.name}: put credentials in credentials, not in the url`)
-      if (url.search !== '' || url.hash !== '') throw new ConfigError(`upstream registry ${def.name}: url must not have a query or fragment`)
-      const base = url.origin + url.pathname.replace(/\/+$/, '')
-      this.regs.set(def.name, { def, base, origin: url.origin, breaker: createCircuitBreaker({ name: def.name, threshold: breakerThreshold, openMs: breakerOpenMs }) })
-    }
+    this.regs = createRegistries(init.registries, {
+      threshold: Math.floor(positive('breakerThreshold', init.breakerThreshold, D.breakerThreshold)),
+      openMs: nonNegative('breakerOpenMs', init.breakerOpenMs, D.breakerOpenMs)
+    })
 
     const keepAliveTimeout = positive('keepAliveTimeoutMs', init.keepAliveTimeoutMs, D.keepAliveTimeoutMs)
     this.agent = new Agent({
@@ -161,23 +134,30 @@ class UpstreamClient implements Upstream {
       bodyTimeoutMs: this.noProgressTimeoutMs,
       tokenExpiryMarginMs: init.tokenExpiryMarginMs ?? D.tokenExpiryMarginMs
     })
+    this.deps = {
+      retry,
+      log: this.log,
+      closed: () => this.closed,
+      checkOpen: (signal?: AbortSignal) => { this.checkOpen(signal) },
+      count: (reg: Reg, outcome: string) => { this.count(reg, outcome) }
+    }
   }
 
   registry (name: string): UpstreamRegistry {
-    return this.reg(name).def
+    return this.regs.get(name).def
   }
 
   isCredentialed (name: string): boolean {
-    return this.reg(name).def.credentials != null
+    return this.regs.get(name).def.credentials != null
   }
 
   async getManifest (registry: string, repository: string, reference: string, accept: string[], signal?: AbortSignal): Promise<ManifestResult> {
-    const reg = this.reg(registry)
+    const reg = this.regs.get(registry)
     parseName(repository)
     parseReference(reference)
     this.checkOpen(signal)
     const what = `GET manifest ${repository}:${reference}`
-    return await this.withRetry(reg, what, signal, { failures: 0 }, async () => {
+    return await withRetry(this.deps, reg, what, signal, { failures: 0 }, async () => {
       const { res } = await this.exchange(reg, { method: 'GET', path: `/v2/${repository}/manifests/${reference}`, headers: { accept: acceptHeader(accept) }, scope: pullScope(repository), signal })
       if (res.statusCode !== 200) return await this.failStatus(reg, res, 'manifest', `${repository}:${reference}`)
       const len = contentLength(res.headers)
@@ -199,12 +179,12 @@ class UpstreamClient implements Upstream {
   }
 
   async headManifest (registry: string, repository: string, reference: string, accept: string[], signal?: AbortSignal): Promise<ManifestHead> {
-    const reg = this.reg(registry)
+    const reg = this.regs.get(registry)
     parseName(repository)
     parseReference(reference)
     this.checkOpen(signal)
     const what = `HEAD manifest ${repository}:${reference}`
-    const head = await this.withRetry(reg, what, signal, { failures: 0 }, async (): Promise<ManifestHead | undefined> => {
+    const head = await withRetry(this.deps, reg, what, signal, { failures: 0 }, async (): Promise<ManifestHead | undefined> => {
       const { res } = await this.exchange(reg, { method: 'HEAD', path: `/v2/${repository}/manifests/${reference}`, headers: { accept: acceptHeader(accept) }, scope: pullScope(repository), signal })
       if (res.statusCode !== 200) return await this.failStatus(reg, res, 'manifest', `${repository}:${reference}`)
       await drain(res.body)
@@ -225,11 +205,11 @@ class UpstreamClient implements Upstream {
   }
 
   async statBlob (registry: string, repository: string, digest: string, signal?: AbortSignal): Promise<{ size: number }> {
-    const reg = this.reg(registry)
+    const reg = this.regs.get(registry)
     parseName(repository)
     parseDigest(digest)
     this.checkOpen(signal)
-    return await this.withRetry(reg, `HEAD blob ${repository}@${digest}`, signal, { failures: 0 }, async () => {
+    return await withRetry(this.deps, reg, `HEAD blob ${repository}@${digest}`, signal, { failures: 0 }, async () => {
       const { res } = await this.exchange(reg, { method: 'HEAD', path: `/v2/${repository}/blobs/${digest}`, headers: {}, scope: pullScope(repository), signal })
       if (res.statusCode !== 200) return await this.failStatus(reg, res, 'blob', `${repository}@${digest}`)
       await drain(res.body)
@@ -240,7 +220,7 @@ class UpstreamClient implements Upstream {
   }
 
   async fetchBlob (registry: string, repository: string, digest: string, opts: BlobFetchOptions): Promise<BlobStream> {
-    const reg = this.reg(registry)
+    const reg = this.regs.get(registry)
     parseName(repository)
     parseDigest(digest)
     const { start, end, signal } = opts
@@ -258,7 +238,7 @@ class UpstreamClient implements Upstream {
     let etag: string | undefined
     let warnedFull = false
 
-    const open = async (pos: number, resuming: boolean): Promise<Opened> => await this.withRetry(reg, what, signal, budget, async () => {
+    const open = async (pos: number, resuming: boolean): Promise<Opened> => await withRetry(this.deps, reg, what, signal, budget, async () => {
       const range = `bytes=${pos}-${end !== undefined ? String(end - 1) : ''}`
       const { res } = await this.exchange(reg, { method: 'GET', path, headers: { range, 'accept-encoding': 'identity' }, scope, signal })
       const status = res.statusCode
@@ -357,14 +337,13 @@ class UpstreamClient implements Upstream {
           if (progressed) budget.failures = 0
           budget.failures++
           const reason = failure === undefined ? `body ended at offset ${pos}, expected ${c.respEnd}` : errorMessage(failure)
-          if (budget.failures >= self.maxAttempts) {
-            throw new UpstreamUnavailableError(`${name}: ${what} failed after ${budget.failures} attempts: ${reason}`, { cause: failure })
-          }
+          const decision = retryDecision(new RetryableError(reason, false, undefined, { cause: failure }), budget.failures, self.deps.retry, `${name}: ${what}`)
+          if (!decision.retry) throw decision.error
           resumes++
           self.metrics.resumes.inc({ registry: name })
           self.log.info({ registry: name, repository, digest, offset: pos, attempt: resumes, reason }, 'resuming upstream blob transfer')
           opts.onResume?.(pos, resumes)
-          if (!progressed) await sleep(self.backoff(budget.failures), signal, aborted)
+          if (!progressed) await sleep(decision.delayMs, signal, aborted)
           cur = await open(pos, true)
         }
         return undefined
@@ -398,12 +377,6 @@ class UpstreamClient implements Upstream {
 
   // --- internals ---
 
-  private reg (name: string): Reg {
-    const reg = this.regs.get(name)
-    if (reg == null) throw new RegistryUnknownError(`no upstream registry configured for ${name}`)
-    return reg
-  }
-
   private checkOpen (signal?: AbortSignal): void {
     if (this.closed) throw new AbortedError('upstream client closed')
     if (signal?.aborted === true) throw new AbortedError('aborted before the upstream request started')
@@ -411,53 +384,6 @@ class UpstreamClient implements Upstream {
 
   private count (reg: Reg, outcome: string): void {
     this.metrics.upstreamRequests.inc({ registry: reg.def.name, outcome })
-  }
-
-  private backoff (failures: number, retryAfterMs?: number): number {
-    if (retryAfterMs !== undefined) return Math.min(retryAfterMs, this.retryAfterMaxMs)
-    const ceiling = Math.min(this.backoffMaxMs, this.backoffBaseMs * 2 ** Math.max(0, failures - 1))
-    return Math.random() * ceiling
-  }
-
-  /**
-   * Run one attempt after another through the registry's breaker until one succeeds, fails for
-   * good, or `budget.failures` reaches maxAttempts.
-   */
-  private async withRetry<T> (reg: Reg, what: string, signal: AbortSignal | undefined, budget: { failures: number }, fn: () => Promise<T>): Promise<T> {
-    for (;;) {
-      this.checkOpen(signal)
-      try {
-        reg.breaker.acquire()
-      } catch (err) {
-        this.count(reg, 'circuit_open')
-        throw err
-      }
-      let result: T
-      try {
-        result = await fn()
-      } catch (err) {
-        if (err instanceof RetryableError) {
-          reg.breaker.failure()
-          budget.failures++
-          if (budget.failures >= this.maxAttempts) {
-            if (err.rateLimited) throw new TooManyRequestsError(`${reg.def.name}: ${what}: rate limited (HTTP 429) after ${budget.failures} attempts`, { cause: err })
-            throw new UpstreamUnavailableError(`${reg.def.name}: ${what} failed after ${budget.failures} attempts: ${err.message}`, { cause: err })
-          }
-          const delay = this.backoff(budget.failures, err.retryAfterMs)
-          this.log.warn({ registry: reg.def.name, what, attempt: budget.failures, delayMs: Math.round(delay), reason: err.message }, 'upstream request failed, retrying')
-          await sleep(delay, signal, () => new AbortedError(`${what} from ${reg.def.name} aborted`))
-          continue
-        }
-        if (err instanceof AbortedError || signal?.aborted === true || this.closed) {
-          reg.breaker.release()
-          throw err instanceof AbortedError ? err : new AbortedError(`${what} from ${reg.def.name} aborted`, { cause: err })
-        }
-        reg.breaker.success() // it answered: alive, even if the answer is an error
-        throw err
-      }
-      reg.breaker.success()
-      return result
-    }
   }
 
   /** One request with auth: sends known credentials, answers one 401 challenge, follows redirects. */
