@@ -9,12 +9,10 @@
 // origin and path.
 
 import { createHash } from 'node:crypto'
-import { Agent, request, type Dispatcher } from 'undici'
+import { Agent } from 'undici'
 import { DEFAULTS } from '../config/defaults.js'
 import {
-  AbortedError, BlobUnknownError, ConfigError, DeniedError, DigestMismatchError,
-  ManifestUnknownError, NameUnknownError, NoProgressError, RangeInvalidError,
-  UnauthorizedError, UpstreamProtocolError, UpstreamUnavailableError,
+  AbortedError, ConfigError, DigestMismatchError, NoProgressError, RangeInvalidError, UpstreamProtocolError,
   errorMessage, isLayerdError
 } from '../errors.js'
 import type { Logger } from '../log.js'
@@ -23,8 +21,9 @@ import { DEFAULT_MANIFEST_ACCEPT, manifestMediaType } from '../oci/media-types.j
 import { isDigestReference, isSha256Digest, parseDigest, parseName, parseReference } from '../oci/reference.js'
 import { sleep } from '../util/sleep.js'
 import { createAuthenticator, pullScope, type Authenticator } from './auth.js'
-import { REDIRECTS, contentLength, discard, drain, errorCodes, header, nextWithin, outcomeOf, parseContentRange, parseRetryAfter, readSmall, redact, type Body } from './http.js'
+import { contentLength, discard, drain, header, nextWithin, parseContentRange, type Body } from './http.js'
 import { createRegistries, type Reg, type Registries } from './registries.js'
+import { exchange, failStatus, type RequestDeps } from './request.js'
 import { RetryableError, retryDecision, withRetry, type RetryDeps, type RetryOptions } from './retry.js'
 import type { BlobFetchOptions, BlobStream, ManifestHead, ManifestResult, Upstream, UpstreamRegistry } from './types.js'
 
@@ -65,14 +64,6 @@ export interface UpstreamInit {
   keepAliveTimeoutMs?: number
 }
 
-interface ExchangeRequest {
-  method: 'GET' | 'HEAD'
-  path: string
-  headers: Record<string, string>
-  scope: string
-  signal?: AbortSignal
-}
-
 interface Opened {
   body: Body
   /** Bytes of this response to drop before `pos` (a 200 to a ranged request). */
@@ -85,7 +76,7 @@ const D = DEFAULTS.upstream
 
 class UpstreamClient implements Upstream {
   private readonly regs: Registries
-  private readonly deps: RetryDeps
+  private readonly deps: RetryDeps & RequestDeps
   private readonly agent: Agent
   private readonly auth: Authenticator
   private readonly metrics: Metrics
@@ -135,6 +126,11 @@ class UpstreamClient implements Upstream {
       tokenExpiryMarginMs: init.tokenExpiryMarginMs ?? D.tokenExpiryMarginMs
     })
     this.deps = {
+      agent: this.agent,
+      auth: this.auth,
+      userAgent: this.userAgent,
+      headersTimeoutMs: this.headersTimeoutMs,
+      maxRedirects: this.maxRedirects,
       retry,
       log: this.log,
       closed: () => this.closed,
@@ -158,8 +154,8 @@ class UpstreamClient implements Upstream {
     this.checkOpen(signal)
     const what = `GET manifest ${repository}:${reference}`
     return await withRetry(this.deps, reg, what, signal, { failures: 0 }, async () => {
-      const { res } = await this.exchange(reg, { method: 'GET', path: `/v2/${repository}/manifests/${reference}`, headers: { accept: acceptHeader(accept) }, scope: pullScope(repository), signal })
-      if (res.statusCode !== 200) return await this.failStatus(reg, res, 'manifest', `${repository}:${reference}`)
+      const { res } = await exchange(this.deps, reg, { method: 'GET', path: `/v2/${repository}/manifests/${reference}`, headers: { accept: acceptHeader(accept) }, scope: pullScope(repository), signal })
+      if (res.statusCode !== 200) return await failStatus(reg, res, 'manifest', `${repository}:${reference}`)
       const len = contentLength(res.headers)
       if (len !== undefined && len > this.maxManifestBytes) {
         discard(res.body)
@@ -185,8 +181,8 @@ class UpstreamClient implements Upstream {
     this.checkOpen(signal)
     const what = `HEAD manifest ${repository}:${reference}`
     const head = await withRetry(this.deps, reg, what, signal, { failures: 0 }, async (): Promise<ManifestHead | undefined> => {
-      const { res } = await this.exchange(reg, { method: 'HEAD', path: `/v2/${repository}/manifests/${reference}`, headers: { accept: acceptHeader(accept) }, scope: pullScope(repository), signal })
-      if (res.statusCode !== 200) return await this.failStatus(reg, res, 'manifest', `${repository}:${reference}`)
+      const { res } = await exchange(this.deps, reg, { method: 'HEAD', path: `/v2/${repository}/manifests/${reference}`, headers: { accept: acceptHeader(accept) }, scope: pullScope(repository), signal })
+      if (res.statusCode !== 200) return await failStatus(reg, res, 'manifest', `${repository}:${reference}`)
       await drain(res.body)
       const dcd = header(res.headers, 'docker-content-digest')
       const size = contentLength(res.headers)
@@ -210,8 +206,8 @@ class UpstreamClient implements Upstream {
     parseDigest(digest)
     this.checkOpen(signal)
     return await withRetry(this.deps, reg, `HEAD blob ${repository}@${digest}`, signal, { failures: 0 }, async () => {
-      const { res } = await this.exchange(reg, { method: 'HEAD', path: `/v2/${repository}/blobs/${digest}`, headers: {}, scope: pullScope(repository), signal })
-      if (res.statusCode !== 200) return await this.failStatus(reg, res, 'blob', `${repository}@${digest}`)
+      const { res } = await exchange(this.deps, reg, { method: 'HEAD', path: `/v2/${repository}/blobs/${digest}`, headers: {}, scope: pullScope(repository), signal })
+      if (res.statusCode !== 200) return await failStatus(reg, res, 'blob', `${repository}@${digest}`)
       await drain(res.body)
       const size = contentLength(res.headers)
       if (size === undefined) throw new UpstreamProtocolError(`${reg.def.name}: HEAD blob ${repository}@${digest} has no Content-Length`)
@@ -240,9 +236,9 @@ class UpstreamClient implements Upstream {
 
     const open = async (pos: number, resuming: boolean): Promise<Opened> => await withRetry(this.deps, reg, what, signal, budget, async () => {
       const range = `bytes=${pos}-${end !== undefined ? String(end - 1) : ''}`
-      const { res } = await this.exchange(reg, { method: 'GET', path, headers: { range, 'accept-encoding': 'identity' }, scope, signal })
+      const { res } = await exchange(this.deps, reg, { method: 'GET', path, headers: { range, 'accept-encoding': 'identity' }, scope, signal })
       const status = res.statusCode
-      if (status !== 200 && status !== 206) return await this.failStatus(reg, res, 'blob', `${repository}@${digest}`)
+      if (status !== 200 && status !== 206) return await failStatus(reg, res, 'blob', `${repository}@${digest}`)
       try {
         const proto = (msg: string): UpstreamProtocolError => new UpstreamProtocolError(`${name}: ${what}: ${msg}`)
         let total: number
@@ -384,94 +380,6 @@ class UpstreamClient implements Upstream {
 
   private count (reg: Reg, outcome: string): void {
     this.metrics.upstreamRequests.inc({ registry: reg.def.name, outcome })
-  }
-
-  /** One request with auth: sends known credentials, answers one 401 challenge, follows redirects. */
-  private async exchange (reg: Reg, req: ExchangeRequest): Promise<{ res: Dispatcher.ResponseData, url: URL }> {
-    let auth = await this.authCall(reg, req, async () => await this.auth.authorization(reg.def, req.scope, req.signal))
-    for (let round = 0; ; round++) {
-      const out = await this.follow(reg, req, new URL(reg.base + req.path), auth)
-      if (out.res.statusCode !== 401) return out
-      const challenge = out.res.headers['www-authenticate']
-      await drain(out.res.body)
-      if (round >= 1) {
-        throw new UnauthorizedError(`registry ${reg.def.name} refused ${reg.def.credentials != null ? 'the configured credentials' : 'anonymous access'} for ${req.scope} (HTTP 401)`)
-      }
-      const sent = auth
-      auth = await this.authCall(reg, req, async () => await this.auth.respond(reg.def, req.scope, challenge, sent, req.signal))
-    }
-  }
-
-  private async authCall<T> (reg: Reg, req: ExchangeRequest, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn()
-    } catch (err) {
-      if (req.signal?.aborted === true || this.closed) throw new AbortedError(`request to ${reg.def.name} aborted`)
-      if (err instanceof UpstreamUnavailableError) throw new RetryableError(err.message, false, undefined, { cause: err })
-      throw err
-    }
-  }
-
-  /** Send a request and follow redirects by hand; Authorization only ever goes to the registry's origin. */
-  private async follow (reg: Reg, req: ExchangeRequest, start: URL, auth: string | undefined): Promise<{ res: Dispatcher.ResponseData, url: URL }> {
-    let url = start
-    let method = req.method
-    const seen = new Set<string>([url.href])
-    for (let hop = 0; ; hop++) {
-      const headers: Record<string, string> = { ...req.headers, 'user-agent': this.userAgent }
-      if (auth !== undefined && url.origin === reg.origin) headers.authorization = auth
-      let res: Dispatcher.ResponseData
-      try {
-        res = await request(url, { dispatcher: this.agent, method, headers, signal: req.signal, headersTimeout: this.headersTimeoutMs, bodyTimeout: 0 })
-      } catch (err) {
-        if (req.signal?.aborted === true || this.closed) {
-          this.count(reg, 'aborted')
-          throw new AbortedError(`${method} ${redact(url)} on ${reg.def.name} aborted`)
-        }
-        const code = (err as { code?: unknown }).code
-        this.count(reg, code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' ? 'timeout' : 'network_error')
-        throw new RetryableError(`${method} ${redact(url)} failed: ${errorMessage(err)}${typeof code === 'string' ? ` (${code})` : ''}`, false, undefined, { cause: err })
-      }
-      const status = res.statusCode
-      this.count(reg, outcomeOf(status))
-      if (!REDIRECTS.has(status)) return { res, url }
-      const location = header(res.headers, 'location')
-      await drain(res.body)
-      const proto = (msg: string): UpstreamProtocolError => new UpstreamProtocolError(`${reg.def.name}: ${method} ${redact(start)}: ${msg}`)
-      if (location === undefined || location === '') throw proto(`HTTP ${status} redirect without Location`)
-      let next: URL
-      try { next = new URL(location, url) } catch { throw proto(`HTTP ${status} redirect to an invalid Location`) }
-      if (next.protocol !== 'http:' && next.protocol !== 'https:') throw proto(`redirect to unsupported scheme ${next.protocol}`)
-      if (url.protocol === 'https:' && next.protocol === 'http:') throw proto(`refusing redirect from https to http (${redact(next)})`)
-      if (seen.has(next.href)) throw proto(`redirect loop at ${redact(next)}`)
-      if (hop + 1 > this.maxRedirects) throw proto(`more than ${this.maxRedirects} redirects`)
-      seen.add(next.href)
-      if (status === 303 && method !== 'HEAD') method = 'GET'
-      url = next
-    }
-  }
-
-  /** Turn a non-success status into the right error (always throws). */
-  private async failStatus (reg: Reg, res: Dispatcher.ResponseData, kind: 'blob' | 'manifest', what: string): Promise<never> {
-    const status = res.statusCode
-    const name = reg.def.name
-    if (status === 404 && kind === 'manifest') {
-      const text = await readSmall(res.body)
-      if (errorCodes(text).includes('NAME_UNKNOWN')) throw new NameUnknownError(`${name}: repository of ${what} is unknown`)
-      throw new ManifestUnknownError(`${name}: manifest ${what} is unknown`)
-    }
-    if (status === 416) {
-      discard(res.body) // docker-registry sends a wrong Content-Length on 416: never wait for that body
-      const m = /^bytes\s+\*\/(\d+)\s*$/i.exec(header(res.headers, 'content-range') ?? '')
-      throw new RangeInvalidError(`${name}: range not satisfiable for ${kind} ${what}`, m != null ? Number(m[1]) : undefined)
-    }
-    await drain(res.body)
-    if (status === 404) throw new BlobUnknownError(`${name}: blob ${what} is unknown`)
-    if (status === 403) throw new DeniedError(`${name}: access to ${kind} ${what} denied (HTTP 403)`)
-    if (status === 429 || status >= 500) {
-      throw new RetryableError(`HTTP ${status}`, status === 429, parseRetryAfter(header(res.headers, 'retry-after')))
-    }
-    throw new UpstreamProtocolError(`${name}: ${kind} ${what}: unexpected HTTP ${status}`)
   }
 
   /** Await the next body chunk; no chunk within noProgressTimeoutMs destroys the body with NoProgressError. */
