@@ -11,6 +11,7 @@
 // Tokens and passwords never appear in logs or error messages.
 
 import { request, type Dispatcher } from 'undici'
+import { DEFAULTS } from '../config/defaults.js'
 import { DeniedError, UnauthorizedError, UpstreamProtocolError, UpstreamUnavailableError, errorMessage, isLayerdError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { findChallenge, parseChallenges } from './challenge.js'
@@ -83,10 +84,10 @@ class TokenAuthenticator implements Authenticator {
     this.dispatcher = init.dispatcher
     this.log = init.logger
     this.userAgent = init.userAgent ?? 'layerd'
-    this.headersTimeoutMs = init.headersTimeoutMs ?? 30_000
-    this.bodyTimeoutMs = init.bodyTimeoutMs ?? 30_000
+    this.headersTimeoutMs = init.headersTimeoutMs ?? DEFAULTS.upstream.headersTimeoutMs
+    this.bodyTimeoutMs = init.bodyTimeoutMs ?? DEFAULTS.upstream.noProgressTimeoutMs
     this.defaultTtlSec = init.defaultTokenTtlSec ?? 60
-    this.marginMs = init.tokenExpiryMarginMs ?? 10_000
+    this.marginMs = init.tokenExpiryMarginMs ?? DEFAULTS.upstream.tokenExpiryMarginMs
     this.maxBytes = init.maxTokenResponseBytes ?? 1024 * 1024
     this.now = init.now ?? Date.now
   }

@@ -4,23 +4,32 @@
 // breaker, and transparently resumed blob transfers (Range: bytes=<next>- with a strong-ETag check
 // and a no-progress timeout).
 //
+// This file is the facade: it checks the init and the input of each call, and wires the parts:
+// registries.ts (the registry table and breakers), request.ts (one authenticated exchange),
+// retry.ts (the retry policy), manifests.ts, blob-body.ts (the resumable body) and http.ts.
+//
 // Secrets (passwords, tokens, Authorization headers, signed CDN query strings) never appear in logs
 // or error messages: messages name the registry, the repository, the digest and at most a URL's
 // origin and path.
 
-import { createHash, getHashes } from 'node:crypto'
-import { Agent, request, type Dispatcher } from 'undici'
-import {
-  AbortedError, BlobUnknownError, ConfigError, DeniedError, DigestInvalidError, DigestMismatchError,
-  LayerdError, ManifestUnknownError, NameInvalidError, NameUnknownError, NoProgressError, RangeInvalidError,
-  RegistryUnknownError, TooManyRequestsError, UnauthorizedError, UpstreamProtocolError, UpstreamUnavailableError,
-  errorMessage, isLayerdError
-} from '../errors.js'
+import { Agent } from 'undici'
+import { DEFAULTS } from '../config/defaults.js'
+import { AbortedError, ConfigError, UpstreamProtocolError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics/metrics.js'
+import { parseDigest, parseName, parseReference } from '../oci/reference.js'
 import { createAuthenticator, pullScope, type Authenticator } from './auth.js'
-import { createCircuitBreaker, type CircuitBreaker } from './breaker.js'
+import { fetchBlobBody, type BlobDeps } from './blob-body.js'
+import { contentLength, drain } from './http.js'
+import { getManifest, headManifest, type ManifestDeps } from './manifests.js'
+import { createRegistries, type Reg, type Registries } from './registries.js'
+import { exchange, failStatus } from './request.js'
+import { withRetry, type RetryOptions } from './retry.js'
 import type { BlobFetchOptions, BlobStream, ManifestHead, ManifestResult, Upstream, UpstreamRegistry } from './types.js'
+
+export { parseContentRange, parseRetryAfter } from './http.js'
+
+const D = DEFAULTS.upstream
 
 export interface UpstreamInit {
   /** Registries we may pull from. `docker.io` is added as `https://registry-1.docker.io` unless given. */
@@ -57,186 +66,91 @@ export interface UpstreamInit {
   keepAliveTimeoutMs?: number
 }
 
-type Body = Dispatcher.ResponseData['body']
-
-interface Reg {
-  def: UpstreamRegistry
-  /** Base URL without a trailing slash (may carry a path prefix). */
-  base: string
-  origin: string
-  breaker: CircuitBreaker
-}
-
-interface ExchangeRequest {
-  method: 'GET' | 'HEAD'
-  path: string
-  headers: Record<string, string>
-  scope: string
-  signal?: AbortSignal
-}
-
-interface Opened {
-  body: Body
-  /** Bytes of this response to drop before `pos` (a 200 to a ranged request). */
-  skip: number
-  /** Blob offset (exclusive) where this response's useful bytes end. */
-  respEnd: number
-}
-
-/** A failure worth another attempt (connection error, timeout, 5xx, 429, broken body). */
-class RetryableError extends Error {
-  constructor (message: string, readonly rateLimited: boolean, readonly retryAfterMs?: number, options?: { cause?: unknown }) {
-    super(message, options)
-    this.name = 'RetryableError'
-  }
-}
-
-const DOCKER_HUB: UpstreamRegistry = { name: 'docker.io', url: 'https://registry-1.docker.io' }
-const REDIRECTS = new Set([301, 302, 303, 307, 308])
-const DEFAULT_ACCEPT = [
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-  'application/vnd.docker.distribution.manifest.v2+json'
-]
-const NAME_RE = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/
-const TAG_RE = /^[\w][\w.-]{0,127}$/
-const DIGEST_RE = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/
+/** What the parts need from the client: every *Deps interface of manifests.ts and blob-body.ts. */
+type Deps = ManifestDeps & BlobDeps
 
 class UpstreamClient implements Upstream {
-  private readonly regs = new Map<string, Reg>()
+  private readonly regs: Registries
   private readonly agent: Agent
   private readonly auth: Authenticator
-  private readonly metrics: Metrics
-  private readonly log: Logger
-  private readonly headersTimeoutMs: number
-  private readonly noProgressTimeoutMs: number
-  private readonly maxAttempts: number
-  private readonly backoffBaseMs: number
-  private readonly backoffMaxMs: number
-  private readonly retryAfterMaxMs: number
-  private readonly maxRedirects: number
-  private readonly maxManifestBytes: number
-  private readonly userAgent: string
+  private readonly deps: Deps
   private closed = false
 
   constructor (init: UpstreamInit) {
-    this.metrics = init.metrics
-    this.log = init.logger.child({ component: 'upstream' })
-    const connectTimeoutMs = positive('connectTimeoutMs', init.connectTimeoutMs, 10_000)
-    this.headersTimeoutMs = positive('headersTimeoutMs', init.headersTimeoutMs, 30_000)
-    this.noProgressTimeoutMs = positive('noProgressTimeoutMs', init.noProgressTimeoutMs, 30_000)
-    this.maxAttempts = Math.floor(positive('maxAttempts', init.maxAttempts, 6))
-    this.backoffBaseMs = nonNegative('backoffBaseMs', init.backoffBaseMs, 250)
-    this.backoffMaxMs = nonNegative('backoffMaxMs', init.backoffMaxMs, 10_000)
-    this.retryAfterMaxMs = nonNegative('retryAfterMaxMs', init.retryAfterMaxMs, this.backoffMaxMs)
-    this.maxRedirects = Math.floor(nonNegative('maxRedirects', init.maxRedirects, 5))
-    this.maxManifestBytes = positive('maxManifestBytes', init.maxManifestBytes, 4 * 1024 * 1024)
-    this.userAgent = init.userAgent ?? 'layerd/0.1'
-    const breakerThreshold = Math.floor(positive('breakerThreshold', init.breakerThreshold, 5))
-    const breakerOpenMs = nonNegative('breakerOpenMs', init.breakerOpenMs, 30_000)
+    const log = init.logger.child({ component: 'upstream' })
+    const connectTimeoutMs = positive('connectTimeoutMs', init.connectTimeoutMs, D.connectTimeoutMs)
+    const headersTimeoutMs = positive('headersTimeoutMs', init.headersTimeoutMs, D.headersTimeoutMs)
+    const noProgressTimeoutMs = positive('noProgressTimeoutMs', init.noProgressTimeoutMs, D.noProgressTimeoutMs)
+    const maxAttempts = Math.floor(positive('maxAttempts', init.maxAttempts, D.maxAttempts))
+    const backoffBaseMs = nonNegative('backoffBaseMs', init.backoffBaseMs, D.backoffBaseMs)
+    const backoffMaxMs = nonNegative('backoffMaxMs', init.backoffMaxMs, D.backoffMaxMs)
+    const retryAfterMaxMs = nonNegative('retryAfterMaxMs', init.retryAfterMaxMs, backoffMaxMs)
+    const retry: RetryOptions = { maxAttempts, backoffBaseMs, backoffMaxMs, retryAfterMaxMs }
+    const maxRedirects = Math.floor(nonNegative('maxRedirects', init.maxRedirects, D.maxRedirects))
+    const maxManifestBytes = positive('maxManifestBytes', init.maxManifestBytes, D.maxManifestBytes)
+    const userAgent = init.userAgent ?? D.userAgent
+    this.regs = createRegistries(init.registries, {
+      threshold: Math.floor(positive('breakerThreshold', init.breakerThreshold, D.breakerThreshold)),
+      openMs: nonNegative('breakerOpenMs', init.breakerOpenMs, D.breakerOpenMs)
+    })
 
-    const defs = [...init.registries]
-    if (!defs.some(r => r.name === DOCKER_HUB.name)) defs.push(DOCKER_HUB)
-    for (const def of defs) {
-      if (this.regs.has(def.name)) throw new ConfigError(`upstream registry ${def.name} is configured twice`)
-      let url: URL
-      try { url = new URL(def.url) } catch { throw new ConfigError(`upstream registry ${def.name}: invalid url`) }
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`upstream registry ${def.name}: url must be http or https`)
-      if (url.username !== '' || url.password !== '') throw new ConfigError(`upstream registry ${def.name}: put credentials in credentials, not in the url`)
-      if (url.search !== '' || url.hash !== '') throw new ConfigError(`upstream registry ${def.name}: url must not have a query or fragment`)
-      const base = url.origin + url.pathname.replace(/\/+$/, '')
-      this.regs.set(def.name, { def, base, origin: url.origin, breaker: createCircuitBreaker({ name: def.name, threshold: breakerThreshold, openMs: breakerOpenMs }) })
-    }
-
-    const keepAliveTimeout = positive('keepAliveTimeoutMs', init.keepAliveTimeoutMs, 30_000)
+    const keepAliveTimeout = positive('keepAliveTimeoutMs', init.keepAliveTimeoutMs, D.keepAliveTimeoutMs)
     this.agent = new Agent({
       connect: { timeout: connectTimeoutMs },
-      headersTimeout: this.headersTimeoutMs,
+      headersTimeout: headersTimeoutMs,
       bodyTimeout: 0, // our own no-progress timer, which does not count time the consumer holds a chunk
       keepAliveTimeout,
       keepAliveMaxTimeout: Math.max(keepAliveTimeout, 600_000)
     })
     this.auth = createAuthenticator({
       dispatcher: this.agent,
-      logger: this.log,
-      userAgent: this.userAgent,
-      headersTimeoutMs: this.headersTimeoutMs,
-      bodyTimeoutMs: this.noProgressTimeoutMs,
-      tokenExpiryMarginMs: init.tokenExpiryMarginMs
+      logger: log,
+      userAgent,
+      headersTimeoutMs,
+      bodyTimeoutMs: noProgressTimeoutMs,
+      tokenExpiryMarginMs: init.tokenExpiryMarginMs ?? D.tokenExpiryMarginMs
     })
+    const metrics = init.metrics
+    this.deps = {
+      agent: this.agent,
+      auth: this.auth,
+      metrics,
+      log,
+      userAgent,
+      headersTimeoutMs,
+      noProgressTimeoutMs,
+      maxRedirects,
+      maxManifestBytes,
+      retry,
+      closed: () => this.closed,
+      checkOpen: (signal?: AbortSignal) => { this.checkOpen(signal) },
+      count: (reg: Reg, outcome: string) => { metrics.upstreamRequests.inc({ registry: reg.def.name, outcome }) }
+    }
   }
 
   registry (name: string): UpstreamRegistry {
-    return this.reg(name).def
+    return this.regs.get(name).def
   }
 
   isCredentialed (name: string): boolean {
-    return this.reg(name).def.credentials != null
+    return this.regs.get(name).def.credentials != null
   }
 
   async getManifest (registry: string, repository: string, reference: string, accept: string[], signal?: AbortSignal): Promise<ManifestResult> {
-    const reg = this.reg(registry)
-    checkName(repository)
-    checkReference(reference)
-    this.checkOpen(signal)
-    const what = `GET manifest ${repository}:${reference}`
-    return await this.withRetry(reg, what, signal, { failures: 0 }, async () => {
-      const { res } = await this.exchange(reg, { method: 'GET', path: `/v2/${repository}/manifests/${reference}`, headers: { accept: acceptHeader(accept) }, scope: pullScope(repository), signal })
-      if (res.statusCode !== 200) return await this.failStatus(reg, res, 'manifest', `${repository}:${reference}`)
-      const len = contentLength(res.headers)
-      if (len !== undefined && len > this.maxManifestBytes) {
-        discard(res.body)
-        throw new UpstreamProtocolError(`${reg.def.name}: manifest ${repository}:${reference} is ${len} bytes, over the ${this.maxManifestBytes} byte limit`)
-      }
-      const body = await this.readAll(reg, res.body, this.maxManifestBytes, `manifest ${repository}:${reference}`, signal)
-      const digest = 'sha256:' + createHash('sha256').update(body).digest('hex')
-      if (isDigest(reference)) {
-        const actual = reference.startsWith('sha256:') ? digest : hashAs(reference, body)
-        if (actual !== reference) throw new DigestMismatchError(`${reg.def.name}: manifest ${repository}@${reference} has digest ${actual}`, reference, actual)
-      }
-      const dcd = header(res.headers, 'docker-content-digest')
-      if (dcd !== undefined && dcd.startsWith('sha256:') && dcd !== digest) {
-        throw new DigestMismatchError(`${reg.def.name}: manifest ${repository}:${reference} has digest ${digest} but Docker-Content-Digest says ${dcd}`, dcd, digest)
-      }
-      return { body, mediaType: manifestMediaType(header(res.headers, 'content-type'), body), digest }
-    })
+    const reg = this.target(registry, repository, () => parseReference(reference), signal)
+    return await getManifest(this.deps, reg, repository, reference, accept, signal)
   }
 
   async headManifest (registry: string, repository: string, reference: string, accept: string[], signal?: AbortSignal): Promise<ManifestHead> {
-    const reg = this.reg(registry)
-    checkName(repository)
-    checkReference(reference)
-    this.checkOpen(signal)
-    const what = `HEAD manifest ${repository}:${reference}`
-    const head = await this.withRetry(reg, what, signal, { failures: 0 }, async (): Promise<ManifestHead | undefined> => {
-      const { res } = await this.exchange(reg, { method: 'HEAD', path: `/v2/${repository}/manifests/${reference}`, headers: { accept: acceptHeader(accept) }, scope: pullScope(repository), signal })
-      if (res.statusCode !== 200) return await this.failStatus(reg, res, 'manifest', `${repository}:${reference}`)
-      await drain(res.body)
-      const dcd = header(res.headers, 'docker-content-digest')
-      const size = contentLength(res.headers)
-      const mediaType = header(res.headers, 'content-type')?.split(';')[0].trim()
-      if (dcd === undefined || !/^sha256:[a-f0-9]{64}$/.test(dcd) || size === undefined || mediaType === undefined || mediaType === '') return undefined
-      if (isDigest(reference) && reference.startsWith('sha256:') && dcd !== reference) {
-        throw new DigestMismatchError(`${reg.def.name}: manifest ${repository}@${reference} reported as ${dcd}`, reference, dcd)
-      }
-      return { mediaType, digest: dcd, size }
-    })
-    if (head !== undefined) return head
-    // No (usable) Docker-Content-Digest: GET the manifest and compute it.
-    this.log.debug({ registry: reg.def.name, repository, reference }, 'manifest HEAD without Docker-Content-Digest, falling back to GET')
-    const m = await this.getManifest(registry, repository, reference, accept, signal)
-    return { mediaType: m.mediaType, digest: m.digest, size: m.body.length }
+    const reg = this.target(registry, repository, () => parseReference(reference), signal)
+    return await headManifest(this.deps, reg, repository, reference, accept, signal)
   }
 
   async statBlob (registry: string, repository: string, digest: string, signal?: AbortSignal): Promise<{ size: number }> {
-    const reg = this.reg(registry)
-    checkName(repository)
-    checkDigest(digest)
-    this.checkOpen(signal)
-    return await this.withRetry(reg, `HEAD blob ${repository}@${digest}`, signal, { failures: 0 }, async () => {
-      const { res } = await this.exchange(reg, { method: 'HEAD', path: `/v2/${repository}/blobs/${digest}`, headers: {}, scope: pullScope(repository), signal })
-      if (res.statusCode !== 200) return await this.failStatus(reg, res, 'blob', `${repository}@${digest}`)
+    const reg = this.target(registry, repository, () => parseDigest(digest), signal)
+    return await withRetry(this.deps, reg, `HEAD blob ${repository}@${digest}`, signal, { failures: 0 }, async () => {
+      const { res } = await exchange(this.deps, reg, { method: 'HEAD', path: `/v2/${repository}/blobs/${digest}`, headers: {}, scope: pullScope(repository), signal })
+      if (res.statusCode !== 200) return await failStatus(reg, res, 'blob', `${repository}@${digest}`)
       await drain(res.body)
       const size = contentLength(res.headers)
       if (size === undefined) throw new UpstreamProtocolError(`${reg.def.name}: HEAD blob ${repository}@${digest} has no Content-Length`)
@@ -245,153 +159,10 @@ class UpstreamClient implements Upstream {
   }
 
   async fetchBlob (registry: string, repository: string, digest: string, opts: BlobFetchOptions): Promise<BlobStream> {
-    const reg = this.reg(registry)
-    checkName(repository)
-    checkDigest(digest)
-    const { start, end, signal } = opts
-    if (!Number.isSafeInteger(start) || start < 0) throw new RangeInvalidError(`invalid blob range start ${start}`)
-    if (end !== undefined && (!Number.isSafeInteger(end) || end <= start)) throw new RangeInvalidError(`invalid blob range [${start}, ${end})`)
-    this.checkOpen(signal)
-
-    const name = reg.def.name
-    const what = `blob ${repository}@${digest}`
-    const path = `/v2/${repository}/blobs/${digest}`
-    const scope = pullScope(repository)
-    const budget = { failures: 0 }
-    let size: number | undefined
-    let wantedEnd = end ?? Number.MAX_SAFE_INTEGER
-    let etag: string | undefined
-    let warnedFull = false
-
-    const open = async (pos: number, resuming: boolean): Promise<Opened> => await this.withRetry(reg, what, signal, budget, async () => {
-      const range = `bytes=${pos}-${end !== undefined ? String(end - 1) : ''}`
-      const { res } = await this.exchange(reg, { method: 'GET', path, headers: { range, 'accept-encoding': 'identity' }, scope, signal })
-      const status = res.statusCode
-      if (status !== 200 && status !== 206) return await this.failStatus(reg, res, 'blob', `${repository}@${digest}`)
-      try {
-        const proto = (msg: string): UpstreamProtocolError => new UpstreamProtocolError(`${name}: ${what}: ${msg}`)
-        let total: number
-        let respStart: number
-        let respEnd: number
-        if (status === 206) {
-          const cr = parseContentRange(header(res.headers, 'content-range'))
-          if (cr == null) throw proto('206 without a valid Content-Range')
-          if (cr.start !== pos) throw proto(`206 starts at ${cr.start}, asked for ${pos}`)
-          const t = cr.size ?? size
-          if (t === undefined) throw proto('206 without the total size in Content-Range')
-          total = t
-          respStart = cr.start
-          respEnd = cr.end + 1
-        } else {
-          const len = contentLength(res.headers)
-          if (len === undefined) throw proto('200 without Content-Length')
-          total = len
-          respStart = 0
-          respEnd = len
-          if (pos > 0 && !warnedFull) {
-            warnedFull = true
-            this.log.warn({ registry: name, repository, digest, offset: pos }, 'upstream ignored Range and sent the whole blob; skipping forward')
-          }
-        }
-        if (size !== undefined && total !== size) throw proto(`blob size changed from ${size} to ${total}`)
-        if (respEnd > total || respEnd <= respStart) throw proto(`inconsistent range ${respStart}-${respEnd - 1}/${total}`)
-        const tag = header(res.headers, 'etag')
-        if (!resuming) {
-          if (tag !== undefined && !tag.startsWith('W/')) etag = tag
-        } else if (etag !== undefined && tag !== undefined && tag !== etag) {
-          throw proto(`ETag changed on resume (${etag} -> ${tag})`)
-        }
-        if (pos >= total) throw new RangeInvalidError(`${name}: ${what}: offset ${pos} is beyond the blob size ${total}`, total)
-        size = total
-        wantedEnd = Math.min(end ?? total, total)
-        return { body: res.body, skip: pos - respStart, respEnd: Math.min(respEnd, wantedEnd) }
-      } catch (err) {
-        discard(res.body)
-        throw err
-      }
-    })
-
-    let cur: Opened | undefined = await open(start, false)
-    let pos = start
-    let resumes = 0
-    const aborted = (): AbortedError => new AbortedError(this.closed ? 'upstream client closed' : `${what} from ${name} aborted`)
-    const onAbort = (): void => { if (cur != null) discard(cur.body, aborted()) }
-    signal?.addEventListener('abort', onAbort, { once: true })
-    const cleanup = (): void => {
-      signal?.removeEventListener('abort', onAbort)
-      if (cur != null) discard(cur.body)
-    }
-
-    const self = this
-    async function * run (): AsyncGenerator<Uint8Array, undefined, undefined> {
-      try {
-        while (pos < wantedEnd) {
-          const c: Opened = cur as Opened
-          let failure: unknown
-          let progressed = false
-          let skip = c.skip
-          const it = c.body[Symbol.asyncIterator]() as AsyncIterator<Buffer>
-          while (pos < c.respEnd) {
-            let r: IteratorResult<Buffer>
-            try { r = await self.nextWithin(it, c.body, reg, what) } catch (err) { failure = err; break }
-            if (r.done === true) break
-            let chunk = r.value
-            self.metrics.upstreamBytes.inc({ registry: name }, chunk.length)
-            if (skip > 0) {
-              if (chunk.length <= skip) { skip -= chunk.length; continue }
-              chunk = chunk.subarray(skip)
-              skip = 0
-            }
-            const room = c.respEnd - pos
-            if (chunk.length > room) chunk = chunk.subarray(0, room)
-            pos += chunk.length
-            progressed = true
-            yield chunk
-          }
-          if (pos >= wantedEnd) break
-          discard(c.body)
-          if (signal?.aborted === true || self.closed) throw aborted()
-          if (pos >= c.respEnd) {
-            // The response ended where it said it would (a server may send less than asked): continue.
-            cur = await open(pos, true)
-            continue
-          }
-          if (failure !== undefined && isLayerdError(failure) && !(failure instanceof NoProgressError)) throw failure
-          // A broken transfer: resume at pos.
-          reg.breaker.failure()
-          if (progressed) budget.failures = 0
-          budget.failures++
-          const reason = failure === undefined ? `body ended at offset ${pos}, expected ${c.respEnd}` : errorMessage(failure)
-          if (budget.failures >= self.maxAttempts) {
-            throw new UpstreamUnavailableError(`${name}: ${what} failed after ${budget.failures} attempts: ${reason}`, { cause: failure })
-          }
-          resumes++
-          self.metrics.resumes.inc({ registry: name })
-          self.log.info({ registry: name, repository, digest, offset: pos, attempt: resumes, reason }, 'resuming upstream blob transfer')
-          opts.onResume?.(pos, resumes)
-          if (!progressed) await sleep(self.backoff(budget.failures), signal, aborted)
-          cur = await open(pos, true)
-        }
-        return undefined
-      } finally {
-        cleanup()
-      }
-    }
-
-    const gen = run()
-    let iterated = false
-    const body: AsyncIterable<Uint8Array> = {
-      [Symbol.asyncIterator]: (): AsyncIterator<Uint8Array> => {
-        if (iterated) throw new Error('a blob body can only be iterated once')
-        iterated = true
-        return {
-          next: async () => await gen.next(),
-          return: async () => { cleanup(); return await gen.return(undefined) },
-          throw: async (err?: unknown) => { cleanup(); return await gen.throw(err) }
-        }
-      }
-    }
-    return { size: size as number, body }
+    const reg = this.regs.get(registry)
+    parseName(repository)
+    parseDigest(digest)
+    return await fetchBlobBody(this.deps, reg, repository, digest, opts) // checks the range, then checkOpen
   }
 
   async close (): Promise<void> {
@@ -401,11 +172,12 @@ class UpstreamClient implements Upstream {
     await this.agent.destroy()
   }
 
-  // --- internals ---
-
-  private reg (name: string): Reg {
-    const reg = this.regs.get(name)
-    if (reg == null) throw new RegistryUnknownError(`no upstream registry configured for ${name}`)
+  /** The registry of a call, after its input is checked (NameInvalidError, DigestInvalidError) and we are open. */
+  private target (registry: string, repository: string, checkRef: () => unknown, signal: AbortSignal | undefined): Reg {
+    const reg = this.regs.get(registry)
+    parseName(repository)
+    checkRef()
+    this.checkOpen(signal)
     return reg
   }
 
@@ -413,183 +185,7 @@ class UpstreamClient implements Upstream {
     if (this.closed) throw new AbortedError('upstream client closed')
     if (signal?.aborted === true) throw new AbortedError('aborted before the upstream request started')
   }
-
-  private count (reg: Reg, outcome: string): void {
-    this.metrics.upstreamRequests.inc({ registry: reg.def.name, outcome })
-  }
-
-  private backoff (failures: number, retryAfterMs?: number): number {
-    if (retryAfterMs !== undefined) return Math.min(retryAfterMs, this.retryAfterMaxMs)
-    const ceiling = Math.min(this.backoffMaxMs, this.backoffBaseMs * 2 ** Math.max(0, failures - 1))
-    return Math.random() * ceiling
-  }
-
-  /**
-   * Run one attempt after another through the registry's breaker until one succeeds, fails for
-   * good, or `budget.failures` reaches maxAttempts.
-   */
-  private async withRetry<T> (reg: Reg, what: string, signal: AbortSignal | undefined, budget: { failures: number }, fn: () => Promise<T>): Promise<T> {
-    for (;;) {
-      this.checkOpen(signal)
-      try {
-        reg.breaker.acquire()
-      } catch (err) {
-        this.count(reg, 'circuit_open')
-        throw err
-      }
-      let result: T
-      try {
-        result = await fn()
-      } catch (err) {
-        if (err instanceof RetryableError) {
-          reg.breaker.failure()
-          budget.failures++
-          if (budget.failures >= this.maxAttempts) {
-            if (err.rateLimited) throw new TooManyRequestsError(`${reg.def.name}: ${what}: rate limited (HTTP 429) after ${budget.failures} attempts`, { cause: err })
-            throw new UpstreamUnavailableError(`${reg.def.name}: ${what} failed after ${budget.failures} attempts: ${err.message}`, { cause: err })
-          }
-          const delay = this.backoff(budget.failures, err.retryAfterMs)
-          this.log.warn({ registry: reg.def.name, what, attempt: budget.failures, delayMs: Math.round(delay), reason: err.message }, 'upstream request failed, retrying')
-          await sleep(delay, signal, () => new AbortedError(`${what} from ${reg.def.name} aborted`))
-          continue
-        }
-        if (err instanceof AbortedError || signal?.aborted === true || this.closed) {
-          reg.breaker.release()
-          throw err instanceof AbortedError ? err : new AbortedError(`${what} from ${reg.def.name} aborted`, { cause: err })
-        }
-        reg.breaker.success() // it answered: alive, even if the answer is an error
-        throw err
-      }
-      reg.breaker.success()
-      return result
-    }
-  }
-
-  /** One request with auth: sends known credentials, answers one 401 challenge, follows redirects. */
-  private async exchange (reg: Reg, req: ExchangeRequest): Promise<{ res: Dispatcher.ResponseData, url: URL }> {
-    let auth = await this.authCall(reg, req, async () => await this.auth.authorization(reg.def, req.scope, req.signal))
-    for (let round = 0; ; round++) {
-      const out = await this.follow(reg, req, new URL(reg.base + req.path), auth)
-      if (out.res.statusCode !== 401) return out
-      const challenge = out.res.headers['www-authenticate']
-      await drain(out.res.body)
-      if (round >= 1) {
-        throw new UnauthorizedError(`registry ${reg.def.name} refused ${reg.def.credentials != null ? 'the configured credentials' : 'anonymous access'} for ${req.scope} (HTTP 401)`)
-      }
-      const sent = auth
-      auth = await this.authCall(reg, req, async () => await this.auth.respond(reg.def, req.scope, challenge, sent, req.signal))
-    }
-  }
-
-  private async authCall<T> (reg: Reg, req: ExchangeRequest, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn()
-    } catch (err) {
-      if (req.signal?.aborted === true || this.closed) throw new AbortedError(`request to ${reg.def.name} aborted`)
-      if (err instanceof UpstreamUnavailableError) throw new RetryableError(err.message, false, undefined, { cause: err })
-      throw err
-    }
-  }
-
-  /** Send a request and follow redirects by hand; Authorization only ever goes to the registry's origin. */
-  private async follow (reg: Reg, req: ExchangeRequest, start: URL, auth: string | undefined): Promise<{ res: Dispatcher.ResponseData, url: URL }> {
-    let url = start
-    let method = req.method
-    const seen = new Set<string>([url.href])
-    for (let hop = 0; ; hop++) {
-      const headers: Record<string, string> = { ...req.headers, 'user-agent': this.userAgent }
-      if (auth !== undefined && url.origin === reg.origin) headers.authorization = auth
-      let res: Dispatcher.ResponseData
-      try {
-        res = await request(url, { dispatcher: this.agent, method, headers, signal: req.signal, headersTimeout: this.headersTimeoutMs, bodyTimeout: 0 })
-      } catch (err) {
-        if (req.signal?.aborted === true || this.closed) {
-          this.count(reg, 'aborted')
-          throw new AbortedError(`${method} ${redact(url)} on ${reg.def.name} aborted`)
-        }
-        const code = (err as { code?: unknown }).code
-        this.count(reg, code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' ? 'timeout' : 'network_error')
-        throw new RetryableError(`${method} ${redact(url)} failed: ${errorMessage(err)}${typeof code === 'string' ? ` (${code})` : ''}`, false, undefined, { cause: err })
-      }
-      const status = res.statusCode
-      this.count(reg, outcomeOf(status))
-      if (!REDIRECTS.has(status)) return { res, url }
-      const location = header(res.headers, 'location')
-      await drain(res.body)
-      const proto = (msg: string): UpstreamProtocolError => new UpstreamProtocolError(`${reg.def.name}: ${method} ${redact(start)}: ${msg}`)
-      if (location === undefined || location === '') throw proto(`HTTP ${status} redirect without Location`)
-      let next: URL
-      try { next = new URL(location, url) } catch { throw proto(`HTTP ${status} redirect to an invalid Location`) }
-      if (next.protocol !== 'http:' && next.protocol !== 'https:') throw proto(`redirect to unsupported scheme ${next.protocol}`)
-      if (url.protocol === 'https:' && next.protocol === 'http:') throw proto(`refusing redirect from https to http (${redact(next)})`)
-      if (seen.has(next.href)) throw proto(`redirect loop at ${redact(next)}`)
-      if (hop + 1 > this.maxRedirects) throw proto(`more than ${this.maxRedirects} redirects`)
-      seen.add(next.href)
-      if (status === 303 && method !== 'HEAD') method = 'GET'
-      url = next
-    }
-  }
-
-  /** Turn a non-success status into the right error (always throws). */
-  private async failStatus (reg: Reg, res: Dispatcher.ResponseData, kind: 'blob' | 'manifest', what: string): Promise<never> {
-    const status = res.statusCode
-    const name = reg.def.name
-    if (status === 404 && kind === 'manifest') {
-      const text = await readSmall(res.body)
-      if (errorCodes(text).includes('NAME_UNKNOWN')) throw new NameUnknownError(`${name}: repository of ${what} is unknown`)
-      throw new ManifestUnknownError(`${name}: manifest ${what} is unknown`)
-    }
-    if (status === 416) {
-      discard(res.body) // docker-registry sends a wrong Content-Length on 416: never wait for that body
-      const m = /^bytes\s+\*\/(\d+)\s*$/i.exec(header(res.headers, 'content-range') ?? '')
-      throw new RangeInvalidError(`${name}: range not satisfiable for ${kind} ${what}`, m != null ? Number(m[1]) : undefined)
-    }
-    await drain(res.body)
-    if (status === 404) throw new BlobUnknownError(`${name}: blob ${what} is unknown`)
-    if (status === 403) throw new DeniedError(`${name}: access to ${kind} ${what} denied (HTTP 403)`)
-    if (status === 429 || status >= 500) {
-      throw new RetryableError(`HTTP ${status}`, status === 429, parseRetryAfter(header(res.headers, 'retry-after')))
-    }
-    throw new UpstreamProtocolError(`${name}: ${kind} ${what}: unexpected HTTP ${status}`)
-  }
-
-  /** Await the next body chunk; no chunk within noProgressTimeoutMs destroys the body with NoProgressError. */
-  private async nextWithin (it: AsyncIterator<Buffer>, body: Body, reg: Reg, what: string): Promise<IteratorResult<Buffer>> {
-    const timer = setTimeout(() => {
-      discard(body, new NoProgressError(`${reg.def.name}: ${what}: no data for ${this.noProgressTimeoutMs} ms`))
-    }, this.noProgressTimeoutMs)
-    try {
-      return await it.next()
-    } finally {
-      clearTimeout(timer)
-    }
-  }
-
-  /** Read a whole (small) body with a size limit and the no-progress timer; failures are retryable. */
-  private async readAll (reg: Reg, body: Body, limit: number, what: string, signal?: AbortSignal): Promise<Buffer> {
-    const chunks: Buffer[] = []
-    let total = 0
-    const it = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>
-    try {
-      for (;;) {
-        const r = await this.nextWithin(it, body, reg, what)
-        if (r.done === true) break
-        total += r.value.length
-        this.metrics.upstreamBytes.inc({ registry: reg.def.name }, r.value.length)
-        if (total > limit) throw new UpstreamProtocolError(`${reg.def.name}: ${what} is over the ${limit} byte limit`)
-        chunks.push(r.value)
-      }
-    } catch (err) {
-      discard(body)
-      if (signal?.aborted === true || this.closed) throw new AbortedError(`${what} from ${reg.def.name} aborted`)
-      if (isLayerdError(err) && !(err instanceof NoProgressError)) throw err
-      throw new RetryableError(`reading ${what} failed: ${errorMessage(err)}`, false, undefined, { cause: err })
-    }
-    return Buffer.concat(chunks, total)
-  }
 }
-
-// --- helpers ---
 
 function positive (key: string, value: number | undefined, dflt: number): number {
   const v = value ?? dflt
@@ -601,153 +197,6 @@ function nonNegative (key: string, value: number | undefined, dflt: number): num
   const v = value ?? dflt
   if (!Number.isFinite(v) || v < 0) throw new ConfigError(`${key} must be a non-negative number`)
   return v
-}
-
-function checkName (repository: string): void {
-  if (repository.length > 255 || !NAME_RE.test(repository)) throw new NameInvalidError(`invalid repository name ${JSON.stringify(repository.slice(0, 300))}`)
-}
-
-function checkDigest (digest: string): void {
-  if (!DIGEST_RE.test(digest)) throw new DigestInvalidError(`invalid digest ${JSON.stringify(digest.slice(0, 200))}`)
-}
-
-function checkReference (reference: string): void {
-  if (!TAG_RE.test(reference) && !DIGEST_RE.test(reference)) throw new DigestInvalidError(`invalid manifest reference ${JSON.stringify(reference.slice(0, 200))}`)
-}
-
-function isDigest (reference: string): boolean {
-  return reference.includes(':')
-}
-
-/** The digest of `body` with the algorithm `reference` names (sha512, ...). */
-function hashAs (reference: string, body: Buffer): string {
-  const algo = reference.slice(0, reference.indexOf(':'))
-  if (!getHashes().includes(algo)) throw new DigestInvalidError(`unsupported digest algorithm ${algo}`)
-  return `${algo}:${createHash(algo).update(body).digest('hex')}`
-}
-
-function acceptHeader (accept: string[]): string {
-  const list = [...new Set(accept.flatMap(a => a.split(',')).map(a => a.trim()).filter(a => a !== ''))]
-  return (list.length > 0 ? list : DEFAULT_ACCEPT).join(', ')
-}
-
-function manifestMediaType (contentType: string | undefined, body: Buffer): string {
-  const ct = contentType?.split(';')[0].trim().toLowerCase() ?? ''
-  if (ct !== '' && ct !== 'application/json' && ct !== 'text/plain' && ct !== 'application/octet-stream') return ct
-  try {
-    const parsed: unknown = JSON.parse(body.toString('utf8'))
-    if (parsed != null && typeof parsed === 'object') {
-      const mt = (parsed as { mediaType?: unknown }).mediaType
-      if (typeof mt === 'string' && mt !== '') return mt
-    }
-  } catch {}
-  return ct !== '' ? ct : 'application/octet-stream'
-}
-
-function header (headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
-  const v = headers[name]
-  if (v === undefined) return undefined
-  return Array.isArray(v) ? v[0] : v
-}
-
-function contentLength (headers: Record<string, string | string[] | undefined>): number | undefined {
-  const v = header(headers, 'content-length')
-  if (v === undefined || !/^\d+$/.test(v.trim())) return undefined
-  const n = Number(v)
-  return Number.isSafeInteger(n) ? n : undefined
-}
-
-export function parseContentRange (value: string | undefined): { start: number, end: number, size?: number } | undefined {
-  if (value === undefined) return undefined
-  const m = /^bytes\s+(\d+)-(\d+)\/(\d+|\*)\s*$/i.exec(value)
-  if (m == null) return undefined
-  const start = Number(m[1])
-  const end = Number(m[2])
-  const size = m[3] === '*' ? undefined : Number(m[3])
-  if (end < start || (size !== undefined && end >= size)) return undefined
-  return { start, end, size }
-}
-
-/** Retry-After as delay-seconds or an HTTP date, in ms (undefined when absent or unparsable). */
-export function parseRetryAfter (value: string | undefined, now = Date.now()): number | undefined {
-  if (value === undefined) return undefined
-  const v = value.trim()
-  if (/^\d+$/.test(v)) return Number(v) * 1000
-  const t = Date.parse(v)
-  if (Number.isNaN(t)) return undefined
-  return Math.max(0, t - now)
-}
-
-function outcomeOf (status: number): string {
-  if (status >= 200 && status < 300) return 'ok'
-  if (REDIRECTS.has(status)) return 'redirect'
-  if (status === 401) return 'unauthorized'
-  if (status === 403) return 'denied'
-  if (status === 404) return 'not_found'
-  if (status === 416) return 'range_invalid'
-  if (status === 429) return 'rate_limited'
-  if (status >= 500) return 'server_error'
-  return 'client_error'
-}
-
-/** Origin and path only: signed CDN query strings stay out of messages. */
-function redact (url: URL): string {
-  return url.origin + url.pathname
-}
-
-/**
- * Destroy a response body (releasing its socket). undici turns a destroy before the end into an
- * 'error' event; a no-op listener keeps that from becoming an uncaught exception.
- */
-function discard (body: Body, err?: Error): void {
-  if (body.listenerCount('error') === 0) body.on('error', () => {})
-  body.destroy(err)
-}
-
-/** Read and drop a small body so the socket can be reused; give up (and close it) after `timeoutMs`. */
-async function drain (body: Body, timeoutMs = 5000): Promise<void> {
-  try { await body.dump({ limit: 64 * 1024, signal: AbortSignal.timeout(timeoutMs) }) } catch { discard(body) }
-}
-
-/** Read a small error body as text, at most `limit` bytes and `timeoutMs`. */
-async function readSmall (body: Body, limit = 64 * 1024, timeoutMs = 5000): Promise<string> {
-  const chunks: Buffer[] = []
-  let total = 0
-  const timer = setTimeout(() => { discard(body) }, timeoutMs)
-  try {
-    for await (const chunk of body) {
-      const b = chunk as Buffer
-      if (total + b.length > limit) { discard(body); break }
-      chunks.push(b)
-      total += b.length
-    }
-  } catch {
-    discard(body)
-  } finally {
-    clearTimeout(timer)
-  }
-  return Buffer.concat(chunks).toString('utf8')
-}
-
-function errorCodes (text: string): string[] {
-  try {
-    const parsed: unknown = JSON.parse(text)
-    const errors = (parsed as { errors?: unknown })?.errors
-    if (!Array.isArray(errors)) return []
-    return errors.map(e => (e as { code?: unknown })?.code).filter((c): c is string => typeof c === 'string')
-  } catch {
-    return []
-  }
-}
-
-async function sleep (ms: number, signal: AbortSignal | undefined, aborted: () => LayerdError): Promise<void> {
-  if (signal?.aborted === true) throw aborted()
-  if (ms <= 0) return
-  await new Promise<void>((resolve, reject) => {
-    const onAbort = (): void => { clearTimeout(timer); reject(aborted()) }
-    const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve() }, ms)
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
 }
 
 /** Create the upstream client. Call close() to release its sockets. */

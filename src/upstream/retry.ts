@@ -1,0 +1,103 @@
+// The retry policy of the upstream client, as one pure decision (in the style of undici's retry
+// handler: given the error and the attempt count, retry after a delay or stop with the final
+// error), and the loop that runs attempts through a registry's circuit breaker with it.
+//
+// Only RetryableError is retried: connection errors, timeouts, 5xx, 429 and broken bodies. Every
+// other error is an answer (404, 403, a digest mismatch...) and is passed through as it is.
+
+import { AbortedError, TooManyRequestsError, UpstreamUnavailableError } from '../errors.js'
+import type { Logger } from '../log.js'
+import { sleep } from '../util/sleep.js'
+import type { Reg } from './registries.js'
+
+/** A failure worth another attempt (connection error, timeout, 5xx, 429, broken body). */
+export class RetryableError extends Error {
+  constructor (message: string, readonly rateLimited: boolean, readonly retryAfterMs?: number, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'RetryableError'
+  }
+}
+
+export interface RetryOptions {
+  /** Failures after which we give up. */
+  maxAttempts: number
+  /** Failure n waits a random time in [0, min(backoffMaxMs, backoffBaseMs * 2^(n-1))] (full jitter). */
+  backoffBaseMs: number
+  backoffMaxMs: number
+  /** A server's Retry-After replaces the backoff, capped to this. */
+  retryAfterMaxMs: number
+  /** For tests; default Math.random. */
+  random?: () => number
+}
+
+export type RetryDecision = { retry: true, delayMs: number } | { retry: false, error: unknown }
+
+/**
+ * What to do after `failures` failed attempts, the last one failing with `err`. `label` prefixes
+ * the final error's message (`registry: what`). Pure but for `opts.random`.
+ */
+export function retryDecision (err: unknown, failures: number, opts: RetryOptions, label: string): RetryDecision {
+  if (!(err instanceof RetryableError)) return { retry: false, error: err }
+  if (failures >= opts.maxAttempts) {
+    const error = err.rateLimited
+      ? new TooManyRequestsError(`${label}: rate limited (HTTP 429) after ${failures} attempts`, { cause: err })
+      : new UpstreamUnavailableError(`${label} failed after ${failures} attempts: ${err.message}`, { cause: err })
+    return { retry: false, error }
+  }
+  if (err.retryAfterMs !== undefined) return { retry: true, delayMs: Math.min(err.retryAfterMs, opts.retryAfterMaxMs) }
+  const ceiling = Math.min(opts.backoffMaxMs, opts.backoffBaseMs * 2 ** Math.max(0, failures - 1))
+  return { retry: true, delayMs: (opts.random ?? Math.random)() * ceiling }
+}
+
+/** Failures so far of one operation; a blob transfer shares one across its resumes. */
+export interface Budget { failures: number }
+
+export interface RetryDeps {
+  retry: RetryOptions
+  log: Logger
+  closed: () => boolean
+  /** Throws AbortedError when the client is closed or `signal` aborted. */
+  checkOpen: (signal?: AbortSignal) => void
+  count: (reg: Reg, outcome: string) => void
+}
+
+/**
+ * Run one attempt after another through the registry's breaker until one succeeds, fails for
+ * good, or the decision gives up. The breaker hears of every attempt: a failure for a retryable
+ * error, a success for any answer (even an error status: the registry is alive), and a release
+ * (neither) when we were aborted, which says nothing about the registry.
+ */
+export async function withRetry<T> (deps: RetryDeps, reg: Reg, what: string, signal: AbortSignal | undefined, budget: Budget, fn: () => Promise<T>): Promise<T> {
+  const name = reg.def.name
+  for (;;) {
+    deps.checkOpen(signal)
+    try {
+      reg.breaker.acquire()
+    } catch (err) {
+      deps.count(reg, 'circuit_open')
+      throw err
+    }
+    let result: T
+    try {
+      result = await fn()
+    } catch (err) {
+      if (err instanceof RetryableError) {
+        reg.breaker.failure()
+        budget.failures++
+        const decision = retryDecision(err, budget.failures, deps.retry, `${name}: ${what}`)
+        if (!decision.retry) throw decision.error
+        deps.log.warn({ registry: name, what, attempt: budget.failures, delayMs: Math.round(decision.delayMs), reason: err.message }, 'upstream request failed, retrying')
+        await sleep(decision.delayMs, signal, () => new AbortedError(`${what} from ${name} aborted`))
+        continue
+      }
+      if (err instanceof AbortedError || signal?.aborted === true || deps.closed()) {
+        reg.breaker.release()
+        throw err instanceof AbortedError ? err : new AbortedError(`${what} from ${name} aborted`, { cause: err })
+      }
+      reg.breaker.success() // it answered: alive, even if the answer is an error
+      throw err
+    }
+    reg.breaker.success()
+    return result
+  }
+}
