@@ -9,34 +9,11 @@ import type { Upstream } from '../upstream/types.js'
 import { pieceCount } from '../util/pieces.js'
 import { rangesBytes } from '../util/ranges.js'
 import { coalescingSet, plan, type PlanAction } from './planner.js'
+import { resolveSessionOptions, type SessionInit, type SessionOptions } from './options.js'
 import { peerOpener, pump, upstreamOpener, type BlobContext, type Claim, type Opener } from './transfers.js'
+import { Waiters } from './waiters.js'
 
-export type { BlobContext }
-
-export interface SessionInit {
-  /** Parallel upstream transfers for one blob (chunked clients ask for several offsets). Default 4. */
-  maxUpstreamStreams?: number
-  /**
-   * Upstream requests ask for at most this many bytes (a closed Range), so a transfer never has
-   * to be cut short — bytes in flight on a cut connection would be paid for and thrown away.
-   * A reader waiting beyond the running request gets its own request. Default 32 MiB.
-   */
-  segmentBytes?: number
-  /** Keep fetching with no reader attached for at most this long. Default 10 min. */
-  detachedTimeoutMs?: number
-  /** Bytes held back from a reader at the end of the blob until the sha256 verified. Default 64 KiB. */
-  tailHoldBytes?: number
-  /** Parallel peer transfers for one blob. Default 6. */
-  maxPeerTransfers?: number
-  /** Parallel transfers from one peer (its upload limit answers BUSY beyond). Default 2. */
-  perPeerTransfers?: number
-  /** A peer transfer with no byte for this long moves to another source. Default 5 s. */
-  peerStallMs?: number
-  /** A peer that is fetching the blob but whose holdings stopped growing this long loses its share. Default 15 s (a shaped, shared link can starve one TCP connection for seconds). */
-  ownerStallMs?: number
-  /** A peer caught sending bad bytes is not used for this long. Default 10 min. */
-  banMs?: number
-}
+export type { BlobContext, SessionInit }
 
 /**
  * - `active`: fetching, or waiting for neighbours.
@@ -82,7 +59,6 @@ export class FetchSession {
   private readonly readers = new Set<Reader>()
   /** The context that opened the session: background requests use it when no reader is attached. */
   private origin?: BlobContext
-  private waiters: Array<() => void> = []
   private detachedTimer?: NodeJS.Timeout
   private replanTimer?: NodeJS.Timeout
   /** Fires at the end of the coalescing window (plan() arms it; timers may fire early). */
@@ -93,24 +69,13 @@ export class FetchSession {
   private pieceHashes: { state: 'none' | 'loading' | 'done', value?: Uint8Array[] } = { state: 'none' }
   /** Bytes of this blob that came from peers (a whole-blob mismatch then disables peers for it). */
   peerBytes = 0
-  private readonly o: Required<SessionInit>
+  private readonly o: SessionOptions
+  private readonly waiters = new Waiters()
 
   constructor (private readonly deps: SessionDeps) {
     this.entry = deps.entry
     this.digest = deps.entry.digest
-    const i = deps.init
-    const d = DEFAULTS.fetch
-    this.o = {
-      maxUpstreamStreams: i.maxUpstreamStreams ?? d.maxUpstreamStreams,
-      segmentBytes: i.segmentBytes ?? d.segmentBytes,
-      detachedTimeoutMs: i.detachedTimeoutMs ?? d.detachedTimeoutMs,
-      tailHoldBytes: i.tailHoldBytes ?? d.tailHoldBytes,
-      maxPeerTransfers: i.maxPeerTransfers ?? d.maxPeerTransfers,
-      perPeerTransfers: i.perPeerTransfers ?? d.perPeerTransfers,
-      peerStallMs: i.peerStallMs ?? d.peerStallMs,
-      ownerStallMs: i.ownerStallMs ?? d.ownerStallMs,
-      banMs: i.banMs ?? d.banMs
-    }
+    this.o = resolveSessionOptions(deps.init)
     this.entry.completion.then(() => this.finish(), (err) => this.finish(err))
   }
 
@@ -193,29 +158,12 @@ export class FetchSession {
     if (this.readers.size === 0) this.detached()
   }
 
-  private wait (signal?: AbortSignal, extra?: Promise<void>): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      let settled = false
-      const settle = (fn: () => void): void => {
-        if (settled) return
-        settled = true
-        signal?.removeEventListener('abort', onAbort)
-        fn()
-      }
-      const onAbort = (): void => settle(() => reject(new AbortedError('client went away')))
-      if (signal?.aborted === true) { onAbort(); return }
-      signal?.addEventListener('abort', onAbort, { once: true })
-      this.waiters.push(() => settle(resolve))
-      this.entry.changed().then(() => settle(resolve), () => {})
-      extra?.then(() => settle(resolve), () => settle(resolve))
-    })
+  /** Until the next change: bytes written, a transfer ended, `extra` settled, or `signal` aborted. */
+  private async wait (signal?: AbortSignal, extra?: Promise<void>): Promise<void> {
+    await this.waiters.wait(signal, [this.entry.changed(), ...(extra !== undefined ? [extra] : [])])
   }
 
-  private wake (): void {
-    const w = this.waiters
-    this.waiters = []
-    for (const fn of w) fn()
-  }
+  private wake (): void { this.waiters.wake() }
 
   private isClaimed (pos: number): boolean {
     for (const c of this.claims) if (c.pos <= pos && pos < c.end) return true

@@ -4,6 +4,7 @@
 // move bytes.
 
 import { createHash } from 'node:crypto'
+import { pipe } from 'it-pipe'
 import { BlobUnknownError, NoProgressError, PeerProtocolError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics/metrics.js'
@@ -32,25 +33,34 @@ export type Opener = () => Promise<AsyncIterable<Uint8Array> | Iterable<Uint8Arr
 
 /**
  * Write what `open()` yields at the claim's offsets until the claim ends (it may be shortened
- * while running). `onWritten` sees every byte that reached the file.
+ * while running): source → cut at the claim's end → write-behind into the blob's file.
+ * `onWritten` sees every byte that reached the file.
  */
 export async function pump (entry: BlobEntry, claim: Claim, open: Opener, onWritten: (bytes: number) => void): Promise<void> {
   const writer = new WriteBehind(entry, claim.pos, (n) => { claim.pos += n; onWritten(n) })
-  let received = claim.pos
   try {
-    const body = await open()
-    for await (const chunk of body) {
-      const take = Math.min(chunk.length, claim.end - received)
-      if (take > 0) {
-        await writer.push(take === chunk.length ? chunk : chunk.subarray(0, take))
-        received += take
-      }
-      if (received >= claim.end) break
-    }
-    await writer.flush()
+    await pipe(await open(), untilClaimEnd(claim), async (src: AsyncIterable<Uint8Array>) => {
+      for await (const chunk of src) await writer.push(chunk)
+      await writer.flush()
+    })
   } catch (err) {
     await writer.flush().catch(() => {})
     throw err
+  }
+}
+
+/** Pass chunks on up to the claim's end; stopping there also stops the source. */
+function untilClaimEnd (claim: Claim) {
+  return async function * (src: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+    let received = claim.pos
+    for await (const chunk of src) {
+      const take = Math.min(chunk.length, claim.end - received)
+      if (take > 0) {
+        yield take === chunk.length ? chunk : chunk.subarray(0, take)
+        received += take
+      }
+      if (received >= claim.end) return
+    }
   }
 }
 

@@ -3,6 +3,7 @@
 // `openMs`. Then it is half-open: exactly one trial request is let through; its success closes the
 // breaker, its failure opens it again for another `openMs`.
 
+import { DEFAULTS } from '../config/defaults.js'
 import { CircuitOpenError } from '../errors.js'
 
 export type BreakerState = 'closed' | 'open' | 'half-open'
@@ -48,8 +49,8 @@ class Breaker implements CircuitBreaker {
 
   constructor (init: CircuitBreakerInit) {
     this.name = init.name
-    this.threshold = Math.max(1, init.threshold ?? 5)
-    this.openMs = Math.max(0, init.openMs ?? 30_000)
+    this.threshold = Math.max(1, init.threshold ?? DEFAULTS.upstream.breakerThreshold)
+    this.openMs = Math.max(0, init.openMs ?? DEFAULTS.upstream.breakerOpenMs)
     this.now = init.now ?? Date.now
   }
 
