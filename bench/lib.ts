@@ -93,3 +93,27 @@ export async function getJson<T> (url: string): Promise<T> {
 export const mbps = (bytes: number, secs: number): number => bytes / 1e6 / secs
 export const f1 = (x: number): string => Number.isFinite(x) ? x.toFixed(1) : '-'
 export const f2 = (x: number): string => Number.isFinite(x) ? x.toFixed(2) : '-'
+
+const CLK_TCK = 100 // getconf CLK_TCK on Linux x86_64 and arm64
+
+/** CPU seconds (user + system, all threads) a process has used so far, or NaN when it is gone. */
+export function cpuSecs (pid: number): number {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ')
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK
+  } catch { return NaN }
+}
+
+/** CPU seconds a set of processes use over a stretch of work. */
+export class CpuMeter {
+  private readonly start: number[]
+  constructor (private readonly pids: number[]) { this.start = pids.map(cpuSecs) }
+  stop (): number {
+    return this.pids.reduce((n, pid, i) => n + (cpuSecs(pid) - (this.start[i] as number)), 0)
+  }
+}
+
+/** CPU seconds per GB (10^9 bytes) moved. */
+export const perGB = (cpu: number, bytes: number): number => cpu / (bytes / 1e9)
