@@ -38,7 +38,10 @@ export const DEFAULTS = {
     busyRetryMs: 250,
     /** How often a session waiting on neighbours plans again. */
     replanMs: 300,
-    coalesceWindowMs: 300,
+    /** With neighbours around, a cold blob starts with a request this long (see FetchSession.lead). */
+    leadBytes: 256 * KiB,
+    /** A cold blob this small, size known, is fetched in one request. */
+    smallBlobBytes: MiB,
     peerQuarantineMs: 10 * MINUTE
   },
   upstream: {

@@ -4,6 +4,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { ManifestUnknownError, errorMessage, isLayerdError } from '../errors.js'
+import { blobDescriptors } from '../oci/manifest.js'
 import { manifestMediaType } from '../oci/media-types.js'
 import { parseReference } from '../oci/reference.js'
 import type { BlobContext } from '../session/manager.js'
@@ -63,6 +64,8 @@ export async function serveManifest (d: EdgeDeps, ctx: BlobContext, reference: s
   if (mediaType === undefined || mediaType === '') {
     mediaType = (await store.stat(digest!))?.mediaType ?? manifestMediaType(undefined, body)
   }
+  // The client asks for these blobs next: their sizes let the office coalesce at once.
+  d.sessions.hintSizes(blobDescriptors(body))
   manifestHeaders(res, digest!, mediaType, body.length)
   res.end(head ? undefined : body)
   if (!head) d.metrics.bytesServed.inc({ kind: 'manifest' }, body.length)

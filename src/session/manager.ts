@@ -21,13 +21,18 @@ export interface SessionManagerInit {
   /** Which registries' blobs may be exchanged with peers. Default: all. */
   sharing?: SharingPolicy
   /**
-   * With peers connected, a cold blob is announced and fetching waits this long, so agents that
-   * start together see each other and divide the work. Default 300 ms.
+   * With neighbours around, a cold blob starts with a lead request of this many bytes, and the
+   * rest is planned once it is done (see FetchSession.lead). Default 256 KiB.
    */
-  coalesceWindowMs?: number
+  leadBytes?: number
+  /** A cold blob this small (size known from its manifest) is fetched in one request. Default 1 MiB. */
+  smallBlobBytes?: number
   /** After a whole-blob mismatch with bytes from peers, fetch that digest from upstream only for this long. Default 10 min. */
   peerQuarantineMs?: number
 }
+
+/** Size hints kept (a few hundred bytes each). */
+const SIZE_HINTS = 10_000
 
 export interface BlobRead {
   size: number
@@ -43,6 +48,7 @@ export class SessionManager {
   private readonly sessions = new Map<string, FetchSession>()
   private readonly opening = new Map<string, Promise<FetchSession>>()
   private readonly noPeers = new Map<string, number>()
+  private readonly sizes = new Map<string, number>()
   private readonly listeners = new Set<(digest: string, fetching: boolean) => void>()
   private stopped = false
   private unsubscribe?: () => void
@@ -56,7 +62,21 @@ export class SessionManager {
   }
 
   private get segmentBytes (): number { return this.init.session?.segmentBytes ?? DEFAULTS.fetch.segmentBytes }
-  private get coalesceWindowMs (): number { return this.init.coalesceWindowMs ?? DEFAULTS.fetch.coalesceWindowMs }
+  private get leadBytes (): number { return this.init.leadBytes ?? DEFAULTS.fetch.leadBytes }
+  private get smallBlobBytes (): number { return this.init.smallBlobBytes ?? DEFAULTS.fetch.smallBlobBytes }
+
+  /**
+   * Sizes of blobs named by manifests this agent served (layers and configs): a client asks for
+   * them next, and a known size lets a cold blob be announced to the office before upstream
+   * answered. Bounded; the oldest go first.
+   */
+  hintSizes (descriptors: Iterable<{ digest: string, size: number }>): void {
+    for (const d of descriptors) {
+      this.sizes.delete(d.digest)
+      this.sizes.set(d.digest, d.size)
+    }
+    while (this.sizes.size > SIZE_HINTS) this.sizes.delete(this.sizes.keys().next().value as string)
+  }
 
   /** Subscribe to sessions starting and ending (the inventory's `fetching` flag). */
   onFetchingChange (fn: (digest: string, fetching: boolean) => void): () => void {
@@ -118,39 +138,39 @@ export class SessionManager {
     }
     const origin = { registry: ctx.registry, repository: ctx.repository }
     const credentialed = upstream.isCredentialed(ctx.registry)
-    // A neighbour already holds it: its size is all we need, the bytes come from it.
+    // A neighbour holds or fetches it: its size is all we need; we join at once (the planner
+    // divides what is left with the neighbours that fetch it).
     const holders = peers === undefined ? [] : await peers.router.lookup(digest, { signal })
     if (holders.length > 0) {
       entry = await store.acquire(digest, { size: holders[0].size, origin, credentialed })
       const s = this.attach(entry!, peers)
-      // Neighbours only fetching it too: give everyone that starts now a moment to be seen, so
-      // the division of the upstream work is the same on every agent.
-      if (holders.some(h => h.complete)) s.ensureBackground(ctx)
-      else s.holdOff(ctx, this.coalesceWindowMs)
+      s.ensureBackground(ctx)
       return s
     }
-    if (peers !== undefined && peers.neighbours() > 0) {
-      // Cold, with neighbours: learn the size, announce that we fetch it, give agents that
-      // start at the same moment time to see each other, then divide the work.
-      const { size } = await upstream.statBlob(ctx.registry, ctx.repository, digest, signal)
-      entry = await store.acquire(digest, { size, origin, credentialed })
+    const neighbours = peers !== undefined && peers.neighbours() > 0
+    const known = this.sizes.get(digest)
+    if (neighbours && known !== undefined) {
+      // Cold, neighbours around, size known from the manifest: announce it now and lead.
+      entry = await store.acquire(digest, { size: known, origin, credentialed })
       const s = this.attach(entry!, peers)
-      s.holdOff(ctx, this.coalesceWindowMs)
+      if (!entry!.complete) s.lead(ctx, known <= this.smallBlobBytes ? known : this.leadBytes)
       return s
     }
-    // Alone: the first upstream response gives the size and becomes the first transfer.
-    // Its abort is not tied to the client: the download outlives a client that goes away.
+    // Otherwise the first upstream response gives the size and becomes the first transfer: a
+    // closed segment when alone, the lead with neighbours around. Its abort is not tied to the
+    // client: the download outlives a client that goes away.
+    const first = neighbours ? this.leadBytes : this.segmentBytes
     const abort = new AbortController()
     const onAbort = (): void => abort.abort()
     signal?.addEventListener('abort', onAbort, { once: true })
     let res
     try {
-      res = await upstream.fetchBlob(ctx.registry, ctx.repository, digest, { start: 0, end: this.segmentBytes, signal: abort.signal })
+      res = await upstream.fetchBlob(ctx.registry, ctx.repository, digest, { start: 0, end: first, signal: abort.signal })
     } finally { signal?.removeEventListener('abort', onAbort) }
     entry = await store.acquire(digest, { size: res.size, origin, credentialed })
     const s = this.attach(entry!, peers)
     if (entry!.size !== res.size || entry!.complete) abort.abort()
-    else s.adoptUpstream(ctx, 0, this.segmentBytes, res.body, abort)
+    else s.adoptUpstream(ctx, 0, first, res.body, abort, neighbours)
     s.ensureBackground(ctx)
     return s
   }

@@ -24,8 +24,15 @@ export type { BlobContext, SessionInit }
  */
 export type SessionState = 'active' | 'paused' | 'complete' | 'failed' | 'stopped'
 
-/** One reader of the session, with the registry and repository of its request. */
-interface Reader { pos: number, end: number, ctx: BlobContext }
+/**
+ * One reader of the session, with the registry and repository of its request. `queue` holds
+ * bytes handed over from memory as a transfer received them (they follow `pos` exactly); a
+ * reader that falls behind stops taking them and reads from the file instead.
+ */
+interface Reader { pos: number, end: number, ctx: BlobContext, queue: Uint8Array[], queued: number }
+
+/** Bytes a reader may hold from memory before it is left to catch up from the file. */
+const READER_QUEUE_BYTES = 4 * 1024 * 1024
 
 export interface SessionDeps {
   entry: BlobEntry
@@ -61,10 +68,11 @@ export class FetchSession {
   private origin?: BlobContext
   private detachedTimer?: NodeJS.Timeout
   private replanTimer?: NodeJS.Timeout
-  /** Fires at the end of the coalescing window (plan() arms it; timers may fire early). */
-  private holdTimer?: NodeJS.Timeout
-  /** No transfer starts before this time (the coalescing window of a cold blob). */
-  private notBefore = 0
+  /**
+   * The lead request of a cold blob with neighbours around is running: nothing else is planned
+   * until it ends, by when agents that started at the same moment have seen each other.
+   */
+  private leading = false
   /** Per-piece hashes from a verified holder: `loading` while asked, then the hashes or none. */
   private pieceHashes: { state: 'none' | 'loading' | 'done', value?: Uint8Array[] } = { state: 'none' }
   /** Bytes of this blob that came from peers (a whole-blob mismatch then disables peers for it). */
@@ -94,11 +102,28 @@ export class FetchSession {
     return out.sort((a, b) => a[0] - b[0])
   }
 
-  /** Adopt an upstream response that is already open (the request that told us the size). */
-  adoptUpstream (ctx: BlobContext, start: number, end: number, body: AsyncIterable<Uint8Array>, abort: AbortController): void {
+  /**
+   * Adopt an upstream response that is already open (the request that told us the size). A
+   * `lead` response holds back all other planning until it ends (see `lead()`).
+   */
+  adoptUpstream (ctx: BlobContext, start: number, end: number, body: AsyncIterable<Uint8Array>, abort: AbortController, lead = false): void {
     this.origin ??= ctx
     const claim: Claim = { pos: start, end: Math.min(end, this.nextBoundary(start)), source: 'upstream', abort }
-    this.run(claim, async () => body)
+    this.run(claim, async () => body, lead)
+  }
+
+  /**
+   * Coalescing without a timer: fetch [0, end) from upstream at once, announced as claimed, and
+   * plan the rest of the blob only when it is done. An agent that starts the same blob at the
+   * same moment hears of this one in a LAN round trip, well within that time, so the two then
+   * divide the rest between them; what they both fetched is at most this lead.
+   */
+  lead (ctx: BlobContext, end: number): void {
+    this.origin ??= ctx
+    const abort = new AbortController()
+    const claim: Claim = { pos: 0, end: Math.min(end, this.nextBoundary(0)), source: 'upstream', abort }
+    this.run(claim, upstreamOpener(this.deps.upstream, ctx, this.digest, this.size, claim.pos, claim.end, abort.signal), true)
+    if (this.readers.size === 0) this.detached()
   }
 
   /**
@@ -109,13 +134,21 @@ export class FetchSession {
     this.origin ??= ctx
     // A new request is the user asking again: upstream may be tried again.
     if (this.state === 'paused') { this.state = 'active'; this.pauseReason = undefined }
-    const reader: Reader = { pos: start, end, ctx }
+    const reader: Reader = { pos: start, end, ctx, queue: [], queued: 0 }
     this.readers.add(reader)
     this.attached()
     try {
       while (reader.pos < end) {
         if (signal?.aborted === true) throw new AbortedError('client went away')
         if (this.entry.failed !== undefined) throw this.entry.failed
+        const chunk = reader.queue.shift()
+        if (chunk !== undefined) {
+          // Straight from the transfer that received it: no write-then-read round trip.
+          reader.queued -= chunk.length
+          reader.pos += chunk.length
+          yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+          continue
+        }
         const present = this.entry.present
         const runEnd = Math.min(present.contiguousEnd(reader.pos), end)
         // Hold back the tail of the blob until verification: a client never receives every byte
@@ -145,12 +178,6 @@ export class FetchSession {
     }
   }
 
-  /** Start no transfer for `ms`: agents that want the blob at the same moment see each other first. */
-  holdOff (ctx: BlobContext, ms: number): void {
-    this.notBefore = Date.now() + ms
-    this.ensureBackground(ctx) // plan() waits out the window on its own timer
-  }
-
   /** Make sure the whole blob gets fetched even if no reader asks for the rest. */
   ensureBackground (ctx: BlobContext): void {
     this.origin ??= ctx
@@ -178,6 +205,25 @@ export class FetchSession {
   }
 
   /**
+   * A transfer received bytes at `offset` (verified, for peer pieces): hand them to every reader
+   * that wants exactly them next and keeps up, so it does not wait for the disk. The tail of the
+   * blob stays held back until the whole blob verified.
+   */
+  private offer (offset: number, chunk: Uint8Array): void {
+    if (this.readers.size === 0) return
+    const hold = this.size - this.o.tailHoldBytes
+    for (const r of this.readers) {
+      if (r.pos + r.queued !== offset || r.queued >= READER_QUEUE_BYTES) continue
+      const limit = r.end === this.size ? Math.min(r.end, hold) : r.end
+      const take = Math.min(chunk.length, limit - offset)
+      if (take <= 0) continue
+      r.queue.push(take === chunk.length ? chunk : chunk.subarray(0, take))
+      r.queued += take
+    }
+    this.wake()
+  }
+
+  /**
    * Neighbours that hold or fetch this blob: same size, and no failed transfer of it in the last
    * peerStallMs (what such a peer advertises cannot be counted on: its bytes and its share go
    * to other sources, upstream last). A peer that was merely BUSY stays.
@@ -190,13 +236,7 @@ export class FetchSession {
 
   /** Decide what to fetch from where (src/session/planner.ts) and start it. */
   plan (): void {
-    if (this.isDone || this.entry.complete || this.entry.failed !== undefined || this.origin === undefined) return
-    const now = Date.now()
-    if (now < this.notBefore) {
-      // Timers may fire a little early: come back at the end of the window, never drop the plan.
-      this.holdTimer ??= setTimeout(() => { this.holdTimer = undefined; this.plan() }, this.notBefore - now + 1)
-      return
-    }
+    if (this.isDone || this.entry.complete || this.entry.failed !== undefined || this.origin === undefined || this.leading) return
     const holders = this.holders()
     const complete = holders.find(h => h.complete)
     if (complete !== undefined && this.pieceHashes.state === 'none') {
@@ -263,13 +303,14 @@ export class FetchSession {
   }
 
   /** Run one transfer; when it ends, decide what its failure means and plan again. */
-  private run (claim: Claim, open: Opener): void {
+  private run (claim: Claim, open: Opener, lead = false): void {
     this.claims.add(claim)
+    if (lead) this.leading = true
     if (claim.source === 'upstream') this.deps.onClaimsChange?.(this)
     const { logger, metrics } = this.deps
     void (async () => {
       try {
-        await pump(this.entry, claim, open, (n) => {
+        await pump(this.entry, claim, open, (offset, chunk) => { this.offer(offset, chunk) }, (n) => {
           metrics.bytesBySource.inc({ source: claim.source }, n)
           if (claim.source === 'peer') this.peerBytes += n
         })
@@ -285,6 +326,7 @@ export class FetchSession {
           logger.warn({ digest: this.digest, source: claim.source, at: claim.pos, err: errorMessage(err), code: err?.code }, 'transfer failed')
         }
       } finally {
+        if (lead) this.leading = false
         if (!claim.abort.signal.aborted) claim.abort.abort()
         this.claims.delete(claim)
         if (claim.source === 'upstream') this.deps.onClaimsChange?.(this)
@@ -335,7 +377,7 @@ export class FetchSession {
     const reason = err !== undefined ? (err instanceof Error ? err : new Error(String(err))) : this.pauseReason
     this.state = this.entry.complete ? 'complete' : reason !== undefined ? 'failed' : 'stopped'
     this.endError = this.state === 'complete' ? undefined : reason
-    for (const t of [this.detachedTimer, this.replanTimer, this.holdTimer]) if (t !== undefined) clearTimeout(t)
+    for (const t of [this.detachedTimer, this.replanTimer]) if (t !== undefined) clearTimeout(t)
     for (const c of this.claims) c.abort.abort()
     this.deps.peers?.health.forget(this.digest)
     this.wake()

@@ -33,14 +33,19 @@ export type Opener = () => Promise<AsyncIterable<Uint8Array> | Iterable<Uint8Arr
 
 /**
  * Write what `open()` yields at the claim's offsets until the claim ends (it may be shortened
- * while running): source → cut at the claim's end → write-behind into the blob's file.
- * `onWritten` sees every byte that reached the file.
+ * while running): source → cut at the claim's end → readers (`onChunk`, from memory) and the
+ * write-behind into the blob's file. `onWritten` sees every byte that reached the file.
  */
-export async function pump (entry: BlobEntry, claim: Claim, open: Opener, onWritten: (bytes: number) => void): Promise<void> {
+export async function pump (entry: BlobEntry, claim: Claim, open: Opener, onChunk: (offset: number, chunk: Uint8Array) => void, onWritten: (bytes: number) => void): Promise<void> {
   const writer = new WriteBehind(entry, claim.pos, (n) => { claim.pos += n; onWritten(n) })
   try {
     await pipe(await open(), untilClaimEnd(claim), async (src: AsyncIterable<Uint8Array>) => {
-      for await (const chunk of src) await writer.push(chunk)
+      let offset = claim.pos
+      for await (const chunk of src) {
+        onChunk(offset, chunk)
+        offset += chunk.length
+        await writer.push(chunk)
+      }
       await writer.flush()
     })
   } catch (err) {

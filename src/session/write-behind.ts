@@ -2,8 +2,9 @@ import type { BlobEntry } from '../store/blob-store.js'
 
 /**
  * Sequential writes of a transfer's bytes at increasing offsets, without making the network wait
- * for the disk: chunks queue while a write is in flight and go out together as one write (fewer
- * syscalls, fewer thread-pool round trips), and the network is held back only above `maxQueued`.
+ * for the disk: chunks queue while a write is in flight and go out together as one writev (fewer
+ * syscalls, fewer thread-pool round trips, no copy), and the network is held back only above
+ * `maxQueued`.
  */
 export class WriteBehind {
   private queue: Uint8Array[] = []
@@ -43,12 +44,13 @@ export class WriteBehind {
       while (this.queue.length > 0 && this.error === undefined) {
         const parts = this.queue
         this.queue = []
-        const buf = parts.length === 1 ? parts[0] : Buffer.concat(parts)
-        this.queued -= buf.length
+        const length = parts.reduce((n, b) => n + b.length, 0)
+        this.queued -= length
         this.releaseSpace()
-        await this.entry.write(this.pos, buf)
-        this.pos += buf.length
-        this.onWritten(buf.length)
+        // One writev for everything that queued up: fewer syscalls, no copy into one buffer.
+        await this.entry.write(this.pos, parts)
+        this.pos += length
+        this.onWritten(length)
       }
     } catch (err) {
       this.error = err

@@ -125,14 +125,16 @@ export class BlobEntry {
   }
 
   /**
-   * Write bytes at `offset`. Bytes already present (or being written by another source) are
-   * skipped, never overwritten, so a late or bad duplicate cannot corrupt data already there.
-   * Returns the number of new bytes written.
+   * Write bytes at `offset` (one buffer, or several that follow each other). Bytes already
+   * present (or being written by another source) are skipped, never overwritten, so a late or
+   * bad duplicate cannot corrupt data already there. Returns the number of new bytes written.
    */
-  async write (offset: number, buf: Uint8Array): Promise<number> {
+  async write (offset: number, data: Uint8Array | readonly Uint8Array[]): Promise<number> {
     if (this.failed !== undefined) throw this.failed
     if (this.complete || this.dead) return 0
-    const end = Math.min(offset + buf.length, this.size)
+    const bufs: readonly Uint8Array[] = data instanceof Uint8Array ? [data] : data
+    const length = bufs.reduce((n, b) => n + b.length, 0)
+    const end = Math.min(offset + length, this.size)
     if (offset < 0 || offset >= end) return 0
     const todo = this.present.union(this.writing).missing(offset, end)
     if (todo.isEmpty) return 0
@@ -140,14 +142,21 @@ export class BlobEntry {
     let written = 0
     try {
       const fh = await this.file()
-      for (const [s, e] of todo) {
-        const part = buf.subarray(s - offset, e - offset)
-        let done = 0
-        while (done < part.length) {
-          const { bytesWritten } = await fh.write(part, done, part.length - done, s + done)
-          done += bytesWritten
+      if (todo.count === 1 && todo.covers(offset, offset + length)) {
+        // The common case: all of it is new. One writev, no copy into one buffer.
+        await writevAll(fh, bufs, offset)
+        written = length
+      } else {
+        const buf = bufs.length === 1 ? bufs[0] as Uint8Array : Buffer.concat(bufs as Uint8Array[], length)
+        for (const [s, e] of todo) {
+          const part = buf.subarray(s - offset, e - offset)
+          let done = 0
+          while (done < part.length) {
+            const { bytesWritten } = await fh.write(part, done, part.length - done, s + done)
+            done += bytesWritten
+          }
+          written += part.length
         }
-        written += part.length
       }
     } catch (err: any) {
       for (const [s, e] of todo) this.writing.remove(s, e)
@@ -289,3 +298,15 @@ export class BlobEntry {
   }
 }
 
+/** writev until every byte is written (the kernel may write less than asked). */
+async function writevAll (fh: FileHandle, bufs: readonly Uint8Array[], position: number): Promise<void> {
+  let rest = [...bufs]
+  let pos = position
+  while (rest.length > 0) {
+    const { bytesWritten } = await fh.writev(rest, pos)
+    pos += bytesWritten
+    let n = bytesWritten
+    while (rest.length > 0 && n >= (rest[0] as Uint8Array).length) { n -= (rest[0] as Uint8Array).length; rest.shift() }
+    if (n > 0) rest = [(rest[0] as Uint8Array).subarray(n), ...rest.slice(1)]
+  }
+}

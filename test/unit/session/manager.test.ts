@@ -41,7 +41,7 @@ async function setup (t: any, data: Buffer, peers?: PeerSources, dir?: string) {
   let heads = 0
   const statBlob = up.statBlob
   up.statBlob = async (...a) => { heads++; return await statBlob(...a) }
-  const mgr = new SessionManager({ store, upstream: up, metrics, logger: silentLogger(), peers, coalesceWindowMs: 20 })
+  const mgr = new SessionManager({ store, upstream: up, metrics, logger: silentLogger(), peers })
   t.after(async () => { await mgr.stop(); await store.close(); await tmp.cleanup() })
   return { store, mgr, stats, heads: () => heads, dir: tmp.dir }
 }
@@ -87,15 +87,44 @@ test('open 3, a neighbour holds it: the size comes from the neighbour, no upstre
   assert.equal(o.served(), data.length)
 })
 
-test('open 4, cold with neighbours connected: a HEAD tells the size, then the office divides the work', async (t) => {
-  const data = pseudoRandom(2 * PIECE_SIZE, 604)
+test('open 4, cold with neighbours connected: no HEAD, no wait; a short lead request, then the rest', async (t) => {
+  const data = pseudoRandom(3 * PIECE_SIZE, 604)
   const o = office(data, { complete: false, ranges: [] })
   o.office.leave('peerA') // connected, holds nothing of this blob
   const { mgr, stats, heads } = await setup(t, data, o.peers)
   const r = await mgr.read(sha256(data), ctx, 0, undefined)
   assert.equal(sha256(await collect(r.body)), sha256(data))
-  assert.equal(heads(), 1)
+  assert.equal(heads(), 0)
+  assert.deepEqual(stats.calls[0], { start: 0, end: 256 * 1024 }, 'the lead')
+  assert.ok(stats.calls.slice(1).every(c => c.start >= 256 * 1024), 'the rest after it')
   assert.equal(stats.bytes, data.length)
+})
+
+test('a size known from a manifest: announced before upstream answers; a small blob is one request', async (t) => {
+  const data = pseudoRandom(700_000, 606)
+  const digest = sha256(data)
+  const o = office(data, { complete: false, ranges: [] })
+  o.office.leave('peerA')
+  const { mgr, stats } = await setup(t, data, o.peers)
+  mgr.hintSizes([{ digest, size: data.length }])
+  const r = await mgr.read(digest, ctx, 0, undefined)
+  assert.ok(mgr.isFetching(digest), 'fetching is announced at once')
+  assert.equal(sha256(await collect(r.body)), digest)
+  assert.deepEqual(stats.calls, [{ start: 0, end: undefined }])
+})
+
+test('a reader that keeps up gets the bytes from memory as they arrive, not from the file', async (t) => {
+  const data = pseudoRandom(8 * PIECE_SIZE, 607)
+  const digest = sha256(data)
+  const { mgr, store } = await setup(t, data)
+  const r = await mgr.read(digest, ctx, 0, undefined)
+  const e = (await store.acquire(digest))!
+  let fromFile = 0
+  const read = e.read.bind(e)
+  e.read = async function * (start, end, chunk) { for await (const b of read(start, end, chunk)) { fromFile += b.length; yield b } }
+  assert.equal(sha256(await collect(r.body)), digest)
+  store.release(e)
+  assert.ok(fromFile < data.length / 4, `${fromFile} of ${data.length} bytes were read back from the file`)
 })
 
 test('a blob of a registry that may not be shared never goes to the office', async (t) => {

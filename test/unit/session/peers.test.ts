@@ -61,7 +61,7 @@ async function setup (t: any, data: Buffer, peers: PeerSources, session = {}) {
   const store = await BlobStore.open({ dataDir: dir, logger: silentLogger(), metrics })
   const { up, stats } = fakeUpstream(data, { chunk: 256 * 1024 })
   const upstream = { fetched: stats.fetched, bytes: () => stats.bytes }
-  const mgr = new SessionManager({ store, upstream: up, metrics, logger: silentLogger(), peers, session, coalesceWindowMs: 50 })
+  const mgr = new SessionManager({ store, upstream: up, metrics, logger: silentLogger(), peers, session })
   t.after(async () => { await mgr.stop(); await store.close(); await cleanup() })
   return { store, mgr, upstream, metrics }
 }
