@@ -18,9 +18,13 @@ import type { Metrics } from '../metrics/metrics.js'
 import { FrameError, StreamReader, encodeFrame, parseFrameObject, sendCapped } from './frames.js'
 import { loadOrCreatePeerKey } from './identity.js'
 import { ChangeThrottler, HoldersTable, encodeEntryFrames, encodeRemoveFrames } from './inventory.js'
-import { TokenBucket, sleep } from './token-bucket.js'
-import { PIECE_SIZE, type InventoryChange, type InventoryEntry, type LocalBlobs, type PeerHolding, type PeerInfo, type LegacyPeerNetwork as PeerNetwork } from './types.js'
-import { expectArray, expectBool, expectDigest, expectEntry, expectSize, isDigest, isSize, rangesCover } from './validate.js'
+import { isSha256Digest } from '../oci/reference.js'
+import { rangesCover } from '../util/ranges.js'
+import { PIECE_SIZE } from '../util/pieces.js'
+import { sleep } from '../util/sleep.js'
+import { TokenBucket } from '../util/token-bucket.js'
+import { type InventoryChange, type InventoryEntry, type LocalBlobs, type PeerHolding, type PeerInfo, type LegacyPeerNetwork as PeerNetwork } from './types.js'
+import { expectArray, expectBool, expectDigest, expectEntry, expectSize, isSize } from './validate.js'
 
 export const INVENTORY_PROTOCOL = '/layerd/inventory/1.0.0'
 export const RANGE_PROTOCOL = '/layerd/range/1.0.0'
@@ -738,7 +742,7 @@ class Network implements LayerdPeerNetwork {
   }
 
   async * fetchRange (peerId: string, digest: string, start: number, end: number, signal?: AbortSignal): AsyncIterable<Uint8Array> {
-    if (!isDigest(digest)) throw new PeerRangeError(`invalid digest ${digest}`)
+    if (!isSha256Digest(digest)) throw new PeerRangeError(`invalid digest ${digest}`)
     if (!isSize(start) || !isSize(end) || end < start) throw new PeerRangeError(`invalid range ${start}-${end}`)
     if (signal?.aborted === true) throw new AbortedError('aborted before the request')
     if (!this.running) throw new PeerRangeError('p2p is not running')
@@ -778,7 +782,7 @@ class Network implements LayerdPeerNetwork {
   }
 
   async fetchPieceHashes (peerId: string, digest: string, signal?: AbortSignal): Promise<Uint8Array[] | undefined> {
-    if (!isDigest(digest)) throw new PeerRangeError(`invalid digest ${digest}`)
+    if (!isSha256Digest(digest)) throw new PeerRangeError(`invalid digest ${digest}`)
     if (signal?.aborted === true) throw new AbortedError('aborted before the request')
     if (!this.running) throw new PeerRangeError('p2p is not running')
     const sig = signal !== undefined ? AbortSignal.any([signal, this.stopSignal]) : this.stopSignal
