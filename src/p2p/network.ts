@@ -2,20 +2,16 @@
 // range / piece-hash protocols. See docs/PROTOCOL.md for the wire format.
 
 import '../polyfill.js'
-import { createHash } from 'node:crypto'
-import { noise } from '@chainsafe/libp2p-noise'
-import { identify } from '@libp2p/identify'
 import type { Connection, PeerId, PrivateKey, Stream } from '@libp2p/interface'
-import { mdns } from '@libp2p/mdns'
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
-import { tcp } from '@libp2p/tcp'
-import { yamux } from '@libp2p/yamux'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { createLibp2p, type Libp2p } from 'libp2p'
-import { AbortedError, ConfigError, PeerProtocolError, PeerRangeError, errorMessage, isLayerdError } from '../errors.js'
+import type { Libp2p } from 'libp2p'
+import { AbortedError, ConfigError, PeerProtocolError, PeerRangeError, errorMessage } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics/metrics.js'
 import { FrameError, StreamReader, encodeFrame, parseFrameObject, sendCapped } from './frames.js'
+import { createNode } from './node.js'
+import { INVENTORY_FRAME_TARGET, INVENTORY_PROTOCOL, MAX_CONTROL_FRAME_BYTES, MAX_PIECES, MAX_RANGES_PER_ENTRY, PIECES_PROTOCOL, RANGE_PROTOCOL, clientError, countFailure, readRequest, refuse, request, type ErrorCode, type Response, PeerRefusedError } from './protocol.js'
 import { loadOrCreatePeerKey } from './identity.js'
 import { encodeEntryFrames, encodeRemoveFrames } from './inventory/encode.js'
 import { HoldersTable } from './inventory/table.js'
@@ -27,30 +23,6 @@ import { sleep } from '../util/sleep.js'
 import { TokenBucket } from '../util/token-bucket.js'
 import { type InventoryChange, type InventoryEntry, type LocalBlobs, type PeerHolding, type PeerInfo, type LegacyPeerNetwork as PeerNetwork } from './types.js'
 import { expectArray, expectBool, expectDigest, expectEntry, expectSize, isSize } from './validate.js'
-
-export const INVENTORY_PROTOCOL = '/layerd/inventory/1.0.0'
-export const RANGE_PROTOCOL = '/layerd/range/1.0.0'
-export const PIECES_PROTOCOL = '/layerd/pieces/1.0.0'
-export const SECRET_PROLOGUE_LABEL = 'layerd/office-secret/v1'
-
-/** Hard limit for request frames and response headers (range, pieces). */
-export const MAX_CONTROL_FRAME_BYTES = 4096
-/** Senders keep inventory frames at or below this, whatever maxFrameBytes says. */
-export const INVENTORY_FRAME_TARGET = 256 * 1024
-/** Most ranges accepted in one inventory entry. */
-export const MAX_RANGES_PER_ENTRY = 8192
-/** Most piece hashes in a pieces response (4 TiB blobs). */
-export const MAX_PIECES = 1 << 20
-
-export type ErrorCode = 'BLOB_UNKNOWN' | 'RANGE_NOT_HELD' | 'OUT_OF_BOUNDS' | 'BUSY' | 'BAD_REQUEST' | 'BANNED' | 'NOT_COMPLETE' | 'INTERNAL'
-const ERROR_CODES = new Set<string>(['BLOB_UNKNOWN', 'RANGE_NOT_HELD', 'OUT_OF_BOUNDS', 'BUSY', 'BAD_REQUEST', 'BANNED', 'NOT_COMPLETE', 'INTERNAL'])
-
-/** A peer answered with an error frame. `peerCode` is the protocol error code (BUSY, ...). */
-export class PeerRefusedError extends PeerRangeError {
-  constructor (readonly peerCode: string, message: string) {
-    super(`peer refused: ${peerCode}: ${message}`)
-  }
-}
 
 export interface PeerNetworkInit {
   /** Directory for `peer-key` (Ed25519, mode 0600, created on first start). */
@@ -89,6 +61,12 @@ export interface PeerNetworkInit {
   maxInventoryEntries?: number
 }
 
+function positive (value: number | undefined, fallback: number, key: string, allowZero = false): number {
+  const v = value ?? fallback
+  if (!Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) throw new ConfigError(`${key} must be a ${allowZero ? 'non-negative' : 'positive'} number`)
+  return v
+}
+
 interface Options {
   listen: string[]
   peers: Multiaddr[]
@@ -104,16 +82,6 @@ interface Options {
   redialMinMs: number
   redialMaxMs: number
   maxInventoryEntries: number
-}
-
-function positive (value: number | undefined, fallback: number, key: string, allowZero = false): number {
-  const v = value ?? fallback
-  if (!Number.isFinite(v) || v < 0 || (!allowZero && v === 0)) throw new ConfigError(`${key} must be a ${allowZero ? 'non-negative' : 'positive'} number`)
-  return v
-}
-
-export function officePrologue (secret: Uint8Array): Uint8Array {
-  return createHash('sha256').update(SECRET_PROLOGUE_LABEL).update(secret).digest()
 }
 
 /** PeerNetwork plus a few diagnostics (listen addresses, the libp2p node). */
@@ -216,21 +184,7 @@ class Network implements LayerdPeerNetwork {
     this.running = true
     try {
       await this.loadLocalInventory()
-      const prologueBytes = this.secret !== undefined ? officePrologue(this.secret) : undefined
-      if (this.secret === undefined) {
-        this.log.warn('no office secret configured: this agent joins any layerd agent on the LAN')
-      }
-      const node = await createLibp2p({
-        privateKey: this.privateKey,
-        addresses: { listen: this.opts.listen },
-        transports: [tcp()],
-        connectionEncrypters: [noise(prologueBytes !== undefined ? { prologueBytes } : {})],
-        streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: 4 * 1024 * 1024, maxReadBufferLength: 8 * 1024 * 1024 } })],
-        peerDiscovery: this.opts.mdns ? [mdns({ interval: this.opts.mdnsIntervalMs, serviceTag: this.opts.serviceTag })] : [],
-        services: { identify: identify() },
-        connectionManager: { inboundConnectionThreshold: 20 },
-        start: false
-      })
+      const node = await createNode({ privateKey: this.privateKey, listen: this.opts.listen, secret: this.secret, mdns: this.opts.mdns, mdnsIntervalMs: this.opts.mdnsIntervalMs, serviceTag: this.opts.serviceTag, logger: this.log })
       this.node = node
       await node.handle(INVENTORY_PROTOCOL, (stream, conn) => { this.track(this.handleInventory(stream, conn)) }, { maxInboundStreams: 4, maxOutboundStreams: 4 })
       await node.handle(RANGE_PROTOCOL, (stream, conn) => { this.track(this.handleRange(stream, conn)) }, { maxInboundStreams: 64, maxOutboundStreams: 64 })
@@ -465,9 +419,7 @@ class Network implements LayerdPeerNetwork {
   // ---------------------------------------------------------------- failures
 
   private failure (peer: string, protocol: string, err: unknown): void {
-    const reason = err instanceof FrameError ? err.reason : (isLayerdError(err) ? err.code.toLowerCase() : 'error')
-    this.metrics.peerFailures.inc({ peer, reason })
-    this.log.warn({ peer, protocol, reason, err: errorMessage(err) }, 'peer protocol failure')
+    countFailure(this.metrics, this.log, peer, protocol, err)
   }
 
   // ---------------------------------------------------------------- inventory (receiving side)
@@ -548,40 +500,11 @@ class Network implements LayerdPeerNetwork {
   // ---------------------------------------------------------------- range (server side)
 
   private async refuse (stream: Stream, code: ErrorCode, message: string): Promise<void> {
-    try {
-      stream.send(encodeFrame({ ok: false, code, message }, MAX_CONTROL_FRAME_BYTES))
-      await stream.close({ signal: AbortSignal.timeout(this.opts.requestTimeoutMs) })
-      // A well-behaved client has half-closed already; do not keep a half-open stream around
-      // for one that has not.
-      if (stream.status === 'open') {
-        await new Promise<void>(resolve => {
-          const done = (): void => { clearTimeout(timer); stream.removeEventListener('close', done); resolve() }
-          const timer = setTimeout(done, 1000)
-          stream.addEventListener('close', done)
-        })
-        if (stream.status === 'open') stream.abort(new PeerProtocolError('request stream left open'))
-      }
-    } catch (err) {
-      stream.abort(err instanceof Error ? err : new Error(String(err)))
-    }
+    await refuse(stream, code, message, this.opts.requestTimeoutMs)
   }
 
-  /** Read and validate one request frame; answers BAD_REQUEST / aborts and returns undefined on garbage. */
   private async readRequest (stream: Stream, peer: string, protocol: string): Promise<Record<string, unknown> | undefined> {
-    const reader = new StreamReader(stream, { highWater: 64 * 1024, signal: this.stopSignal })
-    try {
-      const body = await reader.readFrame(MAX_CONTROL_FRAME_BYTES, { idleTimeoutMs: this.opts.requestTimeoutMs })
-      if (body === null) { stream.abort(new PeerProtocolError('no request')); return undefined }
-      return parseFrameObject(body)
-    } catch (err) {
-      if (err instanceof AbortedError) { stream.abort(err); return undefined }
-      this.failure(peer, protocol, err)
-      if (err instanceof FrameError && err.reason === 'frame-malformed') await this.refuse(stream, 'BAD_REQUEST', errorMessage(err))
-      else stream.abort(err instanceof Error ? err : new Error(String(err)))
-      return undefined
-    } finally {
-      reader.detach()
-    }
+    return await readRequest(stream, { signal: this.stopSignal, timeoutMs: this.opts.requestTimeoutMs, onFailure: err => { this.failure(peer, protocol, err) } })
   }
 
   private async handleRange (stream: Stream, conn: Connection): Promise<void> {
@@ -704,43 +627,15 @@ class Network implements LayerdPeerNetwork {
 
   // ---------------------------------------------------------------- client side
 
-  /** Open a stream for `protocol` to a connected peer, send `request`, return the reader and the header. */
-  private async request (peer: string, protocol: string, request: unknown, signal: AbortSignal): Promise<{ stream: Stream, reader: StreamReader, header: Record<string, unknown> }> {
+  private async request (peer: string, protocol: string, body: unknown, signal: AbortSignal): Promise<Response> {
     if (this.isBanned(peer)) throw new PeerRangeError(`peer ${peer} is banned`)
     const conn = this.connectionTo(peer)
     if (conn === undefined) throw new PeerRangeError(`peer ${peer} is not connected`)
-    const stream = await conn.newStream(protocol, { signal: AbortSignal.any([signal, AbortSignal.timeout(this.opts.requestTimeoutMs)]) })
-    try {
-      const reader = new StreamReader(stream, { signal })
-      stream.send(encodeFrame(request, MAX_CONTROL_FRAME_BYTES))
-      void stream.close().catch(() => {}) // half-close: we send nothing more
-      const body = await reader.readFrame(MAX_CONTROL_FRAME_BYTES, { idleTimeoutMs: this.opts.requestTimeoutMs })
-      if (body === null) throw new PeerProtocolError(`peer closed the ${protocol} stream without answering${reader.error !== undefined ? ` (${reader.error.message})` : ''}`)
-      const header = parseFrameObject(body)
-      if (header.ok === false) {
-        const code = typeof header.code === 'string' && ERROR_CODES.has(header.code) ? header.code : 'UNKNOWN'
-        const message = typeof header.message === 'string' ? header.message.slice(0, 500) : ''
-        throw new PeerRefusedError(code, message)
-      }
-      if (header.ok !== true) throw new FrameError('response header has no boolean "ok"', 'frame-malformed')
-      return { stream, reader, header }
-    } catch (err) {
-      stream.abort(err instanceof Error ? err : new Error(String(err)))
-      throw err
-    }
+    return await request(conn, protocol, body, signal, this.opts.requestTimeoutMs)
   }
 
-  /** Map any failure to the contract's errors and count it. */
   private clientError (peer: string, protocol: string, err: unknown, signals: Array<AbortSignal | undefined>): Error {
-    if (signals.some(s => s?.aborted === true) || err instanceof AbortedError) return err instanceof AbortedError ? err : new AbortedError('aborted', { cause: err })
-    if (err instanceof PeerRefusedError) {
-      this.metrics.peerFailures.inc({ peer, reason: `refused-${err.peerCode.toLowerCase()}` })
-      return err
-    }
-    if (err instanceof PeerRangeError) return err
-    const out = err instanceof PeerProtocolError ? err : new PeerProtocolError(`${protocol} with ${peer} failed: ${errorMessage(err)}`, { cause: err })
-    this.failure(peer, protocol, out)
-    return out
+    return clientError(this.metrics, peer, protocol, err, signals.some(s => s?.aborted === true), e => { this.failure(peer, protocol, e) })
   }
 
   async * fetchRange (peerId: string, digest: string, start: number, end: number, signal?: AbortSignal): AsyncIterable<Uint8Array> {
