@@ -10,8 +10,8 @@ import { SessionManager } from './session/manager.js'
 import { BlobStore } from './store/blob-store.js'
 import { collectGarbage, type GcReport } from './store/gc.js'
 import { createUpstream } from './upstream/client.js'
-import { createPeerNetwork } from './p2p/index.js'
-import type { LegacyPeerNetwork as PeerNetwork } from './p2p/types.js'
+import { createPeerNetwork, legacyView } from './p2p/index.js'
+import type { PeerNetwork } from './p2p/types.js'
 import { localBlobs } from './session/local-blobs.js'
 import type { Upstream, UpstreamRegistry } from './upstream/types.js'
 
@@ -131,7 +131,7 @@ export async function startAgent (init: AgentInit): Promise<Agent> {
     upstream,
     metrics,
     logger,
-    peers,
+    peers: peers !== undefined ? legacyView(peers) : undefined,
     shareable,
     session: {
       maxUpstreamStreams: config.fetch.maxUpstreamStreams,

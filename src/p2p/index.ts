@@ -2,6 +2,7 @@
 import '../polyfill.js'
 
 export { createPeerNetwork, type PeerNetworkInit, type LayerdPeerNetwork } from './network.js'
+export { legacyView } from './legacy.js'
 export { officePrologue, SECRET_PROLOGUE_LABEL } from './node.js'
 export {
   PeerRefusedError,

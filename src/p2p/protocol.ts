@@ -3,10 +3,16 @@
 // format is docs/PROTOCOL.md.
 
 import type { Connection, Stream } from '@libp2p/interface'
+import type { Libp2p } from 'libp2p'
+import { DEFAULTS } from '../config/defaults.js'
 import { AbortedError, PeerProtocolError, PeerRangeError, errorMessage, isLayerdError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics/metrics.js'
+import { isSha256Digest } from '../oci/reference.js'
+import { Tasks } from '../util/tasks.js'
+import type { Connections } from './connections.js'
 import { FrameError, StreamReader, encodeFrame, parseFrameObject } from './frames.js'
+import type { PeerHealth } from './peer-health.js'
 
 export const INVENTORY_PROTOCOL = '/layerd/inventory/1.0.0'
 export const RANGE_PROTOCOL = '/layerd/range/1.0.0'
@@ -130,4 +136,86 @@ export function clientError (metrics: Metrics, peer: string, protocol: string, e
   const out = err instanceof PeerProtocolError ? err : new PeerProtocolError(`${protocol} with ${peer} failed: ${errorMessage(err)}`, { cause: err })
   onFailure(out)
   return out
+}
+
+// ---------------------------------------------------------------- one request/response protocol
+
+export interface ProtocolServiceComponents {
+  libp2p: Libp2p
+  connections: Pick<Connections, 'connectionTo'>
+  health: Pick<PeerHealth, 'isBanned'>
+  metrics: Metrics
+  logger: Logger
+}
+
+export interface ProtocolServiceInit {
+  /** Time for a peer to answer a request, and longest silence inside a transfer. @default DEFAULTS.p2p.requestTimeoutMs */
+  requestTimeoutMs?: number
+}
+
+/**
+ * What range and pieces share: the handler's registration and tasks, the stop signal, the
+ * checks before a request and the error mapping after it (js-libp2p's ping has the same shape).
+ */
+export abstract class ProtocolService {
+  protected readonly timeoutMs: number
+  protected readonly log: Logger
+  private readonly tasks: Tasks
+  private readonly stopController = new AbortController()
+  private running = false
+
+  constructor (protected readonly components: ProtocolServiceComponents, readonly protocol: string, private readonly maxStreams: number, init: ProtocolServiceInit) {
+    this.timeoutMs = init.requestTimeoutMs ?? DEFAULTS.p2p.requestTimeoutMs
+    this.log = components.logger
+    this.tasks = new Tasks(this.log)
+  }
+
+  async start (): Promise<void> {
+    await this.components.libp2p.handle(this.protocol, (stream, conn) => { this.tasks.track(this.serve(stream, conn)) }, { maxInboundStreams: this.maxStreams, maxOutboundStreams: this.maxStreams })
+    this.running = true
+  }
+
+  /** Aborts everything at once; resolves when the handlers have unwound. */
+  async stop (): Promise<void> {
+    this.running = false
+    this.stopController.abort(new AbortedError('p2p stopping'))
+    await this.tasks.settle()
+  }
+
+  protected get stopSignal (): AbortSignal { return this.stopController.signal }
+
+  protected abstract serve (stream: Stream, conn: Connection): Promise<void>
+
+  protected failure (peer: string, err: unknown): void {
+    countFailure(this.components.metrics, this.log, peer, this.protocol, err)
+  }
+
+  protected async readRequest (stream: Stream, peer: string): Promise<Record<string, unknown> | undefined> {
+    return await readRequest(stream, { signal: this.stopSignal, timeoutMs: this.timeoutMs, onFailure: err => { this.failure(peer, err) } })
+  }
+
+  protected async refuse (stream: Stream, code: ErrorCode, message: string): Promise<void> {
+    await refuse(stream, code, message, this.timeoutMs)
+  }
+
+  /** The checks before a request; returns the signal that also ends with stop(). */
+  protected begin (digest: string, signal?: AbortSignal): AbortSignal {
+    if (!isSha256Digest(digest)) throw new PeerRangeError(`invalid digest ${digest}`)
+    if (signal?.aborted === true) throw new AbortedError('aborted before the request')
+    if (!this.running) throw new PeerRangeError('p2p is not running')
+    return signal !== undefined ? AbortSignal.any([signal, this.stopSignal]) : this.stopSignal
+  }
+
+  /** Send a request to a connected, not banned peer and read the answer's header. */
+  protected async open (peer: string, body: unknown, signal: AbortSignal): Promise<Response> {
+    if (this.components.health.isBanned(peer)) throw new PeerRangeError(`peer ${peer} is banned`)
+    const conn = this.components.connections.connectionTo(peer)
+    if (conn === undefined) throw new PeerRangeError(`peer ${peer} is not connected`)
+    return await request(conn, this.protocol, body, signal, this.timeoutMs)
+  }
+
+  protected clientError (peer: string, err: unknown, signal?: AbortSignal): Error {
+    const aborted = signal?.aborted === true || this.stopSignal.aborted
+    return clientError(this.components.metrics, peer, this.protocol, err, aborted, e => { this.failure(peer, e) })
+  }
 }

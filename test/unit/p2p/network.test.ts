@@ -46,30 +46,30 @@ describe('p2p inventory', () => {
     const blob2 = random(10_000)
     const d2 = b.local.add(blob2, [[0, 4000], [6000, 8000]])
 
-    await waitFor(() => b.net.holders(d1).length === 1 && a.net.holders(d2).length === 1, 5000, 'initial inventories')
-    assert.deepEqual(b.net.holders(d1), [{ peerId: a.net.peerId, size: 3000, complete: true, ranges: [[0, 3000]], fetching: false, claimed: [] }])
-    assert.deepEqual(a.net.holders(d2), [{ peerId: b.net.peerId, size: 10_000, complete: false, ranges: [[0, 4000], [6000, 8000]], fetching: true, claimed: [] }])
+    await waitFor(() => b.net.router.holders(d1).length === 1 && a.net.router.holders(d2).length === 1, 5000, 'initial inventories')
+    assert.deepEqual(b.net.router.holders(d1), [{ peerId: a.net.peerId, size: 3000, complete: true, ranges: [[0, 3000]], fetching: false, claimed: [] }])
+    assert.deepEqual(a.net.router.holders(d2), [{ peerId: b.net.peerId, size: 10_000, complete: false, ranges: [[0, 4000], [6000, 8000]], fetching: true, claimed: [] }])
 
     // what a fetching holder claims from upstream travels with its entry
     b.local.setClaimed(d2, [[4000, 6000], [8000, 10_000]])
-    await waitFor(() => a.net.holders(d2)[0]?.claimed.length === 2, 5000, 'claimed ranges')
-    assert.deepEqual(a.net.holders(d2)[0].claimed, [[4000, 6000], [8000, 10_000]])
+    await waitFor(() => a.net.router.holders(d2)[0]?.claimed.length === 2, 5000, 'claimed ranges')
+    assert.deepEqual(a.net.router.holders(d2)[0].claimed, [[4000, 6000], [8000, 10_000]])
 
     const changed: string[] = []
-    const unsubscribe = a.net.onHoldersChange(d => changed.push(d))
+    const unsubscribe = a.net.router.onChange(d => changed.push(d))
     // update: more ranges arrive (several quick changes are throttled; the last one must win)
     b.local.setRanges(d2, [[0, 5000], [6000, 8000]])
     b.local.setRanges(d2, [[0, 9000]])
     b.local.setRanges(d2, [[0, 10_000]])
-    await waitFor(() => a.net.holders(d2)[0]?.complete === true, 5000, 'update')
-    assert.deepEqual(a.net.holders(d2)[0].ranges, [[0, 10_000]])
+    await waitFor(() => a.net.router.holders(d2)[0]?.complete === true, 5000, 'update')
+    assert.deepEqual(a.net.router.holders(d2)[0].ranges, [[0, 10_000]])
     assert.ok(changed.includes(d2))
 
     // a new blob, then a removal
     const d3 = a.local.add(random(100))
-    await waitFor(() => b.net.holders(d3).length === 1, 5000, 'new blob')
+    await waitFor(() => b.net.router.holders(d3).length === 1, 5000, 'new blob')
     a.local.remove(d1)
-    await waitFor(() => b.net.holders(d1).length === 0, 5000, 'removal')
+    await waitFor(() => b.net.router.holders(d1).length === 0, 5000, 'removal')
     unsubscribe()
 
     const infoB = a.net.peers().find(p => p.peerId === b.net.peerId)
@@ -80,7 +80,7 @@ describe('p2p inventory', () => {
     assert.ok(infoB.addresses.length > 0)
 
     await b.net.stop()
-    await waitFor(() => a.net.holders(d2).length === 0 && a.net.peers().length === 0, 5000, 'disconnect')
+    await waitFor(() => a.net.router.holders(d2).length === 0 && a.net.peers().length === 0, 5000, 'disconnect')
   })
 
   it('reconnects to a restarted static peer given without /p2p/, with a stable peer id', async () => {
@@ -89,16 +89,16 @@ describe('p2p inventory', () => {
     const a1 = await startNode({ dataDir, listen: [`/ip4/127.0.0.1/tcp/${port}`] })
     const d = a1.local.add(random(500))
     const b = await node({ peers: [`/ip4/127.0.0.1/tcp/${port}`] })
-    await waitFor(() => b.net.holders(d).length === 1, 5000, 'first connection')
+    await waitFor(() => b.net.router.holders(d).length === 1, 5000, 'first connection')
     const id1 = a1.net.peerId
     await a1.net.stop()
-    await waitFor(() => b.net.holders(d).length === 0, 5000, 'peer gone')
+    await waitFor(() => b.net.router.holders(d).length === 0, 5000, 'peer gone')
 
     const a2 = await node({ dataDir, listen: [`/ip4/127.0.0.1/tcp/${port}`], local: a1.local })
     assert.equal(a2.net.peerId, id1, 'same dataDir gives the same peer id')
     assert.equal(statSync(join(dataDir, PEER_KEY_FILE)).mode & 0o777, 0o600)
-    await waitFor(() => b.net.holders(d).length === 1, 8000, 'reconnection after restart')
-    assert.equal(b.net.holders(d)[0].peerId, id1)
+    await waitFor(() => b.net.router.holders(d).length === 1, 8000, 'reconnection after restart')
+    assert.equal(b.net.router.holders(d)[0].peerId, id1)
   })
 
   it('a fresh dataDir gives a different identity; createPeerNetwork knows its id before start', () => {
@@ -119,11 +119,11 @@ describe('p2p range protocol', () => {
     const b = await node({ peers: [a.addr] })
     const data = random(24 * MiB + 123)
     const d = a.local.add(data)
-    await waitFor(() => b.net.holders(d).length === 1, 5000, 'inventory')
+    await waitFor(() => b.net.router.holders(d).length === 1, 5000, 'inventory')
 
     const start = 12_345
     const end = start + 20 * MiB + 7
-    const got = await within(collect(b.net.fetchRange(a.net.peerId, d, start, end)), 30_000, 'fetchRange')
+    const got = await within(collect(b.net.transfers.fetchRange(a.net.peerId, d, start, end)), 30_000, 'fetchRange')
     assert.equal(got.byteLength, end - start)
     assert.equal(sha256(got), sha256(data.subarray(start, end)))
     assert.equal(await counterValue(b.metrics, 'peerBytesIn', { peer: a.net.peerId }), end - start)
@@ -131,11 +131,11 @@ describe('p2p range protocol', () => {
     assert.equal(await counterValue(a.metrics, 'peerBytesOut', { peer: b.net.peerId }), end - start)
 
     // the whole blob, and a one-byte range at the very end
-    assert.equal(sha256(await collect(b.net.fetchRange(a.net.peerId, d, 0, data.byteLength))), d)
-    assert.deepEqual([...await collect(b.net.fetchRange(a.net.peerId, d, data.byteLength - 1, data.byteLength))], [data[data.byteLength - 1]])
-    assert.equal((await collect(b.net.fetchRange(a.net.peerId, d, 5, 5))).byteLength, 0)
+    assert.equal(sha256(await collect(b.net.transfers.fetchRange(a.net.peerId, d, 0, data.byteLength))), d)
+    assert.deepEqual([...await collect(b.net.transfers.fetchRange(a.net.peerId, d, data.byteLength - 1, data.byteLength))], [data[data.byteLength - 1]])
+    assert.equal((await collect(b.net.transfers.fetchRange(a.net.peerId, d, 5, 5))).byteLength, 0)
 
-    const hashes = await b.net.fetchPieceHashes(a.net.peerId, d)
+    const hashes = await b.net.transfers.fetchPieceHashes(a.net.peerId, d)
     assert.ok(hashes !== undefined)
     assert.deepEqual(hashes.map(h => Buffer.from(h).toString('hex')), (await a.local.pieceHashes(d))!.map(h => Buffer.from(h).toString('hex')))
     assert.equal(hashes.length, 7)
@@ -146,15 +146,15 @@ describe('p2p range protocol', () => {
     const b = await node({ peers: [a.addr] })
     const data = random(64 * 1024)
     const d = a.local.add(data, [[0, 1000]])
-    await waitFor(() => b.net.holders(d).length === 1, 5000, 'inventory')
+    await waitFor(() => b.net.router.holders(d).length === 1, 5000, 'inventory')
     const unknown = sha256(random(10))
-    await expectRefused(collect(b.net.fetchRange(a.net.peerId, unknown, 0, 10)), 'BLOB_UNKNOWN')
-    await expectRefused(collect(b.net.fetchRange(a.net.peerId, d, 500, 1500)), 'RANGE_NOT_HELD')
-    await expectRefused(collect(b.net.fetchRange(a.net.peerId, d, 60_000, 70_000)), 'OUT_OF_BOUNDS')
+    await expectRefused(collect(b.net.transfers.fetchRange(a.net.peerId, unknown, 0, 10)), 'BLOB_UNKNOWN')
+    await expectRefused(collect(b.net.transfers.fetchRange(a.net.peerId, d, 500, 1500)), 'RANGE_NOT_HELD')
+    await expectRefused(collect(b.net.transfers.fetchRange(a.net.peerId, d, 60_000, 70_000)), 'OUT_OF_BOUNDS')
     // a good request on the same connection still works
-    assert.deepEqual(await collect(b.net.fetchRange(a.net.peerId, d, 10, 900)), data.subarray(10, 900))
-    assert.equal(await b.net.fetchPieceHashes(a.net.peerId, d), undefined)
-    assert.equal(await b.net.fetchPieceHashes(a.net.peerId, unknown), undefined)
+    assert.deepEqual(await collect(b.net.transfers.fetchRange(a.net.peerId, d, 10, 900)), data.subarray(10, 900))
+    assert.equal(await b.net.transfers.fetchPieceHashes(a.net.peerId, d), undefined)
+    assert.equal(await b.net.transfers.fetchPieceHashes(a.net.peerId, unknown), undefined)
     assert.ok(await counterValue(b.metrics, 'peerFailures', { reason: 'refused-blob_unknown' }) >= 1)
   })
 
@@ -163,12 +163,12 @@ describe('p2p range protocol', () => {
     const b = await node({ peers: [a.addr] })
     const data = random(8 * MiB)
     const d = a.local.add(data)
-    await waitFor(() => b.net.holders(d).length === 1, 5000, 'inventory')
+    await waitFor(() => b.net.router.holders(d).length === 1, 5000, 'inventory')
 
     const ac = new AbortController()
-    const first = b.net.fetchRange(a.net.peerId, d, 0, data.byteLength, ac.signal)[Symbol.asyncIterator]()
+    const first = b.net.transfers.fetchRange(a.net.peerId, d, 0, data.byteLength, ac.signal)[Symbol.asyncIterator]()
     assert.equal((await first.next()).done, false) // the first upload is now running (rate-limited)
-    await expectRefused(collect(b.net.fetchRange(a.net.peerId, d, 0, 1000)), 'BUSY')
+    await expectRefused(collect(b.net.transfers.fetchRange(a.net.peerId, d, 0, 1000)), 'BUSY')
     ac.abort()
     await assert.rejects(async () => { while (!(await first.next()).done) { /* drain */ } }, AbortedError)
     // the slot is released once the aborted upload unwinds
@@ -176,7 +176,7 @@ describe('p2p range protocol', () => {
     let ok = false
     for (let i = 0; i < 50 && !ok; i++) {
       try {
-        assert.deepEqual(await collect(b.net.fetchRange(a.net.peerId, d, 0, 1000)), data.subarray(0, 1000))
+        assert.deepEqual(await collect(b.net.transfers.fetchRange(a.net.peerId, d, 0, 1000)), data.subarray(0, 1000))
         ok = true
       } catch (err) {
         if (!(err instanceof PeerRefusedError && err.peerCode === 'BUSY')) throw err
@@ -191,11 +191,11 @@ describe('p2p range protocol', () => {
     const b = await node({ peers: [a.addr] })
     const c = await node({ peers: [a.addr] })
     const d = a.local.add(random(8 * MiB))
-    await waitFor(() => b.net.holders(d).length === 1 && c.net.holders(d).length === 1, 5000, 'inventory')
+    await waitFor(() => b.net.router.holders(d).length === 1 && c.net.router.holders(d).length === 1, 5000, 'inventory')
     const ac = new AbortController()
-    const first = b.net.fetchRange(a.net.peerId, d, 0, 8 * MiB, ac.signal)[Symbol.asyncIterator]()
+    const first = b.net.transfers.fetchRange(a.net.peerId, d, 0, 8 * MiB, ac.signal)[Symbol.asyncIterator]()
     assert.equal((await first.next()).done, false)
-    await expectRefused(collect(c.net.fetchRange(a.net.peerId, d, 0, 1000)), 'BUSY')
+    await expectRefused(collect(c.net.transfers.fetchRange(a.net.peerId, d, 0, 1000)), 'BUSY')
     ac.abort()
     await assert.rejects(async () => { while (!(await first.next()).done) { /* drain */ } })
   })
@@ -204,10 +204,10 @@ describe('p2p range protocol', () => {
     const a = await node({ uploadBytesPerSecond: 4 * MiB })
     const b = await node({ peers: [a.addr] })
     const d = a.local.add(random(32 * MiB))
-    await waitFor(() => b.net.holders(d).length === 1, 5000, 'inventory')
+    await waitFor(() => b.net.router.holders(d).length === 1, 5000, 'inventory')
     let received = 0
     const consume = (async () => {
-      for await (const chunk of b.net.fetchRange(a.net.peerId, d, 0, 32 * MiB)) {
+      for await (const chunk of b.net.transfers.fetchRange(a.net.peerId, d, 0, 32 * MiB)) {
         received += chunk.byteLength
         if (received > 0 && received < 2 * MiB) void a.net.stop()
       }
@@ -217,17 +217,17 @@ describe('p2p range protocol', () => {
       return true
     }), 15_000, 'fetchRange after peer stop')
     assert.ok(received < 32 * MiB)
-    await waitFor(() => b.net.holders(d).length === 0, 5000, 'holder gone')
+    await waitFor(() => b.net.router.holders(d).length === 0, 5000, 'holder gone')
   })
 
   it('honours an AbortSignal', async () => {
     const a = await node({ uploadBytesPerSecond: 2 * MiB })
     const b = await node({ peers: [a.addr] })
     const d = a.local.add(random(8 * MiB))
-    await waitFor(() => b.net.holders(d).length === 1, 5000, 'inventory')
+    await waitFor(() => b.net.router.holders(d).length === 1, 5000, 'inventory')
     const ac = new AbortController()
     setTimeout(() => ac.abort(), 300)
-    await within(assert.rejects(collect(b.net.fetchRange(a.net.peerId, d, 0, 8 * MiB, ac.signal)), AbortedError), 5000, 'abort')
+    await within(assert.rejects(collect(b.net.transfers.fetchRange(a.net.peerId, d, 0, 8 * MiB, ac.signal)), AbortedError), 5000, 'abort')
   })
 })
 
@@ -237,7 +237,7 @@ describe('p2p robustness', () => {
     const good = await node({ peers: [a.addr] })
     const data = random(2 * MiB)
     const d = a.local.add(data)
-    await waitFor(() => good.net.holders(d).length === 1, 5000, 'inventory')
+    await waitFor(() => good.net.router.holders(d).length === 1, 5000, 'inventory')
     const r = await raw()
     const target = multiaddr(a.addr)
 
@@ -287,12 +287,12 @@ describe('p2p robustness', () => {
     assert.ok(failures >= 5, `expected at least 5 failures, got ${failures}`)
     assert.ok(await counterValue(a.metrics, 'peerFailures', { reason: 'frame-oversized' }) >= 2)
     // the raw peer's bogus inventory never reached the table
-    assert.deepEqual(a.net.holders(d), [])
+    assert.deepEqual(a.net.router.holders(d), [])
 
     // the node still serves the well-behaved peer
-    assert.equal(sha256(await within(collect(good.net.fetchRange(a.net.peerId, d, 0, data.byteLength)), 10_000, 'fetch')), d)
+    assert.equal(sha256(await within(collect(good.net.transfers.fetchRange(a.net.peerId, d, 0, data.byteLength)), 10_000, 'fetch')), d)
     const d2 = a.local.add(random(10))
-    await waitFor(() => good.net.holders(d2).length === 1, 5000, 'inventory after garbage')
+    await waitFor(() => good.net.router.holders(d2).length === 1, 5000, 'inventory after garbage')
   })
 
   it('different office secrets never connect; the same secret does', async () => {
@@ -302,11 +302,11 @@ describe('p2p robustness', () => {
     const other = await node({ secret: Buffer.from('office-two'), peers: [a.addr] })
     const none = await node({ peers: [a.addr] })
     const same = await node({ secret: Buffer.from('office-one'), peers: [a.addr] })
-    await waitFor(() => same.net.holders(d).length === 1, 5000, 'same-secret peer')
+    await waitFor(() => same.net.router.holders(d).length === 1, 5000, 'same-secret peer')
     await new Promise(resolve => setTimeout(resolve, 1500)) // several re-dial attempts
     assert.deepEqual(other.net.peers(), [])
     assert.deepEqual(none.net.peers(), [])
-    assert.deepEqual(other.net.holders(d), [])
+    assert.deepEqual(other.net.router.holders(d), [])
     assert.deepEqual(a.net.peers().map(p => p.peerId), [same.net.peerId])
     assert.equal(a.net.libp2p!.getConnections().length, 1)
   })
@@ -316,20 +316,20 @@ describe('p2p robustness', () => {
     const b = await node({ peers: [a.addr] })
     const da = a.local.add(random(1000))
     const db = b.local.add(random(1000))
-    await waitFor(() => b.net.holders(da).length === 1 && a.net.holders(db).length === 1, 5000, 'inventory')
+    await waitFor(() => b.net.router.holders(da).length === 1 && a.net.router.holders(db).length === 1, 5000, 'inventory')
     const changed: string[] = []
-    b.net.onHoldersChange(x => changed.push(x))
-    b.net.ban(a.net.peerId, 600, 'sent bad bytes')
-    assert.deepEqual(b.net.holders(da), [])
+    b.net.router.onChange(x => changed.push(x))
+    b.net.health.ban(a.net.peerId, 600, 'sent bad bytes')
+    assert.deepEqual(b.net.router.holders(da), [])
     assert.ok(changed.includes(da))
     assert.equal(b.net.peers().find(p => p.peerId === a.net.peerId)?.bannedUntil !== undefined, true)
     // A asks B: refused
-    await expectRefused(collect(a.net.fetchRange(b.net.peerId, db, 0, 10)), 'BANNED')
+    await expectRefused(collect(a.net.transfers.fetchRange(b.net.peerId, db, 0, 10)), 'BANNED')
     // B does not fetch from a banned peer either
-    await assert.rejects(collect(b.net.fetchRange(a.net.peerId, da, 0, 10)))
+    await assert.rejects(collect(b.net.transfers.fetchRange(a.net.peerId, da, 0, 10)))
     // the ban expires
-    await waitFor(() => b.net.holders(da).length === 1, 3000, 'ban expiry')
-    assert.equal((await collect(a.net.fetchRange(b.net.peerId, db, 0, 10))).byteLength, 10)
+    await waitFor(() => b.net.router.holders(da).length === 1, 3000, 'ban expiry')
+    assert.equal((await collect(a.net.transfers.fetchRange(b.net.peerId, db, 0, 10))).byteLength, 10)
   })
 })
 
@@ -342,7 +342,7 @@ describe('p2p throughput', { skip: process.env.LAYERD_P2P_BENCH_MIB === undefine
     a.local.chunkSize = 256 * 1024
     const b = await node({ peers: [a.addr] })
     const d = a.local.add(data)
-    await waitFor(() => b.net.holders(d).length === 1, 5000, 'inventory')
+    await waitFor(() => b.net.router.holders(d).length === 1, 5000, 'inventory')
 
     const { createServer, connect } = await import('node:net')
     const tcpRun = async (): Promise<number> => {
@@ -376,7 +376,7 @@ describe('p2p throughput', { skip: process.env.LAYERD_P2P_BENCH_MIB === undefine
     const p2pRun = async (): Promise<number> => {
       const t0 = performance.now()
       let n = 0
-      for await (const c of b.net.fetchRange(a.net.peerId, d, 0, size)) n += c.byteLength
+      for await (const c of b.net.transfers.fetchRange(a.net.peerId, d, 0, size)) n += c.byteLength
       const ms = performance.now() - t0
       assert.equal(n, size)
       return size / 1e6 / (ms / 1000)
