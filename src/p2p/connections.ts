@@ -22,6 +22,10 @@ export interface ConnectionsInit {
   protocol?: string
 }
 
+export function connections (components: ConnectionsComponents, init: ConnectionsInit = {}): Connections {
+  return new Connections(components, init)
+}
+
 export class Connections {
   private readonly connected = new Set<string>()
   private readonly connectListeners = new Set<(peer: string, conn?: Connection) => void>()

@@ -32,6 +32,10 @@ export interface DialerInit {
 /** While connected to a static peer, look again this often even if no disconnect comes. */
 const RECHECK_MS = 5_000
 
+export function dialer (components: DialerComponents, init: DialerInit = {}): Dialer {
+  return new Dialer(components, init)
+}
+
 export class Dialer {
   /** The static peers, parsed. */
   readonly peers: Multiaddr[]

@@ -49,6 +49,10 @@ const MAX_STREAMS = 4
 /** Frame head room for the JSON around the entries. */
 const FRAME_OVERHEAD = 64
 
+export function meshRouter (components: MeshRouterComponents, init: MeshRouterInit = {}): MeshRouter {
+  return new MeshRouter(components, init)
+}
+
 export class MeshRouter implements ContentRouter {
   private readonly mirror = new Map<string, InventoryEntry>()
   private readonly table = new HoldersTable()

@@ -11,17 +11,17 @@ import { ConfigError, PeerRangeError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics/metrics.js'
 import type { ContentRouter } from '../routing/router.js'
-import { Connections } from './connections.js'
-import { Dialer, type DialerInit } from './dialer.js'
+import { connections, type Connections } from './connections.js'
+import { dialer, type Dialer, type DialerInit } from './dialer.js'
 import { loadOrCreatePeerKey } from './identity.js'
-import { MeshRouter, type MeshRouterInit } from './mesh-router.js'
+import { meshRouter, type MeshRouter, type MeshRouterInit } from './mesh-router.js'
 import { createNode, type NodeInit } from './node.js'
 import { PeerHealth } from './peer-health.js'
-import { PiecesService } from './pieces.js'
+import { piecesProtocol } from './pieces.js'
 import type { ProtocolServiceInit } from './protocol.js'
-import { RangeService } from './range.js'
+import { rangeProtocol } from './range.js'
 import type { InventoryChange, LocalBlobs, PeerInfo, PeerNetwork, PeerTransfers } from './types.js'
-import { Uploads, type UploadsInit } from './uploads.js'
+import { uploads, type Uploads, type UploadsInit } from './uploads.js'
 
 /** Every service's options, plus what the facade itself needs. Defaults: DEFAULTS.p2p. */
 export interface PeerNetworkInit extends Omit<NodeInit, 'privateKey' | 'logger'>, Pick<DialerInit, 'peers'>, MeshRouterInit, UploadsInit, ProtocolServiceInit {
@@ -95,21 +95,22 @@ class Network implements LayerdPeerNetwork {
 
   constructor (private readonly init: PeerNetworkInit) {
     this.log = init.logger.child({ component: 'p2p' })
-    this.privateKey = loadOrCreatePeerKey(init.dataDir, this.log)
-    this.peerId = peerIdFromPrivateKey(this.privateKey).toString()
     this.health = new PeerHealth({ logger: this.log })
     const c = this.components = new Components(this.log, init.metrics, this.health, init.local)
-    this.connections = c.connections = new Connections(c)
-    c.uploads = new Uploads(c, init)
-    this.router = c.router = new MeshRouter(c, init)
-    const range = new RangeService(c, init)
-    const pieces = new PiecesService(c, init)
-    this.dialer = new Dialer(c, { ...init, dialTimeoutMs: init.requestTimeoutMs })
+    this.connections = c.connections = connections(c)
+    c.uploads = uploads(c, init)
+    this.router = c.router = meshRouter(c, init)
+    const range = rangeProtocol(c, init)
+    const pieces = piecesProtocol(c, init)
+    this.dialer = dialer(c, { ...init, dialTimeoutMs: init.requestTimeoutMs })
     this.services = [this.connections, c.uploads, this.router, range, pieces, this.dialer]
     this.transfers = {
       fetchRange: (peerId, digest, start, end, signal) => range.fetchRange(peerId, digest, start, end, signal),
       fetchPieceHashes: async (peerId, digest, signal) => await pieces.fetchPieceHashes(peerId, digest, signal)
     }
+    // Last: a configuration error (a bad static peer) must not leave a new identity behind.
+    this.privateKey = loadOrCreatePeerKey(init.dataDir, this.log)
+    this.peerId = peerIdFromPrivateKey(this.privateKey).toString()
   }
 
   get libp2p (): Libp2p | undefined { return this.components.node }

@@ -1,7 +1,7 @@
 // The pieces protocol (/layerd/pieces/1.0.0): the per-piece sha256 list of a blob the peer holds
 // complete, so bytes from a partial holder can be checked piece by piece.
 
-import type { Connection, Stream } from '@libp2p/interface'
+import type { Stream } from '@libp2p/interface'
 import { AbortedError, PeerProtocolError, errorMessage } from '../errors.js'
 import type { ContentRouter } from '../routing/router.js'
 import { PIECE_SIZE, pieceCount } from '../util/pieces.js'
@@ -21,23 +21,20 @@ export type PiecesInit = ProtocolServiceInit
 const HASH_BYTES = 32
 const MAX_STREAMS = 16
 
-export class PiecesService extends ProtocolService {
+export function piecesProtocol (components: PiecesComponents, init: PiecesInit = {}): PiecesService {
+  return new PiecesService(components, init)
+}
+
+export class PiecesService extends ProtocolService<string> {
   constructor (protected override readonly components: PiecesComponents, init: PiecesInit = {}) {
     super(components, PIECES_PROTOCOL, MAX_STREAMS, init)
   }
 
-  protected async serve (stream: Stream, conn: Connection): Promise<void> {
-    const peer = conn.remotePeer.toString()
-    const msg = await this.readRequest(stream, peer)
-    if (msg === undefined) return
-    let digest: string
-    try {
-      digest = expectDigest(msg.digest)
-    } catch (err) {
-      this.failure(peer, err)
-      await this.refuse(stream, 'BAD_REQUEST', errorMessage(err)); return
-    }
-    if (this.components.health.isBanned(peer)) { await this.refuse(stream, 'BANNED', 'you are banned'); return }
+  protected parseRequest (msg: Record<string, unknown>): string {
+    return expectDigest(msg.digest)
+  }
+
+  protected async answer (stream: Stream, peer: string, digest: string): Promise<void> {
     const entry = this.components.router.advertised(digest)
     if (entry === undefined) { await this.refuse(stream, 'BLOB_UNKNOWN', `${digest} is not held`); return }
     if (!entry.complete) { await this.refuse(stream, 'NOT_COMPLETE', `${digest} is not complete here`); return }

@@ -1,6 +1,6 @@
-// What the range and pieces protocols share: ids, frame limits, error codes, and the request /
-// answer helpers of both sides (one request frame, one header frame, then raw bytes). The wire
-// format is docs/PROTOCOL.md.
+// The ids and frame limits of our three protocols, and what range and pieces share: error codes,
+// the request / answer helpers of both sides (one request frame, one header frame, then raw
+// bytes) and ProtocolService. The wire format is docs/PROTOCOL.md.
 
 import type { Connection, Stream } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
@@ -154,10 +154,11 @@ export interface ProtocolServiceInit {
 }
 
 /**
- * What range and pieces share: the handler's registration and tasks, the stop signal, the
+ * What range and pieces share: the handler's registration and tasks, the stop signal, reading
+ * and checking a request (BAD_REQUEST, BANNED) before `answer()`, and on the client side the
  * checks before a request and the error mapping after it (js-libp2p's ping has the same shape).
  */
-export abstract class ProtocolService {
+export abstract class ProtocolService<Request> {
   protected readonly timeoutMs: number
   protected readonly log: Logger
   private readonly tasks: Tasks
@@ -184,14 +185,29 @@ export abstract class ProtocolService {
 
   protected get stopSignal (): AbortSignal { return this.stopController.signal }
 
-  protected abstract serve (stream: Stream, conn: Connection): Promise<void>
+  /** Validate a request frame; throws FrameError for garbage. */
+  protected abstract parseRequest (msg: Record<string, unknown>): Request
+
+  /** Answer a well-formed request of a peer that is not banned. */
+  protected abstract answer (stream: Stream, peer: string, request: Request): Promise<void>
+
+  private async serve (stream: Stream, conn: Connection): Promise<void> {
+    const peer = conn.remotePeer.toString()
+    const msg = await readRequest(stream, { signal: this.stopSignal, timeoutMs: this.timeoutMs, onFailure: err => { this.failure(peer, err) } })
+    if (msg === undefined) return
+    let req: Request
+    try {
+      req = this.parseRequest(msg)
+    } catch (err) {
+      this.failure(peer, err)
+      await this.refuse(stream, 'BAD_REQUEST', errorMessage(err)); return
+    }
+    if (this.components.health.isBanned(peer)) { await this.refuse(stream, 'BANNED', 'you are banned'); return }
+    await this.answer(stream, peer, req)
+  }
 
   protected failure (peer: string, err: unknown): void {
     countFailure(this.components.metrics, this.log, peer, this.protocol, err)
-  }
-
-  protected async readRequest (stream: Stream, peer: string): Promise<Record<string, unknown> | undefined> {
-    return await readRequest(stream, { signal: this.stopSignal, timeoutMs: this.timeoutMs, onFailure: err => { this.failure(peer, err) } })
   }
 
   protected async refuse (stream: Stream, code: ErrorCode, message: string): Promise<void> {

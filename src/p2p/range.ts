@@ -3,7 +3,7 @@
 // paces by the shared rate and sends through the capped writer; the client yields exactly the
 // bytes asked for or throws.
 
-import type { Connection, Stream } from '@libp2p/interface'
+import type { Stream } from '@libp2p/interface'
 import { AbortedError, PeerProtocolError, PeerRangeError, errorMessage } from '../errors.js'
 import { rangesCover } from '../util/ranges.js'
 import { FrameError, encodeFrame, sendCapped } from './frames.js'
@@ -21,31 +21,31 @@ export interface RangeComponents extends ProtocolServiceComponents {
 
 export type RangeInit = ProtocolServiceInit
 
+interface RangeRequest { digest: string, offset: number, length: number }
+
 /** Rate-limited sends spend tokens in pieces of at most this, so they stay smooth. */
 const PACE_BYTES = 256 * 1024
 const MAX_STREAMS = 64
 
-export class RangeService extends ProtocolService {
+export function rangeProtocol (components: RangeComponents, init: RangeInit = {}): RangeService {
+  return new RangeService(components, init)
+}
+
+export class RangeService extends ProtocolService<RangeRequest> {
   constructor (protected override readonly components: RangeComponents, init: RangeInit = {}) {
     super(components, RANGE_PROTOCOL, MAX_STREAMS, init)
   }
 
-  protected async serve (stream: Stream, conn: Connection): Promise<void> {
-    const peer = conn.remotePeer.toString()
-    const msg = await this.readRequest(stream, peer)
-    if (msg === undefined) return
-    let digest: string, offset: number, length: number
-    try {
-      digest = expectDigest(msg.digest)
-      offset = expectSize(msg.offset, 'offset')
-      length = expectSize(msg.length, 'length')
-      if (!Number.isSafeInteger(offset + length)) throw new FrameError('offset + length is not a safe integer', 'frame-malformed')
-    } catch (err) {
-      this.failure(peer, err)
-      await this.refuse(stream, 'BAD_REQUEST', errorMessage(err)); return
-    }
+  protected parseRequest (msg: Record<string, unknown>): RangeRequest {
+    const digest = expectDigest(msg.digest)
+    const offset = expectSize(msg.offset, 'offset')
+    const length = expectSize(msg.length, 'length')
+    if (!Number.isSafeInteger(offset + length)) throw new FrameError('offset + length is not a safe integer', 'frame-malformed')
+    return { digest, offset, length }
+  }
+
+  protected async answer (stream: Stream, peer: string, { digest, offset, length }: RangeRequest): Promise<void> {
     const end = offset + length
-    if (this.components.health.isBanned(peer)) { await this.refuse(stream, 'BANNED', 'you are banned'); return }
     const entry = this.components.router.advertised(digest)
     if (entry === undefined) { await this.refuse(stream, 'BLOB_UNKNOWN', `${digest} is not held`); return }
     if (end > entry.size) { await this.refuse(stream, 'OUT_OF_BOUNDS', `range ${offset}-${end} outside blob of ${entry.size} bytes`); return }

@@ -28,6 +28,10 @@ export interface UploadSlot {
   release (): void
 }
 
+export function uploads (components: UploadsComponents, init: UploadsInit = {}): Uploads {
+  return new Uploads(components, init)
+}
+
 export class Uploads {
   /** The shared upload rate. */
   readonly bucket: TokenBucket

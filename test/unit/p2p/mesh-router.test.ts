@@ -22,6 +22,15 @@ async function pair (): Promise<[MeshNode, MeshNode]> {
 
 const digest = (c: string): string => 'sha256:' + c.repeat(64)
 
+/** A advertises `d` (complete, `size` bytes); once B sees it, the changes B hears from then on. */
+async function shared (a: MeshNode, b: MeshNode, d: string, size = 10): Promise<string[]> {
+  a.router.advertise(holding(d, size, [[0, size]]))
+  await waitFor(() => b.router.holders(d).length === 1, 5000, 'advertised')
+  const changed: string[] = []
+  b.router.onChange(x => changed.push(x))
+  return changed
+}
+
 function holding (d: string, size: number, ranges: Array<[number, number]>, claimed: Array<[number, number]> = []): Holding {
   const complete = ranges.length === 1 && ranges[0][0] === 0 && ranges[0][1] === size
   return { digest: d, size, complete, ranges, fetching: !complete, claimed }
@@ -62,10 +71,7 @@ describe('MeshRouter', () => {
   it('withdraw removes the holding on the other side; a malformed holding is not advertised', async () => {
     const [a, b] = await pair()
     const d = digest('c')
-    a.router.advertise(holding(d, 50, [[0, 50]]))
-    await waitFor(() => b.router.holders(d).length === 1, 5000, 'advertised')
-    const changed: string[] = []
-    b.router.onChange(x => changed.push(x))
+    const changed = await shared(a, b, d)
     a.router.withdraw(d)
     await waitFor(() => b.router.holders(d).length === 0, 5000, 'withdrawn')
     assert.ok(changed.includes(d))
@@ -83,10 +89,7 @@ describe('MeshRouter', () => {
   it('a disconnect clears the peer\'s holdings and says so', async () => {
     const [a, b] = await pair()
     const d = digest('f')
-    a.router.advertise(holding(d, 10, [[0, 10]]))
-    await waitFor(() => b.router.holders(d).length === 1, 5000, 'advertised')
-    const changed: string[] = []
-    b.router.onChange(x => changed.push(x))
+    const changed = await shared(a, b, d)
     await b.node.hangUp(a.node.peerId)
     await waitFor(() => b.router.holders(d).length === 0 && !b.connections.isConnected(a.peerId), 5000, 'gone')
     assert.ok(changed.includes(d))
@@ -96,10 +99,7 @@ describe('MeshRouter', () => {
   it('a ban hides the peer\'s holdings until it ends; both are change events', async () => {
     const [a, b] = await pair()
     const d = digest('1')
-    a.router.advertise(holding(d, 10, [[0, 10]]))
-    await waitFor(() => b.router.holders(d).length === 1, 5000, 'advertised')
-    const changed: string[] = []
-    b.router.onChange(x => changed.push(x))
+    const changed = await shared(a, b, d)
     b.health.ban(a.peerId, 300, 'test')
     assert.deepEqual(b.router.holders(d), [])
     assert.deepEqual(await b.router.lookup(d), [])

@@ -5,10 +5,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Libp2p } from 'libp2p'
 import { silentLogger } from '../../../src/log.js'
 import { createMetrics, type Metrics } from '../../../src/metrics/metrics.js'
-import { Connections } from '../../../src/p2p/connections.js'
-import { MeshRouter, type MeshRouterInit } from '../../../src/p2p/mesh-router.js'
-import { createNode } from '../../../src/p2p/node.js'
-import { PeerHealth } from '../../../src/p2p/peer-health.js'
+import { connections as connectionsService, createNode, meshRouter, PeerHealth, type Connections, type MeshRouter, type MeshRouterInit } from '../../../src/p2p/index.js'
 
 export interface MeshNode {
   node: Libp2p
@@ -25,8 +22,8 @@ export async function meshNode (init: MeshRouterInit = {}): Promise<MeshNode> {
   const metrics = createMetrics({ defaultMetrics: false })
   const logger = silentLogger()
   const health = new PeerHealth()
-  const connections = new Connections({ libp2p: node, metrics, logger })
-  const router = new MeshRouter({ libp2p: node, connections, health, metrics, logger }, { inventoryThrottleMs: 20, redialMinMs: 100, redialMaxMs: 500, requestTimeoutMs: 5_000, ...init })
+  const connections = connectionsService({ libp2p: node, metrics, logger })
+  const router = meshRouter({ libp2p: node, connections, health, metrics, logger }, { inventoryThrottleMs: 20, redialMinMs: 100, redialMaxMs: 500, requestTimeoutMs: 5_000, ...init })
   await connections.start()
   await router.start()
   await node.start()
