@@ -6,8 +6,6 @@ import type { Ranges } from '../util/ranges.js'
 import { FrameError } from './frames.js'
 import type { InventoryEntry } from './types.js'
 
-// src/session still imports rangesCover from here; it moves to util/ranges with the session rewrite.
-export { rangesCover } from '../util/ranges.js'
 
 export function isSize (value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
