@@ -30,7 +30,7 @@ async function main (): Promise<void> {
   const child = fork(new URL(import.meta.url).pathname, ['serve', String(mib)])
   const info = await new Promise<{ addr: string, peerId: string, digest: string }>(resolve => child.once('message', m => resolve(m as never)))
   const b = await startNode({ peers: [info.addr] })
-  await waitFor(() => b.net.holders(info.digest).length === 1, 10_000, 'inventory')
+  await waitFor(() => b.net.router.holders(info.digest).length === 1, 10_000, 'inventory')
   const size = mib * MiB
   const rate = (ms: number): number => size / 1e6 / (ms / 1000)
 
@@ -38,7 +38,7 @@ async function main (): Promise<void> {
     const t0 = performance.now()
     const h = createHash('sha256')
     let n = 0
-    for await (const c of b.net.fetchRange(info.peerId, info.digest, 0, size)) { h.update(c); n += c.byteLength }
+    for await (const c of b.net.transfers.fetchRange(info.peerId, info.digest, 0, size)) { h.update(c); n += c.byteLength }
     if (n !== size || 'sha256:' + h.digest('hex') !== info.digest) throw new Error('whole: bad bytes')
     return rate(performance.now() - t0)
   }
@@ -52,7 +52,7 @@ async function main (): Promise<void> {
         next = Math.min(size, next + pieceSize)
         const buf = Buffer.allocUnsafe(next - start)
         let off = 0
-        for await (const c of b.net.fetchRange(info.peerId, info.digest, start, start + buf.length)) { buf.set(c, off); off += c.byteLength }
+        for await (const c of b.net.transfers.fetchRange(info.peerId, info.digest, start, start + buf.length)) { buf.set(c, off); off += c.byteLength }
         if (off !== buf.length) throw new Error('piece: short')
         createHash('sha256').update(buf).digest()
       }

@@ -9,8 +9,7 @@ import { ConfigError, errorMessage } from './errors.js'
 import type { Logger } from './log.js'
 import { createMetrics, type Metrics } from './metrics/metrics.js'
 import { createPeerNetwork } from './p2p/index.js'
-import { legacySources } from './p2p/legacy-sources.js'
-import type { LegacyPeerNetwork, LocalBlobs } from './p2p/types.js'
+import type { LocalBlobs, PeerNetwork } from './p2p/types.js'
 import type { AdminRoutes } from './registry/admin.js'
 import { RegistryServer } from './registry/server.js'
 import { localBlobs } from './session/local-blobs.js'
@@ -41,7 +40,7 @@ export interface Agent {
   readonly address: AddressInfo
   readonly store: BlobStore
   readonly sessions: SessionManager
-  readonly peers?: LegacyPeerNetwork
+  readonly peers?: PeerNetwork
   gc (): Promise<GcReport>
   stop (): Promise<void>
 }
@@ -97,7 +96,7 @@ export async function startAgent (init: AgentInit): Promise<Agent> {
   const sharing: SharingPolicy = sharingPolicy(registries.map(r => ({ name: r.name, credentialed: r.credentials !== undefined, shareable: r.shareable })))
   // The inventory needs the sessions' fetching state and the sessions need the network: bind late.
   let sessionsRef: SessionManager | undefined
-  let peers: LegacyPeerNetwork | undefined
+  let peers: PeerNetwork | undefined
   if (config.p2p.enabled) {
     const local = localBlobs(store, {
       isFetching: (d) => sessionsRef?.isFetching(d) ?? false,
@@ -124,7 +123,7 @@ export async function startAgent (init: AgentInit): Promise<Agent> {
     upstream,
     metrics,
     logger,
-    peers: peers !== undefined ? legacySources(peers) : undefined,
+    peers,
     sharing,
     session: {
       maxUpstreamStreams: config.fetch.maxUpstreamStreams,

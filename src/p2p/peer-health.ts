@@ -22,7 +22,7 @@ export class PeerHealth {
   private readonly failedUntil = new Map<string, number>()
   /** `${peer}\n${digest}` → when its advertised bytes last grew */
   private readonly growth = new Map<string, Growth>()
-  private readonly timers = new Set<NodeJS.Timeout>()
+  private readonly timers = new Map<string, NodeJS.Timeout>()
   private readonly listeners = new Set<(ev: HealthEvent) => void>()
   private readonly now: () => number
 
@@ -32,19 +32,23 @@ export class PeerHealth {
 
   /** Stop using and serving a peer for `ms` (it sent bad bytes). Bans only ever get longer. */
   ban (peerId: string, ms: number, reason: string): void {
-    const until = Math.max(this.bans.get(peerId) ?? 0, this.now() + Math.max(0, ms))
+    const before = this.bans.get(peerId) ?? 0
+    const until = Math.max(before, this.now() + Math.max(0, ms))
     this.bans.set(peerId, until)
     this.init.logger?.warn({ peer: peerId, ms, reason }, 'peer banned')
     this.emit({ type: 'banned', peerId })
+    // One expiry timer per peer, so a ban period ends with exactly one 'unbanned'.
+    if (until === before && this.timers.has(peerId)) return
+    clearTimeout(this.timers.get(peerId))
     const timer = setTimeout(() => {
-      this.timers.delete(timer)
+      this.timers.delete(peerId)
       if (!this.isBanned(peerId)) {
         this.init.logger?.info({ peer: peerId }, 'peer ban expired')
         this.emit({ type: 'unbanned', peerId })
       }
     }, Math.max(0, until - this.now()) + 5)
     timer.unref()
-    this.timers.add(timer)
+    this.timers.set(peerId, timer)
   }
 
   isBanned (peerId: string): boolean {
@@ -107,7 +111,7 @@ export class PeerHealth {
   }
 
   stop (): void {
-    for (const t of this.timers) clearTimeout(t)
+    for (const t of this.timers.values()) clearTimeout(t)
     this.timers.clear()
     this.listeners.clear()
   }

@@ -75,18 +75,3 @@ export interface PeerNetwork extends PeerSources {
   stop (): Promise<void>
 }
 
-/**
- * @deprecated The network facade before the split into router, transfers and health; removed
- * once every caller uses PeerSources.
- */
-export interface LegacyPeerNetwork {
-  readonly peerId: string
-  holders (digest: string): PeerHolding[]
-  onHoldersChange (listener: (digest: string) => void): () => void
-  fetchRange (peerId: string, digest: string, start: number, end: number, signal?: AbortSignal): AsyncIterable<Uint8Array>
-  fetchPieceHashes (peerId: string, digest: string, signal?: AbortSignal): Promise<Uint8Array[] | undefined>
-  ban (peerId: string, ms: number, reason: string): void
-  peers (): PeerInfo[]
-  start (): Promise<void>
-  stop (): Promise<void>
-}

@@ -1,14 +1,11 @@
 // Strict validation of everything a peer sends. Anything that fails throws FrameError
 // ('frame-malformed'); callers close the stream and count a peer failure.
 
+import { isSha256Digest } from '../oci/reference.js'
+import type { Ranges } from '../util/ranges.js'
 import { FrameError } from './frames.js'
-import type { InventoryEntry, Ranges } from './types.js'
+import type { InventoryEntry } from './types.js'
 
-export const DIGEST_RE = /^sha256:[a-f0-9]{64}$/
-
-export function isDigest (value: unknown): value is string {
-  return typeof value === 'string' && DIGEST_RE.test(value)
-}
 
 export function isSize (value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0
@@ -19,7 +16,7 @@ function bad (message: string): never {
 }
 
 export function expectDigest (value: unknown, what = 'digest'): string {
-  if (!isDigest(value)) bad(`${what} is not sha256:<64 lowercase hex>`)
+  if (!isSha256Digest(value)) bad(`${what} is not sha256:<64 lowercase hex>`)
   return value
 }
 
@@ -76,24 +73,4 @@ export function expectArray (value: unknown, what: string, max: number): unknown
   if (!Array.isArray(value)) bad(`${what} is not an array`)
   if (value.length > max) bad(`${what} has more than ${max} items`)
   return value
-}
-
-/** Do `ranges` cover [start, end) entirely? */
-export function rangesCover (ranges: Ranges, start: number, end: number): boolean {
-  if (start >= end) return true
-  for (const [s, e] of ranges) {
-    if (s <= start && start < e) {
-      if (end <= e) return true
-      start = e
-    } else if (s > start) {
-      return false
-    }
-  }
-  return false
-}
-
-export function rangesBytes (ranges: Ranges): number {
-  let n = 0
-  for (const [s, e] of ranges) n += e - s
-  return n
 }

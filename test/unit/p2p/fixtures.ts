@@ -2,6 +2,7 @@
 // Every node listens on 127.0.0.1 with mdns: false (mDNS never runs in the root namespace).
 
 import '../../../src/polyfill.js'
+import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -15,7 +16,8 @@ import { createLibp2p, type Libp2p } from 'libp2p'
 import { PeerRangeError } from '../../../src/errors.js'
 import { silentLogger } from '../../../src/log.js'
 import { createMetrics, type Metrics } from '../../../src/metrics/metrics.js'
-import { createPeerNetwork, INVENTORY_PROTOCOL, PIECES_PROTOCOL, RANGE_PROTOCOL, type LayerdPeerNetwork, type PeerNetworkInit } from '../../../src/p2p/index.js'
+import { after, afterEach } from 'node:test'
+import { createPeerNetwork, INVENTORY_PROTOCOL, PIECES_PROTOCOL, PeerRefusedError, RANGE_PROTOCOL, type LayerdPeerNetwork, type PeerNetworkInit } from '../../../src/p2p/index.js'
 import { PIECE_SIZE, type InventoryChange, type InventoryEntry, type LocalBlobs, type Ranges } from '../../../src/p2p/types.js'
 
 export function sha256 (data: Uint8Array): string {
@@ -204,4 +206,36 @@ export async function counterValue (metrics: Metrics, name: 'peerFailures' | 'pe
     if (Object.entries(match).every(([k, want]) => String((v.labels as Record<string, unknown>)[k]) === want)) sum += v.value
   }
   return sum
+}
+
+/**
+ * For a test file: node() and raw() start nodes that are stopped after each test (each stop
+ * bounded), and temp dirs are removed at the end. Call once at the top of the file.
+ */
+export function useNodes (): { node: typeof startNode, raw: typeof rawPeer } {
+  const running: Array<{ stop: () => Promise<void> | void }> = []
+  afterEach(async () => {
+    await Promise.allSettled(running.splice(0).map(async n => await within(Promise.resolve(n.stop()), 10_000, 'stop')))
+  })
+  after(() => { cleanupDirs() })
+  return {
+    node: async (opts = {}) => {
+      const n = await startNode(opts)
+      running.push(n.net)
+      return n
+    },
+    raw: async () => {
+      const r = await rawPeer()
+      running.push(r)
+      return r
+    }
+  }
+}
+
+export async function expectRefused (p: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof PeerRefusedError, `expected PeerRefusedError, got ${String(err)}`)
+    assert.equal(err.peerCode, code)
+    return true
+  })
 }

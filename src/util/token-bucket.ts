@@ -1,13 +1,15 @@
-// A token bucket shared by all uploads: `take(n)` spends n tokens (bytes) and waits while the
-// bucket is in debt. Capacity is a quarter second of rate (at least 64 KiB) so bursts stay short.
+// A token bucket shared by everything it caps (today: all uploads to peers): `take(n)` spends n
+// tokens (bytes) and waits while the bucket is in debt. Capacity is a quarter second of rate (at
+// least 64 KiB) so bursts stay short.
 
-import { AbortedError } from '../errors.js'
+import { sleep } from './sleep.js'
 
 export class TokenBucket {
   private tokens: number
   private last = Date.now()
   readonly capacity: number
 
+  /** `bytesPerSecond` 0 (or less) means unlimited. */
   constructor (readonly bytesPerSecond: number) {
     this.capacity = Math.max(64 * 1024, Math.floor(bytesPerSecond / 4))
     this.tokens = this.capacity
@@ -31,13 +33,4 @@ export class TokenBucket {
       this.refill()
     }
   }
-}
-
-export async function sleep (ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted === true) throw new AbortedError('aborted')
-  await new Promise<void>((resolve, reject) => {
-    const onAbort = (): void => { clearTimeout(timer); reject(new AbortedError('aborted')) }
-    const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve() }, ms)
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
 }

@@ -1,0 +1,64 @@
+// Per-digest throttle for the updates we send: a blob being fetched changes its ranges many times
+// a second, and every peer only needs the newest state now and then.
+
+import type { InventoryChange, InventoryEntry } from '../types.js'
+
+/**
+ * The first update of a digest goes out at once, later ones at most every `intervalMs` (only the
+ * newest is kept). Removes go out at once and cancel a pending update.
+ */
+export class ChangeThrottler {
+  private readonly state = new Map<string, { until: number, pending?: InventoryEntry }>()
+  private timer?: NodeJS.Timeout
+
+  constructor (private readonly intervalMs: number, private readonly emit: (change: InventoryChange) => void) {}
+
+  push (change: InventoryChange): void {
+    if (change.type === 'remove') {
+      this.state.delete(change.digest)
+      this.emit(change)
+      return
+    }
+    const now = Date.now()
+    const digest = change.entry.digest
+    const s = this.state.get(digest)
+    if (this.intervalMs <= 0 || s === undefined || now >= s.until) {
+      this.state.set(digest, { until: now + this.intervalMs })
+      this.emit(change)
+      this.schedule()
+      return
+    }
+    s.pending = change.entry
+    this.schedule()
+  }
+
+  private schedule (): void {
+    if (this.timer !== undefined || this.state.size === 0) return
+    let next = Infinity
+    for (const s of this.state.values()) next = Math.min(next, s.until)
+    this.timer = setTimeout(() => { this.timer = undefined; this.flush() }, Math.max(1, next - Date.now()))
+    this.timer.unref()
+  }
+
+  private flush (): void {
+    const now = Date.now()
+    for (const [digest, s] of this.state) {
+      if (now < s.until) continue
+      if (s.pending !== undefined) {
+        const entry = s.pending
+        s.pending = undefined
+        s.until = now + this.intervalMs
+        this.emit({ type: 'update', entry })
+      } else {
+        this.state.delete(digest)
+      }
+    }
+    this.schedule()
+  }
+
+  stop (): void {
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timer = undefined
+    this.state.clear()
+  }
+}

@@ -1,0 +1,208 @@
+// The inventory mesh as a ContentRouter: every layerd peer tells every connected peer what it
+// holds (/layerd/inventory/1.0.0), so holders() is answered from a local table without any
+// network traffic. advertise()/withdraw() keep the mirror of what we advertise and go out,
+// throttled per digest, to one InventorySender per connected peer; InventoryReceiver fills the
+// table. Only connected, not banned peers are holders; onChange fires for every table change,
+// disconnect, ban and unban.
+
+import type { Libp2p } from 'libp2p'
+import { DEFAULTS } from '../config/defaults.js'
+import { AbortedError, errorMessage } from '../errors.js'
+import type { Logger } from '../log.js'
+import type { Metrics } from '../metrics/metrics.js'
+import type { ContentRouter, Holder, Holding, LookupOptions } from '../routing/router.js'
+import { Tasks } from '../util/tasks.js'
+import type { Connections } from './connections.js'
+import { InventoryReceiver } from './inventory/receiver.js'
+import { InventorySender } from './inventory/sender.js'
+import { HoldersTable } from './inventory/table.js'
+import { ChangeThrottler } from './inventory/throttle.js'
+import type { PeerHealth } from './peer-health.js'
+import { INVENTORY_FRAME_TARGET, INVENTORY_PROTOCOL, MAX_RANGES_PER_ENTRY, countFailure } from './protocol.js'
+import type { InventoryEntry } from './types.js'
+import { expectEntry } from './validate.js'
+
+export interface MeshRouterComponents {
+  libp2p: Libp2p
+  connections: Pick<Connections, 'isConnected' | 'connectionTo' | 'markConnected' | 'onConnect' | 'onDisconnect'>
+  health: Pick<PeerHealth, 'isBanned' | 'onChange'>
+  metrics: Metrics
+  logger: Logger
+}
+
+export interface MeshRouterInit {
+  /** At most one update per digest per this many ms to each peer. @default DEFAULTS.p2p.inventoryThrottleMs */
+  inventoryThrottleMs?: number
+  /** Hard limit for a received inventory frame body (we send at most 256 KiB). @default DEFAULTS.p2p.maxFrameBytes */
+  maxFrameBytes?: number
+  /** Most inventory entries accepted from one peer. @default DEFAULTS.p2p.maxInventoryEntries */
+  maxInventoryEntries?: number
+  /** Time to open an inventory stream. @default DEFAULTS.p2p.requestTimeoutMs */
+  requestTimeoutMs?: number
+  /** Backoff between inventory streams to a peer, first and longest. @default DEFAULTS.p2p.redialMinMs / redialMaxMs */
+  redialMinMs?: number
+  redialMaxMs?: number
+}
+
+/** Inventory streams per connection (one each way, plus a replacement or two). */
+const MAX_STREAMS = 4
+/** Frame head room for the JSON around the entries. */
+const FRAME_OVERHEAD = 64
+
+export function meshRouter (components: MeshRouterComponents, init: MeshRouterInit = {}): MeshRouter {
+  return new MeshRouter(components, init)
+}
+
+export class MeshRouter implements ContentRouter {
+  private readonly mirror = new Map<string, InventoryEntry>()
+  private readonly table = new HoldersTable()
+  private readonly listeners = new Set<(digest: string) => void>()
+  private readonly senders = new Map<string, InventorySender>()
+  private readonly throttler: ChangeThrottler
+  private readonly receiver: InventoryReceiver
+  private readonly log: Logger
+  private readonly tasks: Tasks
+  private readonly stopController = new AbortController()
+  private readonly opts: Required<MeshRouterInit>
+  private unsubscribe: Array<() => void> = []
+  private running = false
+
+  constructor (private readonly components: MeshRouterComponents, init: MeshRouterInit = {}) {
+    const d = DEFAULTS.p2p
+    this.opts = {
+      inventoryThrottleMs: init.inventoryThrottleMs ?? d.inventoryThrottleMs,
+      maxFrameBytes: init.maxFrameBytes ?? d.maxFrameBytes,
+      maxInventoryEntries: init.maxInventoryEntries ?? d.maxInventoryEntries,
+      requestTimeoutMs: init.requestTimeoutMs ?? d.requestTimeoutMs,
+      redialMinMs: init.redialMinMs ?? d.redialMinMs,
+      redialMaxMs: init.redialMaxMs ?? d.redialMaxMs
+    }
+    this.log = components.logger
+    this.tasks = new Tasks(this.log)
+    this.throttler = new ChangeThrottler(this.opts.inventoryThrottleMs, change => {
+      for (const s of this.senders.values()) s.enqueue(change)
+    })
+    this.receiver = new InventoryReceiver({
+      table: this.table,
+      changed: digests => { this.fire(digests) },
+      connected: (peer, conn) => { components.connections.markConnected(peer, conn) },
+      failure: (peer, err) => { countFailure(components.metrics, this.log, peer, INVENTORY_PROTOCOL, err) },
+      maxFrameBytes: this.opts.maxFrameBytes,
+      maxInventoryEntries: this.opts.maxInventoryEntries,
+      signal: this.stopController.signal,
+      logger: this.log
+    })
+  }
+
+  async start (): Promise<void> {
+    const { libp2p, connections, health } = this.components
+    await libp2p.handle(INVENTORY_PROTOCOL, (stream, conn) => { this.tasks.track(this.receiver.handle(stream, conn)) }, { maxInboundStreams: MAX_STREAMS, maxOutboundStreams: MAX_STREAMS })
+    this.unsubscribe = [
+      connections.onConnect(peer => { this.peerConnected(peer) }),
+      connections.onDisconnect(peer => { this.peerDisconnected(peer) }),
+      // A ban hides the peer's holdings and its end shows them again.
+      health.onChange(ev => { this.fire(this.table.digestsOf(ev.peerId)) })
+    ]
+    this.running = true
+  }
+
+  async stop (): Promise<void> {
+    this.running = false
+    this.stopController.abort(new AbortedError('p2p stopping'))
+    for (const off of this.unsubscribe) off()
+    this.throttler.stop()
+    for (const s of this.senders.values()) s.stop()
+    this.senders.clear()
+    await this.tasks.settle()
+  }
+
+  // ---------------------------------------------------------------- ContentRouter
+
+  async lookup (digest: string, opts: LookupOptions = {}): Promise<Holder[]> {
+    opts.signal?.throwIfAborted()
+    return this.holders(digest)
+  }
+
+  holders (digest: string): Holder[] {
+    const { connections, health } = this.components
+    return this.table.holders(digest, peer => connections.isConnected(peer) && !health.isBanned(peer))
+  }
+
+  /** Before start() this only fills the mirror (there is nobody to tell yet). */
+  advertise (holding: Holding): void {
+    if (!this.shareable(holding)) return
+    this.mirror.set(holding.digest, holding)
+    if (this.running) this.throttler.push({ type: 'update', entry: holding })
+  }
+
+  withdraw (digest: string): void {
+    if (!this.mirror.delete(digest)) return
+    if (this.running) this.throttler.push({ type: 'remove', digest })
+  }
+
+  onChange (listener: (digest: string) => void): () => void {
+    this.listeners.add(listener)
+    return () => { this.listeners.delete(listener) }
+  }
+
+  // ---------------------------------------------------------------- for the servers and diagnostics
+
+  /** What we advertise of `digest` (the range and pieces servers serve only that). */
+  advertised (digest: string): InventoryEntry | undefined {
+    return this.mirror.get(digest)
+  }
+
+  /** What `peer` advertises in total. */
+  stats (peer: string): { blobs: number, completeBlobs: number, bytes: number } {
+    return this.table.stats(peer)
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  /** Only well-formed entries go on the wire (a peer would reject the whole frame otherwise). */
+  private shareable (e: InventoryEntry): boolean {
+    try {
+      expectEntry(e, MAX_RANGES_PER_ENTRY * 16)
+      return true
+    } catch (err) {
+      this.log.warn({ digest: e.digest, err: errorMessage(err) }, 'local inventory entry is malformed: not shared')
+      return false
+    }
+  }
+
+  private peerConnected (peer: string): void {
+    if (!this.running) return
+    const existing = this.senders.get(peer)
+    if (existing !== undefined) { existing.connectionOpened(); return }
+    const { connections } = this.components
+    const sender = new InventorySender({
+      peer,
+      connection: () => connections.connectionTo(peer),
+      live: () => this.running && connections.isConnected(peer),
+      snapshot: () => [...this.mirror.values()],
+      budget: Math.min(this.opts.maxFrameBytes, INVENTORY_FRAME_TARGET) - FRAME_OVERHEAD,
+      requestTimeoutMs: this.opts.requestTimeoutMs,
+      retryMinMs: this.opts.redialMinMs,
+      retryMaxMs: this.opts.redialMaxMs,
+      signal: this.stopController.signal,
+      logger: this.log
+    })
+    this.senders.set(peer, sender)
+    this.tasks.track(sender.run().finally(() => { if (this.senders.get(peer) === sender) this.senders.delete(peer) }))
+  }
+
+  private peerDisconnected (peer: string): void {
+    this.senders.get(peer)?.stop()
+    this.senders.delete(peer)
+    this.receiver.forget(peer)
+    this.fire(this.table.dropPeer(peer))
+  }
+
+  private fire (digests: Iterable<string>): void {
+    for (const d of digests) {
+      for (const l of this.listeners) {
+        try { l(d) } catch (err) { this.log.warn({ err: errorMessage(err) }, 'router listener threw') }
+      }
+    }
+  }
+}

@@ -1,0 +1,73 @@
+// The libp2p node of a layerd agent: TCP, noise (with the office secret as prologue), yamux
+// tuned for paused readers, identify, and mDNS with our own service tag. Callers add services and
+// discovery (kad-dht, ping, ...) through `services` / `peerDiscovery`. The node is returned
+// unstarted so protocol handlers and listeners can be in place before the first connection.
+
+import '../polyfill.js'
+import { createHash } from 'node:crypto'
+import { noise } from '@chainsafe/libp2p-noise'
+import { identify, type Identify } from '@libp2p/identify'
+import type { PrivateKey, ServiceMap } from '@libp2p/interface'
+import { mdns } from '@libp2p/mdns'
+import { tcp } from '@libp2p/tcp'
+import { yamux } from '@libp2p/yamux'
+import { createLibp2p, type Libp2p, type Libp2pInit, type ServiceFactoryMap } from 'libp2p'
+import { DEFAULTS } from '../config/defaults.js'
+import type { Logger } from '../log.js'
+
+export const SECRET_PROLOGUE_LABEL = 'layerd/office-secret/v1'
+
+/** The noise prologue for an office secret: peers with another secret fail the handshake. */
+export function officePrologue (secret: Uint8Array): Uint8Array {
+  return createHash('sha256').update(SECRET_PROLOGUE_LABEL).update(secret).digest()
+}
+
+const MiB = 1024 * 1024
+/**
+ * A paused reader must not reset the stream: yamux's default window (16 MiB) is larger than its
+ * read buffer (4 MiB). See /work/shared/notes/environment.md, "libp2p v3 on Node 20".
+ */
+const YAMUX_STREAM_OPTIONS = { maxStreamWindowSize: 4 * MiB, maxReadBufferLength: 8 * MiB }
+
+export interface NodeInit<S extends ServiceMap = ServiceMap> {
+  privateKey: PrivateKey
+  /** Listen multiaddrs. @default DEFAULTS.p2p.listen */
+  listen?: string[]
+  /** Office secret: only agents with the same secret complete the noise handshake. */
+  secret?: Uint8Array
+  /** mDNS discovery (never in a test's root network namespace). @default DEFAULTS.p2p.mdns */
+  mdns?: boolean
+  /** mDNS query interval. @default DEFAULTS.p2p.mdnsIntervalMs */
+  mdnsIntervalMs?: number
+  /** mDNS service tag. @default DEFAULTS.p2p.serviceTag */
+  serviceTag?: string
+  /** More libp2p services, next to `identify`. */
+  services?: ServiceFactoryMap<S>
+  /** More discovery modules, next to mDNS. */
+  peerDiscovery?: NonNullable<Libp2pInit['peerDiscovery']>
+  /** Warns when there is no office secret. */
+  logger?: Logger
+}
+
+export type LayerdNode<S extends ServiceMap = ServiceMap> = Libp2p<S & { identify: Identify }>
+
+/** Build (not start) the libp2p node. */
+export async function createNode<S extends ServiceMap = ServiceMap> (init: NodeInit<S>): Promise<LayerdNode<S>> {
+  if (init.secret === undefined) init.logger?.warn('no office secret configured: this agent joins any layerd agent on the LAN')
+  const discovery = [...(init.peerDiscovery ?? [])]
+  if (init.mdns ?? DEFAULTS.p2p.mdns) {
+    discovery.unshift(mdns({ interval: init.mdnsIntervalMs ?? DEFAULTS.p2p.mdnsIntervalMs, serviceTag: init.serviceTag ?? DEFAULTS.p2p.serviceTag }))
+  }
+  const services = { identify: identify(), ...init.services } as ServiceFactoryMap<S & { identify: Identify }>
+  return await createLibp2p({
+    privateKey: init.privateKey,
+    addresses: { listen: [...(init.listen ?? DEFAULTS.p2p.listen)] },
+    transports: [tcp()],
+    connectionEncrypters: [noise(init.secret !== undefined ? { prologueBytes: officePrologue(init.secret) } : {})],
+    streamMuxers: [yamux({ streamOptions: YAMUX_STREAM_OPTIONS })],
+    peerDiscovery: discovery,
+    services,
+    connectionManager: { inboundConnectionThreshold: 20 },
+    start: false
+  })
+}
