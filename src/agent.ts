@@ -115,7 +115,9 @@ export async function startAgent (init: AgentInit): Promise<Agent> {
       logger,
       maxUploadsPerPeer: config.p2p.maxUploadsPerPeer,
       maxUploadsTotal: config.p2p.maxUploadsTotal,
-      uploadBytesPerSecond: config.p2p.uploadRate
+      uploadBytesPerSecond: config.p2p.uploadRate,
+      dataPlane: config.p2p.dataPlane,
+      dataPort: config.p2p.dataPort
     })
   }
   const sessions = new SessionManager({

@@ -64,6 +64,8 @@ export const DEFAULTS = {
     mdns: true,
     mdnsIntervalMs: 10 * SECOND,
     serviceTag: 'layerd',
+    /** Bulk bytes between agents over HTTPS with a pre-shared key (src/p2p/data/). */
+    dataPlane: true,
     maxUploadsPerPeer: 4,
     maxUploadsTotal: 8,
     uploadBytesPerSecond: 0,

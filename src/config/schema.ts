@@ -102,7 +102,11 @@ export const configSchema = z.object({
     maxUploadsPerPeer: z.number().int().min(1).default(DEFAULTS.p2p.maxUploadsPerPeer),
     maxUploadsTotal: z.number().int().min(1).default(DEFAULTS.p2p.maxUploadsTotal),
     /** Upload cap to peers in bytes per second (0 = unlimited). */
-    uploadRate: size.default(DEFAULTS.p2p.uploadBytesPerSecond)
+    uploadRate: size.default(DEFAULTS.p2p.uploadBytesPerSecond),
+    /** Bulk bytes between agents over the data plane (HTTPS, TLS 1.3 with a key from the office secret). */
+    dataPlane: z.boolean().default(DEFAULTS.p2p.dataPlane),
+    /** Data plane TCP port. Default: the libp2p port + 1 (4051). */
+    dataPort: z.number().int().min(0).max(65535).optional()
   }).strict().prefault({})
 }).strict()
 

@@ -12,6 +12,7 @@ import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics/metrics.js'
 import type { ContentRouter } from '../routing/router.js'
 import { connections, type Connections } from './connections.js'
+import { DataPlane, type DataPlaneInit } from './data/index.js'
 import { dialer, type Dialer, type DialerInit } from './dialer.js'
 import { loadOrCreatePeerKey } from './identity.js'
 import { meshRouter, type MeshRouter, type MeshRouterInit } from './mesh-router.js'
@@ -24,7 +25,9 @@ import type { InventoryChange, LocalBlobs, PeerInfo, PeerNetwork, PeerTransfers 
 import { uploads, type Uploads, type UploadsInit } from './uploads.js'
 
 /** Every service's options, plus what the facade itself needs. Defaults: DEFAULTS.p2p. */
-export interface PeerNetworkInit extends Omit<NodeInit, 'privateKey' | 'logger'>, Pick<DialerInit, 'peers'>, MeshRouterInit, UploadsInit, ProtocolServiceInit {
+export interface PeerNetworkInit extends Omit<NodeInit, 'privateKey' | 'logger'>, Pick<DialerInit, 'peers'>, MeshRouterInit, UploadsInit, ProtocolServiceInit, Pick<DataPlaneInit, 'dataPort'> {
+  /** Bulk bytes over the data plane (HTTPS with a pre-shared key); false = libp2p only. @default true */
+  dataPlane?: boolean
   /** Directory for `peer-key` (Ed25519, mode 0600, created on first start). */
   dataDir: string
   /** What we hold; the network advertises it and serves its bytes. */
@@ -38,6 +41,8 @@ export interface LayerdPeerNetwork extends PeerNetwork {
   readonly router: MeshRouter
   /** The libp2p node, from start() on. */
   readonly libp2p: Libp2p | undefined
+  /** The data server's port, from start() on (undefined without a data plane). */
+  readonly dataPort: number | undefined
 }
 
 export function createPeerNetwork (init: PeerNetworkInit): LayerdPeerNetwork {
@@ -86,6 +91,7 @@ class Network implements LayerdPeerNetwork {
   private readonly components: Components
   private readonly connections: Connections
   private readonly dialer: Dialer
+  private readonly data?: DataPlane
   /** In start order; stopped in reverse. */
   private readonly services: Service[]
   private readonly log: Logger
@@ -103,17 +109,25 @@ class Network implements LayerdPeerNetwork {
     const range = rangeProtocol(c, init)
     const pieces = piecesProtocol(c, init)
     this.dialer = dialer(c, { ...init, dialTimeoutMs: init.requestTimeoutMs })
-    this.services = [this.connections, c.uploads, this.router, range, pieces, this.dialer]
-    this.transfers = {
-      fetchRange: (peerId, digest, start, end, signal) => range.fetchRange(peerId, digest, start, end, signal),
-      fetchPieceHashes: async (peerId, digest, signal) => await pieces.fetchPieceHashes(peerId, digest, signal)
-    }
     // Last: a configuration error (a bad static peer) must not leave a new identity behind.
     this.privateKey = loadOrCreatePeerKey(init.dataDir, this.log)
     this.peerId = peerIdFromPrivateKey(this.privateKey).toString()
+    const libp2pRange: typeof range.fetchRange = (peerId, digest, start, end, signal) => range.fetchRange(peerId, digest, start, end, signal)
+    // Bulk bytes over the data plane (TLS 1.3 PSK, src/p2p/data/); the range protocol stays as
+    // its fallback for peers without one.
+    this.data = init.dataPlane === false
+      ? undefined
+      : new DataPlane(c, { ...init, self: this.peerId, listen: init.listen ?? [...DEFAULTS.p2p.listen] }, libp2pRange)
+    this.services = [this.connections, c.uploads, this.router, range, pieces, ...(this.data !== undefined ? [this.data] : []), this.dialer]
+    const data = this.data
+    this.transfers = {
+      fetchRange: data !== undefined ? (peerId, digest, start, end, signal) => data.fetchRange(peerId, digest, start, end, signal) : libp2pRange,
+      fetchPieceHashes: async (peerId, digest, signal) => await pieces.fetchPieceHashes(peerId, digest, signal)
+    }
   }
 
   get libp2p (): Libp2p | undefined { return this.components.node }
+  get dataPort (): number | undefined { return this.data?.port }
 
   multiaddrs (): string[] {
     return this.components.node?.getMultiaddrs().map(a => a.toString()) ?? []
@@ -143,7 +157,7 @@ class Network implements LayerdPeerNetwork {
       for (const s of this.services) await s.start()
       await node.start()
       this.dialer.afterStart()
-      this.log.info({ peerId: this.peerId, addresses: this.multiaddrs(), mdns: init.mdns ?? DEFAULTS.p2p.mdns, staticPeers: this.dialer.peers.length }, 'p2p started')
+      this.log.info({ peerId: this.peerId, addresses: this.multiaddrs(), dataPort: this.data?.port, mdns: init.mdns ?? DEFAULTS.p2p.mdns, staticPeers: this.dialer.peers.length }, 'p2p started')
     } catch (err) {
       await this.stop().catch(() => {})
       throw err

@@ -1,0 +1,130 @@
+// The data plane: bulk bytes between agents over HTTPS with a pre-shared key (keys.ts), beside
+// libp2p, which keeps discovery, inventory and control. A peer's data endpoint is asked over
+// libp2p once (endpoint.ts); a peer that has none, or whose data port cannot be reached, is
+// served over the libp2p range protocol instead for a while.
+
+import type { Logger } from '../../log.js'
+import type { Connections } from '../connections.js'
+import type { ProtocolServiceComponents, ProtocolServiceInit } from '../protocol.js'
+import { DataClient } from './client.js'
+import { EndpointService, type DataEndpoint } from './endpoint.js'
+import { DataServer, type DataServerComponents } from './server.js'
+
+export interface DataPlaneComponents extends ProtocolServiceComponents, Omit<DataServerComponents, 'connections'> {
+  connections: Pick<Connections, 'connectionTo' | 'isConnected' | 'onDisconnect'>
+  logger: Logger
+}
+
+export interface DataPlaneInit extends ProtocolServiceInit {
+  self: string
+  secret?: Uint8Array
+  /** libp2p listen multiaddrs: the data server listens on the first TCP one's address. */
+  listen: string[]
+  /** Data server port. Default: the libp2p port + 1 (any free port when that is 0). */
+  dataPort?: number
+  /** Keep-alive connections per peer. Default 4. */
+  connectionsPerPeer?: number
+  /** How long a peer whose data port failed is reached over libp2p instead. Default 60 s. */
+  fallbackMs?: number
+}
+
+type Fetch = (peerId: string, digest: string, start: number, end: number, signal?: AbortSignal) => AsyncIterable<Uint8Array>
+
+/** Host and port the data server binds, from the first TCP listen multiaddr. */
+export function dataListen (listen: string[], dataPort?: number): { host: string, port: number } | undefined {
+  for (const a of listen) {
+    const m = /^\/ip([46])\/([^/]+)\/tcp\/(\d+)/.exec(a)
+    if (m === null) continue
+    const p2pPort = Number(m[3])
+    return { host: m[2] as string, port: dataPort ?? (p2pPort === 0 ? 0 : p2pPort + 1) }
+  }
+  return undefined
+}
+
+export class DataPlane {
+  private readonly server: DataServer | undefined
+  private readonly endpoint: EndpointService
+  private readonly client: DataClient
+  /** Per peer: its endpoint (asked once), or null when it has none. */
+  private readonly endpoints = new Map<string, Promise<DataEndpoint | null>>()
+  /** Peers reached over libp2p until the time given (their data port failed). */
+  private readonly viaLibp2p = new Map<string, number>()
+  private readonly fallbackMs: number
+  private unsubscribe?: () => void
+
+  constructor (private readonly components: DataPlaneComponents, init: DataPlaneInit, private readonly libp2pFetch: Fetch) {
+    const at = dataListen(init.listen, init.dataPort)
+    const timeoutMs = init.requestTimeoutMs ?? 30_000
+    if (at !== undefined) this.server = new DataServer(components, { self: init.self, secret: init.secret, host: at.host, port: at.port, timeoutMs })
+    this.endpoint = new EndpointService(components, { ...init, port: () => this.server?.port })
+    this.client = new DataClient(components.metrics, { self: init.self, secret: init.secret, connectionsPerPeer: init.connectionsPerPeer ?? 4, timeoutMs })
+    this.fallbackMs = init.fallbackMs ?? 60_000
+  }
+
+  /** The port our data server listens on. */
+  get port (): number | undefined { return this.server?.port }
+
+  async start (): Promise<void> {
+    await this.server?.start()
+    await this.endpoint.start()
+    this.unsubscribe = this.components.connections.onDisconnect(peer => {
+      this.endpoints.delete(peer)
+      this.viaLibp2p.delete(peer)
+      this.client.forget(peer)
+    })
+  }
+
+  async stop (): Promise<void> {
+    this.unsubscribe?.()
+    await this.endpoint.stop()
+    await this.client.close()
+    await this.server?.stop()
+  }
+
+  /** Bytes [start, end) of `digest` from `peerId`: over the data plane, else over libp2p. */
+  async * fetchRange (peerId: string, digest: string, start: number, end: number, signal?: AbortSignal): AsyncIterable<Uint8Array> {
+    const ep = (this.viaLibp2p.get(peerId) ?? 0) > Date.now() ? null : await this.endpointOf(peerId, signal)
+    if (ep === null) { yield * this.libp2pFetch(peerId, digest, start, end, signal); return }
+    let got = 0
+    try {
+      for await (const chunk of this.client.fetchRange(peerId, ep, digest, start, end, signal)) {
+        got += chunk.length
+        yield chunk
+      }
+    } catch (err) {
+      // The data port did not answer at all: reach this peer over libp2p for a while.
+      if (got === 0 && signal?.aborted !== true && isConnectFailure(err)) {
+        this.components.logger.info({ peer: peerId, err: String((err as Error).message) }, 'data plane unreachable; using libp2p for this peer')
+        this.viaLibp2p.set(peerId, Date.now() + this.fallbackMs)
+        yield * this.libp2pFetch(peerId, digest, start, end, signal)
+        return
+      }
+      throw err
+    }
+  }
+
+  private async endpointOf (peerId: string, signal?: AbortSignal): Promise<DataEndpoint | null> {
+    let p = this.endpoints.get(peerId)
+    if (p === undefined) {
+      p = this.endpoint.endpointOf(peerId, signal).catch((err) => {
+        this.components.logger.debug({ peer: peerId, err: String(err?.message ?? err) }, 'peer has no data plane')
+        return null
+      })
+      this.endpoints.set(peerId, p)
+      // An aborted or failed question is asked again next time.
+      void p.then((ep) => { if (ep === null && this.endpoints.get(peerId) === p) this.endpoints.delete(peerId) })
+    }
+    const ep = await p
+    if (ep === null && !this.viaLibp2p.has(peerId)) this.viaLibp2p.set(peerId, Date.now() + this.fallbackMs)
+    return ep
+  }
+}
+
+/** A failure to reach the data port (refused, unreachable, timed out, handshake refused). */
+function isConnectFailure (err: unknown): boolean {
+  const causes: unknown[] = [err, (err as { cause?: unknown })?.cause]
+  return causes.some(e => {
+    const code = (e as { code?: unknown })?.code
+    return typeof code === 'string' && /^(ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|ECONNRESET|UND_ERR_CONNECT_TIMEOUT|UND_ERR_SOCKET|ERR_SSL_.*)$/.test(code)
+  })
+}
