@@ -40,8 +40,8 @@ export const DEFAULTS = {
     replanMs: 300,
     /** With neighbours around, a cold blob starts with a request this long (see FetchSession.lead). */
     leadBytes: 256 * KiB,
-    /** A cold blob this small, size known, is fetched in one request. */
-    smallBlobBytes: MiB,
+    /** A cold blob of at most one piece (size known) is fetched in one request: dividing it gains nothing. */
+    smallBlobBytes: 4 * MiB,
     peerQuarantineMs: 10 * MINUTE
   },
   upstream: {

@@ -2,7 +2,6 @@
 // blob's fetch session (peers first, then upstream), with Range support.
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { pipeline } from 'node:stream/promises'
 import type { BlobContext } from '../session/manager.js'
 import type { BlobEntry } from '../store/blob-store.js'
 import { API_HEADER, drainOrClose, type EdgeDeps } from './http.js'
@@ -19,7 +18,7 @@ export async function serveBlob (d: EdgeDeps, ctx: BlobContext, digest: string, 
 }
 
 async function serve (d: EdgeDeps, ctx: BlobContext, digest: string, e: BlobEntry | undefined, req: IncomingMessage, res: ServerResponse, head: boolean): Promise<void> {
-  const { store, sessions, upstream, metrics } = d
+  const { sessions, upstream, metrics } = d
   let size = e?.size
   if (head) {
     size ??= (await upstream.statBlob(ctx.registry, ctx.repository, digest)).size
@@ -32,15 +31,14 @@ async function serve (d: EdgeDeps, ctx: BlobContext, digest: string, e: BlobEntr
   res.on('close', () => abort.abort())
 
   if (e?.complete === true) {
-    // Cache hit: straight from the file.
+    // Cache hit: straight from the file, through reads shared with the blob's other readers.
     const range = parseRange(req.headers.range, e.size)
     const [start, end] = range ?? [0, e.size]
     blobHeaders(res, digest, e.size, range)
     e.touch()
-    if (end > start) await pipeline(store.openReadStream(digest, start, end), res)
-    else res.end()
-    metrics.bytesServed.inc({ kind: 'blob' }, end - start)
-    metrics.bytesBySource.inc({ source: 'local' }, end - start)
+    const sent = await send(res, batches(e.readShared(start, end)), abort.signal)
+    metrics.bytesServed.inc({ kind: 'blob' }, sent)
+    metrics.bytesBySource.inc({ source: 'local' }, sent)
     return
   }
 
@@ -51,15 +49,36 @@ async function serve (d: EdgeDeps, ctx: BlobContext, digest: string, e: BlobEntr
   blobHeaders(res, digest, size, range)
   let sent = 0
   try {
-    for await (const chunk of read.body) {
-      sent += chunk.length
-      if (!res.write(chunk)) {
-        await drainOrClose(res)
-        if (abort.signal.aborted) break
-      }
-    }
+    await send(res, read.body, abort.signal, (n) => { sent += n })
   } finally { metrics.bytesServed.inc({ kind: 'blob' }, sent) }
+}
+
+/**
+ * Write every batch of chunks to the response — corked, so a batch goes out in one writev —
+ * following its back-pressure; returns the bytes sent.
+ */
+async function send (res: ServerResponse, body: AsyncIterable<Buffer[]>, signal: AbortSignal, onBytes?: (n: number) => void): Promise<number> {
+  let sent = 0
+  for await (const chunks of body) {
+    let room = true
+    res.cork()
+    for (const chunk of chunks) {
+      sent += chunk.length
+      onBytes?.(chunk.length)
+      room = res.write(chunk)
+    }
+    res.uncork()
+    if (!room) {
+      await drainOrClose(res)
+      if (signal.aborted) break
+    }
+  }
   res.end()
+  return sent
+}
+
+async function * batches (src: AsyncIterable<Buffer>): AsyncGenerator<Buffer[]> {
+  for await (const b of src) yield [b]
 }
 
 function blobHeaders (res: ServerResponse, digest: string, size: number, range?: Range): void {

@@ -52,7 +52,8 @@ export function localBlobs (store: BlobStore, sessions: FetchingState, sharing: 
         if (!allowed(info)) throw new PeerRangeError(`blob ${digest} is unknown`)
         if (start < 0 || end > e.size || start >= end) throw new PeerRangeError(`range ${start}-${end} is outside the blob (${e.size} bytes)`)
         if (!e.present.covers(start, end)) throw new PeerRangeError(`bytes ${start}-${end} of ${digest} are not held`)
-        for await (const buf of e.read(start, end, 1024 * 1024)) {
+        // A complete blob is read ahead and shared with its other readers (clients, other peers).
+        for await (const buf of e.complete ? e.readShared(start, end) : e.read(start, end, 1024 * 1024)) {
           if (signal?.aborted === true) return
           yield buf
         }

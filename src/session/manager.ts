@@ -25,7 +25,7 @@ export interface SessionManagerInit {
    * rest is planned once it is done (see FetchSession.lead). Default 256 KiB.
    */
   leadBytes?: number
-  /** A cold blob this small (size known from its manifest) is fetched in one request. Default 1 MiB. */
+  /** A cold blob this small (size known from its manifest) is fetched in one request. Default 4 MiB (one piece). */
   smallBlobBytes?: number
   /** After a whole-blob mismatch with bytes from peers, fetch that digest from upstream only for this long. Default 10 min. */
   peerQuarantineMs?: number
@@ -36,7 +36,8 @@ const SIZE_HINTS = 10_000
 
 export interface BlobRead {
   size: number
-  body: AsyncIterable<Buffer>
+  /** The bytes in order, in batches of chunks (write each batch in one go). */
+  body: AsyncIterable<Buffer[]>
 }
 
 /**
@@ -218,7 +219,7 @@ export class SessionManager {
     entry.touch() // GC order and the partial-blob TTL count from the last reader
     const stop = Math.min(end ?? s.size, s.size)
     const store = this.init.store
-    async function * body (): AsyncGenerator<Buffer> {
+    async function * body (): AsyncGenerator<Buffer[]> {
       try {
         yield * s.stream(ctx, start, stop, signal)
       } finally { store.release(entry!) }

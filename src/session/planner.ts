@@ -24,6 +24,8 @@ export interface PlanClaim {
   end: number
   source: 'upstream' | 'peer'
   peerId?: string
+  /** Everything arrived and is only being written: it no longer counts against transfer limits. */
+  received?: boolean
 }
 
 export interface PlanReader {
@@ -82,6 +84,7 @@ export function plan (input: PlanInput): Plan {
   let peerCount = 0
   const perPeer = new Map<string, number>()
   for (const c of input.claims) {
+    if (c.received === true) continue
     if (c.source === 'upstream') upstreamCount++
     else { peerCount++; perPeer.set(c.peerId ?? '', (perPeer.get(c.peerId ?? '') ?? 0) + 1) }
   }
@@ -98,7 +101,7 @@ export function plan (input: PlanInput): Plan {
     })
   }
   // One background request at a time; the next may start once the running one is nearly done.
-  let background = input.upstreamOk && !input.claims.some(c => c.source === 'upstream' && c.end - c.pos > opts.segmentBytes / 4)
+  let background = input.upstreamOk && !input.claims.some(c => c.source === 'upstream' && c.received !== true && c.end - c.pos > opts.segmentBytes / 4)
 
   const pickHolder = (pos: number): Holder | undefined => {
     if (peerCount >= opts.maxPeerTransfers) return undefined

@@ -130,7 +130,7 @@ export class FetchSession {
    * Stream bytes [start, end) to a reader, in order, as they become present. The last bytes of
    * the blob are released only after the whole blob verified.
    */
-  async * stream (ctx: BlobContext, start: number, end: number, signal?: AbortSignal): AsyncGenerator<Buffer> {
+  async * stream (ctx: BlobContext, start: number, end: number, signal?: AbortSignal): AsyncGenerator<Buffer[]> {
     this.origin ??= ctx
     // A new request is the user asking again: upstream may be tried again.
     if (this.state === 'paused') { this.state = 'active'; this.pauseReason = undefined }
@@ -141,12 +141,14 @@ export class FetchSession {
       while (reader.pos < end) {
         if (signal?.aborted === true) throw new AbortedError('client went away')
         if (this.entry.failed !== undefined) throw this.entry.failed
-        const chunk = reader.queue.shift()
-        if (chunk !== undefined) {
-          // Straight from the transfer that received it: no write-then-read round trip.
-          reader.queued -= chunk.length
-          reader.pos += chunk.length
-          yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+        if (reader.queue.length > 0) {
+          // Straight from the transfers that received them, all that queued up at once (the
+          // caller writes them in one go): no write-then-read round trip, no copy.
+          const chunks = reader.queue.map(c => Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength))
+          reader.queue = []
+          reader.pos += reader.queued
+          reader.queued = 0
+          yield chunks
           continue
         }
         const present = this.entry.present
@@ -158,7 +160,7 @@ export class FetchSession {
         if (upto > reader.pos) {
           for await (const buf of this.entry.read(reader.pos, upto)) {
             reader.pos += buf.length
-            yield buf
+            yield [buf]
           }
           continue
         }
@@ -269,6 +271,7 @@ export class FetchSession {
   private start (a: PlanAction, readers: Reader[], members: number): void {
     const abort = new AbortController()
     if (a.kind === 'peer') {
+      this.deps.logger.debug({ digest: this.digest, peer: a.peerId, start: a.start, end: a.end }, 'peer request')
       const claim: Claim = { pos: a.start, end: a.end, source: 'peer', peerId: a.peerId, abort }
       const peers = this.deps.peers!
       const d = { peers, metrics: this.deps.metrics, logger: this.deps.logger, digest: this.digest, size: this.size, stallMs: this.o.peerStallMs, banMs: this.o.banMs }
@@ -313,6 +316,10 @@ export class FetchSession {
         await pump(this.entry, claim, open, (offset, chunk) => { this.offer(offset, chunk) }, (n) => {
           metrics.bytesBySource.inc({ source: claim.source }, n)
           if (claim.source === 'peer') this.peerBytes += n
+        }, () => {
+          // Everything arrived: plan the next transfer while these bytes are written.
+          if (lead) this.leading = false
+          this.plan()
         })
       } catch (err: any) {
         const stalled = err instanceof NoProgressError

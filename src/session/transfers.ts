@@ -27,6 +27,8 @@ export interface Claim {
   source: 'upstream' | 'peer'
   peerId?: string
   abort: AbortController
+  /** Every byte arrived; only the writes are left. */
+  received?: boolean
 }
 
 export type Opener = () => Promise<AsyncIterable<Uint8Array> | Iterable<Uint8Array>>
@@ -36,7 +38,7 @@ export type Opener = () => Promise<AsyncIterable<Uint8Array> | Iterable<Uint8Arr
  * while running): source → cut at the claim's end → readers (`onChunk`, from memory) and the
  * write-behind into the blob's file. `onWritten` sees every byte that reached the file.
  */
-export async function pump (entry: BlobEntry, claim: Claim, open: Opener, onChunk: (offset: number, chunk: Uint8Array) => void, onWritten: (bytes: number) => void): Promise<void> {
+export async function pump (entry: BlobEntry, claim: Claim, open: Opener, onChunk: (offset: number, chunk: Uint8Array) => void, onWritten: (bytes: number) => void, onReceived?: () => void): Promise<void> {
   const writer = new WriteBehind(entry, claim.pos, (n) => { claim.pos += n; onWritten(n) })
   try {
     await pipe(await open(), untilClaimEnd(claim), async (src: AsyncIterable<Uint8Array>) => {
@@ -46,6 +48,9 @@ export async function pump (entry: BlobEntry, claim: Claim, open: Opener, onChun
         offset += chunk.length
         await writer.push(chunk)
       }
+      // The source is done: the next transfer may start while these bytes reach the disk.
+      claim.received = true
+      onReceived?.()
       await writer.flush()
     })
   } catch (err) {

@@ -18,7 +18,7 @@ export class WriteBehind {
     /** Offset of the next byte to write. */
     public pos: number,
     private readonly onWritten: (bytes: number) => void,
-    private readonly maxQueued = 2 * 1024 * 1024
+    private readonly maxQueued = 4 * 1024 * 1024
   ) {}
 
   /** Queue a chunk; resolves once there is room for more (throws a write error). */

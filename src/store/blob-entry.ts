@@ -5,6 +5,8 @@ import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics/metrics.js'
 import { RangeSet } from '../util/ranges.js'
 import type { Hasher } from './hasher.js'
+import { SharedReads } from './shared-reads.js'
+import { PIECE_SIZE } from '../util/pieces.js'
 import type { BlobIndex, BlobMeta, BlobOrigin, BlobState } from './index-db.js'
 
 /** What an entry needs from its store (the store implements it; nothing else does). */
@@ -73,6 +75,7 @@ export class BlobEntry {
   /** The hash worker's job id for this entry, once hashing started. */
   private hashJob?: number
   private waiters: Array<() => void> = []
+  private shared?: SharedReads
   refs = 0
   /** Set when verification failed: the entry is dead, readers must stop. */
   failed?: Error
@@ -178,9 +181,11 @@ export class BlobEntry {
    */
   startHashing (): void {
     if (this.hashJob === undefined) {
-      const job = this.store.hasher.open(this.path, this.size)
+      // Piece hashes in the same pass: peers ask for them, and the main thread never reads the
+      // file again to compute them.
+      const job = this.store.hasher.open(this.path, this.size, PIECE_SIZE)
       this.hashJob = job.id
-      job.digest.then((actual) => { void this.finish(actual) }, (err) => {
+      job.digest.then((r) => { void this.finish(r.digest, r.pieces) }, (err) => {
         if (this.failed === undefined && !this.dead) this.store.logger.error({ digest: this.digest, err: errorMessage(err) }, 'hashing failed')
       })
     }
@@ -194,7 +199,7 @@ export class BlobEntry {
   }
 
   private finishing = false
-  private async finish (actual: string): Promise<void> {
+  private async finish (actual: string, pieces?: Buffer[]): Promise<void> {
     if (this.finishing || this.complete || this.failed !== undefined || this.dead) return
     this.finishing = true
     this.hashJob = undefined
@@ -210,6 +215,8 @@ export class BlobEntry {
       await fh.datasync()
       this.meta = { ...this.meta, state: 'complete', ranges: [[0, this.size]] }
       this.store.observe('index', this.digest, RangeSet.full(this.size))
+      // Pieces first: a complete record always finds its piece hashes next to it.
+      if (pieces !== undefined) await this.store.index.putPieces(this.digest, pieces)
       await this.store.index.putBlob(this.digest, this.meta)
     } catch (err) {
       this.finishing = false
@@ -272,6 +279,16 @@ export class BlobEntry {
     }
   }
 
+  /**
+   * Bytes [start, end) of a complete blob through reads shared with every other reader of it
+   * (src/store/shared-reads.ts): concurrent readers of one blob read the file once.
+   */
+  readShared (start: number, end: number): AsyncGenerator<Buffer> {
+    if (!this.complete) throw new StoreIOError(`${this.digest} is not complete`)
+    this.shared ??= new SharedReads(async () => await this.file(), this.size, this.digest)
+    return this.shared.read(start, end)
+  }
+
   touch (): void {
     const now = Date.now()
     if (now - this.meta.lastAccess < ACCESS_PERSIST_MS) return
@@ -288,6 +305,8 @@ export class BlobEntry {
   }
 
   async closeFile (): Promise<void> {
+    this.shared?.clear()
+    this.shared = undefined
     if (this.syncTimer !== undefined) { clearTimeout(this.syncTimer); this.syncTimer = undefined }
     this.stopHashing()
     await this.checkpoint()

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import { createReadStream, type ReadStream } from 'node:fs'
 import { mkdir, readdir, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DEFAULTS } from '../config/defaults.js'
@@ -42,7 +41,6 @@ export type StoreEvent =
   | { type: 'complete', info: BlobInfo }
   | { type: 'remove', digest: string }
 
-const READ_CHUNK = 1024 * 1024
 
 /**
  * Blob data in sparse files written at their offsets, and a LevelDB index of what is there.
@@ -177,10 +175,6 @@ export class BlobStore extends EventEmitter<{ event: [StoreEvent] }> implements 
         void e.closeFile()
       }
     }, DEFAULTS.store.keepOpenMs).unref()
-  }
-
-  openReadStream (digest: string, start: number, end: number): ReadStream {
-    return createReadStream(this.pathOf(digest), { start, end: end - 1, highWaterMark: READ_CHUNK })
   }
 
   private readonly hashingPieces = new Map<string, Promise<Buffer[] | undefined>>()

@@ -1,21 +1,34 @@
 // Worker thread that computes the sha256 of blobs from their files, in order, as the main
-// thread reports how far the contiguous prefix on disk reaches. Hashing is the costliest CPU
-// step of a download; here it runs beside the network and disk work instead of between them.
+// thread reports how far the contiguous prefix on disk reaches — and, in the same pass, the
+// sha256 of every piece, which peers ask for. Hashing is the costliest CPU step of a download;
+// here it runs beside the network and disk work instead of between them.
 import { createHash, type Hash } from 'node:crypto'
 import { closeSync, openSync, readSync } from 'node:fs'
 import { parentPort } from 'node:worker_threads'
 
 export type HashRequest =
-  | { type: 'open', id: number, path: string, size: number }
+  /** `pieceSize`: also hash every piece of that size. */
+  | { type: 'open', id: number, path: string, size: number, pieceSize?: number }
   | { type: 'avail', id: number, upto: number }
   | { type: 'close', id: number }
 
 export type HashReply =
-  | { type: 'done', id: number, digest: string }
+  /** `pieces`: the pieces' sha256, 32 bytes each, when asked for. */
+  | { type: 'done', id: number, digest: string, pieces?: ArrayBuffer }
   | { type: 'caught-up', id: number, pos: number }
   | { type: 'error', id: number, message: string }
 
-interface Job { path: string, size: number, pos: number, avail: number, hash: Hash, fd?: number }
+interface Job {
+  path: string
+  size: number
+  pos: number
+  avail: number
+  hash: Hash
+  fd?: number
+  pieceSize?: number
+  piece?: Hash
+  pieces?: Buffer
+}
 
 const jobs = new Map<number, Job>()
 const runnable = new Set<number>()
@@ -37,14 +50,26 @@ function step (id: number, j: Job): boolean {
   j.fd ??= openSync(j.path, 'r')
   let budget = SLICE
   while (j.pos < j.avail && budget > 0) {
-    const n = readSync(j.fd, buf, 0, Math.min(buf.length, j.avail - j.pos), j.pos)
+    // Reads stop at piece boundaries, so each read belongs to one piece.
+    const toPiece = j.pieceSize !== undefined ? j.pieceSize - (j.pos % j.pieceSize) : Infinity
+    const n = readSync(j.fd, buf, 0, Math.min(buf.length, j.avail - j.pos, toPiece), j.pos)
     if (n === 0) throw new Error(`unexpected end of file at ${j.pos}`)
-    j.hash.update(buf.subarray(0, n))
+    const bytes = buf.subarray(0, n)
+    j.hash.update(bytes)
+    if (j.pieceSize !== undefined) {
+      j.piece ??= createHash('sha256')
+      j.piece.update(bytes)
+      if ((j.pos + n) % j.pieceSize === 0 || j.pos + n === j.size) {
+        j.piece.digest().copy(j.pieces!, Math.floor(j.pos / j.pieceSize) * 32)
+        j.piece = undefined
+      }
+    }
     j.pos += n
     budget -= n
   }
   if (j.pos === j.size) {
-    post({ type: 'done', id, digest: 'sha256:' + j.hash.digest('hex') })
+    const pieces = j.pieces === undefined ? undefined : new Uint8Array(j.pieces).buffer
+    post({ type: 'done', id, digest: 'sha256:' + j.hash.digest('hex'), ...(pieces !== undefined ? { pieces } : {}) })
     close(id)
     return false
   }
@@ -77,7 +102,8 @@ function schedule (): void {
 parentPort!.on('message', (m: HashRequest) => {
   if (m.type === 'open') {
     close(m.id)
-    jobs.set(m.id, { path: m.path, size: m.size, pos: 0, avail: 0, hash: createHash('sha256') })
+    const pieces = m.pieceSize !== undefined && m.size > 0 ? Buffer.alloc(Math.ceil(m.size / m.pieceSize) * 32) : undefined
+    jobs.set(m.id, { path: m.path, size: m.size, pos: 0, avail: 0, hash: createHash('sha256'), pieceSize: m.pieceSize, pieces })
     if (m.size === 0) { runnable.add(m.id); schedule() }
   } else if (m.type === 'avail') {
     const j = jobs.get(m.id)

@@ -1,13 +1,28 @@
 import { Worker } from 'node:worker_threads'
 import type { HashReply, HashRequest } from './hash-worker.js'
 
+/** What the worker found: the blob's digest and, when asked for, its piece hashes. */
+export interface HashResult {
+  digest: string
+  pieces?: Buffer[]
+}
+
 interface Pending {
-  resolve: (digest: string) => void
+  resolve: (result: HashResult) => void
   reject: (err: Error) => void
+  size: number
+  /** The contiguous end we were told of last (the worker may not have heard of it yet). */
+  seen: number
   /** Bytes handed to the worker, and bytes it reported hashed. */
   fedTo: number
   hashedTo: number
 }
+
+/**
+ * The worker hears of new bytes once this many more are there (or the blob is all there): one
+ * message per write would cost the main thread more than the hashing saves.
+ */
+const AVAIL_STEP = 2 * 1024 * 1024
 
 /**
  * The main-thread side of the hash worker: one worker per store, any number of blobs. A job is
@@ -25,10 +40,15 @@ export class Hasher {
       w.on('message', (m: HashReply) => {
         const p = this.pending.get(m.id)
         if (p === undefined) return
-        if (m.type === 'caught-up') { p.hashedTo = m.pos; this.updateRef(); return }
+        if (m.type === 'caught-up') {
+          p.hashedTo = m.pos
+          if (p.seen >= p.fedTo + AVAIL_STEP) this.feed(m.id, p, p.seen) // what arrived while it was busy
+          this.updateRef()
+          return
+        }
         this.pending.delete(m.id)
         this.updateRef()
-        if (m.type === 'done') p.resolve(m.digest)
+        if (m.type === 'done') p.resolve({ digest: m.digest, pieces: m.pieces !== undefined ? splitHashes(Buffer.from(m.pieces)) : undefined })
         else p.reject(new Error(m.message))
       })
       w.on('error', (err) => this.failAll(err))
@@ -60,13 +80,16 @@ export class Hasher {
 
   private send (m: HashRequest): void { this.w.postMessage(m) }
 
-  /** Start hashing `path` (of `size` bytes); returns the job id and the digest promise. */
-  open (path: string, size: number): { id: number, digest: Promise<string> } {
+  /**
+   * Start hashing `path` (of `size` bytes), and every piece of `pieceSize` bytes if given;
+   * returns the job id and the result promise.
+   */
+  open (path: string, size: number, pieceSize?: number): { id: number, digest: Promise<HashResult> } {
     const id = this.nextId++
     // An empty file is hashed at once: count it as work so the promise keeps the process alive.
-    const digest = new Promise<string>((resolve, reject) => { this.pending.set(id, { resolve, reject, fedTo: size === 0 ? 1 : 0, hashedTo: 0 }) })
+    const digest = new Promise<HashResult>((resolve, reject) => { this.pending.set(id, { resolve, reject, size, seen: 0, fedTo: size === 0 ? 1 : 0, hashedTo: 0 }) })
     digest.catch(() => {})
-    this.send({ type: 'open', id, path, size })
+    this.send({ type: 'open', id, path, size, ...(pieceSize !== undefined ? { pieceSize } : {}) })
     this.updateRef()
     return { id, digest }
   }
@@ -75,9 +98,15 @@ export class Hasher {
   avail (id: number, upto: number): void {
     const p = this.pending.get(id)
     if (p === undefined || upto <= p.fedTo) return
+    p.seen = Math.max(p.seen, upto)
+    if (upto < p.size && upto - p.fedTo < AVAIL_STEP) return // tell it when there is more (or all)
+    this.feed(id, p, upto)
+    this.updateRef()
+  }
+
+  private feed (id: number, p: Pending, upto: number): void {
     p.fedTo = upto
     this.send({ type: 'avail', id, upto })
-    this.updateRef()
   }
 
   close (id: number): void {
@@ -92,4 +121,10 @@ export class Hasher {
     this.failAll(new Error('store closed'))
     await w?.terminate()
   }
+}
+
+function splitHashes (all: Buffer): Buffer[] {
+  const out: Buffer[] = []
+  for (let i = 0; i + 32 <= all.length; i += 32) out.push(all.subarray(i, i + 32))
+  return out
 }

@@ -19,8 +19,9 @@ export async function tempDir (prefix = 'layerd-unit-'): Promise<{ dir: string, 
   return { dir, cleanup: async () => { await rm(dir, { recursive: true, force: true }) } }
 }
 
-export async function collect (it: AsyncIterable<Uint8Array>): Promise<Buffer> {
+/** All the bytes of a body that yields chunks, or batches of chunks. */
+export async function collect (it: AsyncIterable<Uint8Array | Uint8Array[]>): Promise<Buffer> {
   const parts: Buffer[] = []
-  for await (const b of it) parts.push(Buffer.from(b))
+  for await (const b of it) for (const c of Array.isArray(b) ? b : [b]) parts.push(Buffer.from(c))
   return Buffer.concat(parts)
 }
