@@ -10,7 +10,7 @@ import { fork } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { createReadStream, statSync } from 'node:fs'
 import { open } from 'node:fs/promises'
-import { createServer as createHttpsServer } from 'node:https'
+import { Agent as HttpsAgent, createServer as createHttpsServer, request as httpsRequest } from 'node:https'
 import { connect as netConnect, createServer as netCreateServer } from 'node:net'
 import { connect as tlsConnect, createServer as tlsCreateServer, type TLSSocket } from 'node:tls'
 import { Agent, request } from 'undici'
@@ -63,9 +63,17 @@ async function main (): Promise<void> {
   const child = fork(new URL(import.meta.url).pathname, ['serve', file])
   const ports = await new Promise<Ports>(resolve => child.once('message', (m) => resolve(m as Ports)))
   const agent = new Agent({ connect: { ...TLS, pskCallback: () => ({ psk: PSK, identity: IDENTITY }), checkServerIdentity: () => undefined, rejectUnauthorized: false } as any })
+  const httpsAgent = new HttpsAgent({ keepAlive: true, maxCachedSessions: 0 })
   const ways: Record<string, () => Promise<number>> = {
     'plain TCP + sha256': async () => (await drain(netConnect(ports.tcp, '127.0.0.1'))).bytes,
     'TLS 1.3 PSK AES-128-GCM, raw socket + sha256': async () => (await drain(tlsConnect({ port: ports.tls, host: '127.0.0.1', ...TLS, pskCallback: () => ({ psk: PSK, identity: IDENTITY }), checkServerIdentity: () => undefined }))).bytes,
+    'HTTPS (PSK) + node:https client + sha256': async () => await new Promise<number>((resolve, reject) => {
+      const req = httpsRequest({ host: '127.0.0.1', port: ports.https, path: '/', agent: httpsAgent, ...TLS, pskCallback: () => ({ psk: PSK, identity: IDENTITY }), checkServerIdentity: () => undefined } as any, (res) => {
+        drain(res).then(r => resolve(r.bytes), reject)
+      })
+      req.on('error', reject)
+      req.end()
+    }),
     'HTTPS (PSK) + undici + sha256': async () => {
       const res = await request(`https://127.0.0.1:${ports.https}/`, { dispatcher: agent })
       const h = createHash('sha256')

@@ -23,6 +23,7 @@ import type { ProtocolServiceInit } from './protocol.js'
 import { rangeProtocol } from './range.js'
 import type { InventoryChange, LocalBlobs, PeerInfo, PeerNetwork, PeerTransfers } from './types.js'
 import { uploads, type Uploads, type UploadsInit } from './uploads.js'
+import { verifiedRange } from './verify.js'
 
 /** Every service's options, plus what the facade itself needs. Defaults: DEFAULTS.p2p. */
 export interface PeerNetworkInit extends Omit<NodeInit, 'privateKey' | 'logger'>, Pick<DialerInit, 'peers'>, MeshRouterInit, UploadsInit, ProtocolServiceInit, Pick<DataPlaneInit, 'dataPort'> {
@@ -121,7 +122,11 @@ class Network implements LayerdPeerNetwork {
     this.services = [this.connections, c.uploads, this.router, range, pieces, ...(this.data !== undefined ? [this.data] : []), this.dialer]
     const data = this.data
     this.transfers = {
-      fetchRange: data !== undefined ? (peerId, digest, start, end, signal) => data.fetchRange(peerId, digest, start, end, signal) : libp2pRange,
+      fetchRange: data !== undefined
+        ? (peerId, digest, start, end, signal, check) => data.fetchRange(peerId, digest, start, end, signal, check)
+        : (peerId, digest, start, end, signal, check) => check === undefined
+            ? libp2pRange(peerId, digest, start, end, signal)
+            : verifiedRange((s, e) => libp2pRange(peerId, digest, s, e, signal), start, end, check),
       fetchPieceHashes: async (peerId, digest, signal) => await pieces.fetchPieceHashes(peerId, digest, signal)
     }
   }

@@ -37,6 +37,13 @@ export class PeerRefusedError extends PeerRangeError {
   }
 }
 
+/** A piece from a peer failed its sha256: nothing of it was used. `piece` is its index in the blob. */
+export class BadPieceError extends PeerProtocolError {
+  constructor (readonly piece: number, message: string) {
+    super(message)
+  }
+}
+
 /** Count and log a peer that broke a protocol (reason: the FrameError reason or the error code). */
 export function countFailure (metrics: Metrics, logger: Logger, peer: string, protocol: string, err: unknown): void {
   const reason = err instanceof FrameError ? err.reason : (isLayerdError(err) ? err.code.toLowerCase() : 'error')

@@ -35,13 +35,21 @@ export interface LocalBlobs {
   pieceHashes (digest: string): Promise<Uint8Array[] | undefined>
 }
 
+/** What peer bytes are checked against: the blob's size and the sha256 of every piece. */
+export interface PieceCheck {
+  size: number
+  hashes: readonly Uint8Array[]
+}
+
 /** Bytes and piece hashes from one peer. */
 export interface PeerTransfers {
   /**
    * Fetch bytes [start, end) of `digest` from `peerId`. Yields exactly end - start bytes or throws
    * (PeerRangeError for an error frame, PeerProtocolError for garbage, AbortedError on abort).
+   * With `check`, the whole pieces around the range are fetched and each is verified before any
+   * of it is yielded: a bad one throws BadPieceError (src/p2p/protocol.ts).
    */
-  fetchRange (peerId: string, digest: string, start: number, end: number, signal?: AbortSignal): AsyncIterable<Uint8Array>
+  fetchRange (peerId: string, digest: string, start: number, end: number, signal?: AbortSignal, check?: PieceCheck): AsyncIterable<Uint8Array>
   /** Per-piece hashes for a blob from a peer that holds it complete, or undefined. */
   fetchPieceHashes (peerId: string, digest: string, signal?: AbortSignal): Promise<Uint8Array[] | undefined>
 }

@@ -3,15 +3,14 @@
 // of a verified holder. The session decides what to start and what a failure means; these only
 // move bytes.
 
-import { createHash } from 'node:crypto'
 import { pipe } from 'it-pipe'
-import { BlobUnknownError, NoProgressError, PeerProtocolError } from '../errors.js'
+import { BlobUnknownError, NoProgressError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics/metrics.js'
+import { BadPieceError } from '../p2p/protocol.js'
 import type { PeerSources } from '../p2p/types.js'
 import type { BlobEntry } from '../store/blob-store.js'
 import type { Upstream } from '../upstream/types.js'
-import { pieceBounds, pieceOf } from '../util/pieces.js'
 import { WriteBehind } from './write-behind.js'
 
 /** Where a blob comes from upstream: the registry and repository of the request that wanted it. */
@@ -96,35 +95,26 @@ export interface PeerOpenerDeps {
 }
 
 /**
- * Bytes [start, end) from a peer. With piece hashes, the whole piece that holds `start` is
- * fetched and checked before any of it is written: a peer that sends a bad piece is banned and
- * the piece goes elsewhere. The claim must stay inside that piece.
+ * Bytes [start, end) from a peer. With piece hashes, the transport fetches the whole pieces and
+ * checks each before any of it comes through; a peer that sends a bad piece is banned and the
+ * piece goes elsewhere.
  */
 export function peerOpener (d: PeerOpenerDeps, peerId: string, start: number, end: number, hashes: Uint8Array[] | undefined, abort: AbortController): Opener {
-  const fetch = (s: number, e: number): AsyncIterable<Uint8Array> => watchdog(d.peers.transfers.fetchRange(peerId, d.digest, s, e, abort.signal), abort, d.stallMs)
-  if (hashes === undefined) return async () => fetch(start, end)
-  return async () => {
-    const piece = pieceOf(start)
-    const [pStart, pEnd] = pieceBounds(piece, d.size)
-    // Hash as chunks arrive and keep them as they are: no second pass, no piece-sized copy.
-    const chunks: Uint8Array[] = []
-    const h = createHash('sha256')
-    let off = 0
-    for await (const chunk of fetch(pStart, pEnd)) {
-      if (off + chunk.length > pEnd - pStart) throw new PeerProtocolError('peer sent more bytes than asked')
-      h.update(chunk)
-      chunks.push(chunk)
-      off += chunk.length
-    }
-    if (off !== pEnd - pStart) throw new PeerProtocolError(`peer sent ${off} of ${pEnd - pStart} bytes`)
-    if (!h.digest().equals(hashes[piece])) {
+  const check = hashes !== undefined ? { size: d.size, hashes } : undefined
+  return async () => banBadPieces(d, peerId, watchdog(d.peers.transfers.fetchRange(peerId, d.digest, start, end, abort.signal, check), abort, d.stallMs))
+}
+
+async function * banBadPieces (d: PeerOpenerDeps, peerId: string, src: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  try {
+    yield * src
+  } catch (err) {
+    if (err instanceof BadPieceError) {
       d.metrics.verificationFailures.inc({ source: 'peer' })
       d.metrics.peerFailures.inc({ peer: peerId, reason: 'bad-piece' })
       d.peers.health.ban(peerId, d.banMs, `sent a piece of ${d.digest} that failed its sha256`)
-      d.logger.warn({ digest: d.digest, peer: peerId, piece }, 'peer sent a bad piece: banned, piece fetched elsewhere')
-      throw new PeerProtocolError('bad piece')
+      d.logger.warn({ digest: d.digest, peer: peerId, piece: err.piece }, 'peer sent a bad piece: banned, piece fetched elsewhere')
     }
-    return sliceChunks(chunks, start - pStart, end - pStart)
+    throw err
   }
 }
 
@@ -143,17 +133,4 @@ async function * watchdog (src: AsyncIterable<Uint8Array>, abort: AbortControlle
     if (stalled) throw new NoProgressError(`peer made no progress for ${stallMs} ms`)
     throw err
   } finally { if (timer !== undefined) clearTimeout(timer) }
-}
-
-/** The bytes [from, to) of a list of chunks, as views (no copy). */
-function sliceChunks (chunks: Uint8Array[], from: number, to: number): Uint8Array[] {
-  const out: Uint8Array[] = []
-  let off = 0
-  for (const c of chunks) {
-    const s = Math.max(from, off)
-    const e = Math.min(to, off + c.length)
-    if (e > s) out.push(s === off && e === off + c.length ? c : c.subarray(s - off, e - off))
-    off += c.length
-  }
-  return out
 }

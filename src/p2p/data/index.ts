@@ -6,7 +6,9 @@
 import type { Logger } from '../../log.js'
 import type { Connections } from '../connections.js'
 import type { ProtocolServiceComponents, ProtocolServiceInit } from '../protocol.js'
-import { DataClient } from './client.js'
+import type { PieceCheck } from '../types.js'
+import { verifiedRange } from '../verify.js'
+import { Fetcher } from './fetcher.js'
 import { EndpointService, type DataEndpoint } from './endpoint.js'
 import { DataServer, type DataServerComponents } from './server.js'
 
@@ -44,7 +46,7 @@ export function dataListen (listen: string[], dataPort?: number): { host: string
 export class DataPlane {
   private readonly server: DataServer | undefined
   private readonly endpoint: EndpointService
-  private readonly client: DataClient
+  private readonly client: Fetcher
   /** Per peer: its endpoint (asked once), or null when it has none. */
   private readonly endpoints = new Map<string, Promise<DataEndpoint | null>>()
   /** Peers reached over libp2p until the time given (their data port failed). */
@@ -57,7 +59,7 @@ export class DataPlane {
     const timeoutMs = init.requestTimeoutMs ?? 30_000
     if (at !== undefined) this.server = new DataServer(components, { self: init.self, secret: init.secret, host: at.host, port: at.port, timeoutMs })
     this.endpoint = new EndpointService(components, { ...init, port: () => this.server?.port })
-    this.client = new DataClient(components.metrics, { self: init.self, secret: init.secret, connectionsPerPeer: init.connectionsPerPeer ?? 4, timeoutMs })
+    this.client = new Fetcher(components.metrics, { self: init.self, secret: init.secret, connectionsPerPeer: init.connectionsPerPeer ?? 4, timeoutMs })
     this.fallbackMs = init.fallbackMs ?? 60_000
   }
 
@@ -81,13 +83,16 @@ export class DataPlane {
     await this.server?.stop()
   }
 
-  /** Bytes [start, end) of `digest` from `peerId`: over the data plane, else over libp2p. */
-  async * fetchRange (peerId: string, digest: string, start: number, end: number, signal?: AbortSignal): AsyncIterable<Uint8Array> {
+  /**
+   * Bytes [start, end) of `digest` from `peerId`: over the data plane (pieces checked in its
+   * worker), else over libp2p (pieces checked here).
+   */
+  async * fetchRange (peerId: string, digest: string, start: number, end: number, signal?: AbortSignal, check?: PieceCheck): AsyncIterable<Uint8Array> {
     const ep = (this.viaLibp2p.get(peerId) ?? 0) > Date.now() ? null : await this.endpointOf(peerId, signal)
-    if (ep === null) { yield * this.libp2pFetch(peerId, digest, start, end, signal); return }
+    if (ep === null) { yield * this.overLibp2p(peerId, digest, start, end, signal, check); return }
     let got = 0
     try {
-      for await (const chunk of this.client.fetchRange(peerId, ep, digest, start, end, signal)) {
+      for await (const chunk of this.client.fetch(peerId, ep, digest, start, end, signal, check)) {
         got += chunk.length
         yield chunk
       }
@@ -96,11 +101,16 @@ export class DataPlane {
       if (got === 0 && signal?.aborted !== true && isConnectFailure(err)) {
         this.components.logger.info({ peer: peerId, err: String((err as Error).message) }, 'data plane unreachable; using libp2p for this peer')
         this.viaLibp2p.set(peerId, Date.now() + this.fallbackMs)
-        yield * this.libp2pFetch(peerId, digest, start, end, signal)
+        yield * this.overLibp2p(peerId, digest, start, end, signal, check)
         return
       }
       throw err
     }
+  }
+
+  private overLibp2p (peerId: string, digest: string, start: number, end: number, signal?: AbortSignal, check?: PieceCheck): AsyncIterable<Uint8Array> {
+    if (check === undefined) return this.libp2pFetch(peerId, digest, start, end, signal)
+    return verifiedRange((s, e) => this.libp2pFetch(peerId, digest, s, e, signal), start, end, check)
   }
 
   private async endpointOf (peerId: string, signal?: AbortSignal): Promise<DataEndpoint | null> {

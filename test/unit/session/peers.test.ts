@@ -6,6 +6,7 @@ import { PeerRangeError } from '../../../src/errors.js'
 import { silentLogger } from '../../../src/log.js'
 import { createMetrics } from '../../../src/metrics/metrics.js'
 import { PeerHealth } from '../../../src/p2p/peer-health.js'
+import { verifiedRange } from '../../../src/p2p/verify.js'
 import { PIECE_SIZE, type PeerHolding, type PeerSources, type PeerTransfers } from '../../../src/p2p/types.js'
 import { MemoryOffice, MemoryRouter } from '../../../src/routing/memory.js'
 import { SessionManager } from '../../../src/session/manager.js'
@@ -37,18 +38,20 @@ function fakePeers (data: Buffer, holdings: PeerHolding[], opts: { corrupt?: Set
     for (let p = 0; p < data.length; p += PIECE_SIZE) out.push(createHash('sha256').update(data.subarray(p, p + PIECE_SIZE)).digest())
     return out
   }
+  async function * raw (peerId: string, start: number, end: number): AsyncGenerator<Uint8Array> {
+    const h = holdings.find(x => x.peerId === peerId)
+    if (h === undefined || health.isBanned(peerId)) throw new PeerRangeError('not connected')
+    for (let p = start; p < end; p += 128 * 1024) {
+      await new Promise(resolve => setImmediate(resolve))
+      let b = data.subarray(p, Math.min(end, p + 128 * 1024))
+      if (opts.corrupt?.has(peerId) === true) { b = Buffer.from(b); b[0] ^= 0xff }
+      served.set(peerId, (served.get(peerId) ?? 0) + b.length)
+      yield b
+    }
+  }
+  // As the real transports do: with piece hashes, whole pieces, each checked before use.
   const transfers: PeerTransfers = {
-    async * fetchRange (peerId, _digest, start, end) {
-      const h = holdings.find(x => x.peerId === peerId)
-      if (h === undefined || health.isBanned(peerId)) throw new PeerRangeError('not connected')
-      for (let p = start; p < end; p += 128 * 1024) {
-        await new Promise(resolve => setImmediate(resolve))
-        let b = data.subarray(p, Math.min(end, p + 128 * 1024))
-        if (opts.corrupt?.has(peerId) === true) { b = Buffer.from(b); b[0] ^= 0xff }
-        served.set(peerId, (served.get(peerId) ?? 0) + b.length)
-        yield b
-      }
-    },
+    fetchRange: (peerId, _digest, start, end, _signal, check) => check === undefined ? raw(peerId, start, end) : verifiedRange((s, e) => raw(peerId, s, e), start, end, check),
     fetchPieceHashes: async (peerId) => holdings.find(h => h.peerId === peerId)?.complete === true ? pieces() : undefined
   }
   const net: PeerSources = { peerId: 'self', router, transfers, health, neighbours: () => holdings.length }
