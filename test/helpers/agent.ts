@@ -2,7 +2,7 @@
 // --upstream NAME=URL ... --default-registry NAME --no-mdns [extra]`. It prints JSON log lines on
 // stdout; one has "msg":"layerd ready" once it listens.
 
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort } from './ports.js'
@@ -11,6 +11,15 @@ import { makeTempDir, removeTempDir, spawnTracked, killAndWait, own, type Cleanu
 /** Repository root (this file is dist/test/helpers/agent.js once compiled). */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 export const AGENT_BIN = join(REPO_ROOT, 'bin', 'layerd.js')
+
+/** The node flags of bin/layerd.js's `#!/usr/bin/env -S node ...` line: agents under test run with them too. */
+export function launcherFlags (bin = AGENT_BIN): string[] {
+  try {
+    const first = readFileSync(bin, 'utf8').split('\n', 1)[0] ?? ''
+    const m = /^#!\S*env -S node(.*)$/.exec(first)
+    return m === null ? [] : (m[1] as string).trim().split(/\s+/).filter(a => a !== '')
+  } catch { return [] }
+}
 
 export interface AgentOptions {
   /** Upstreams: name → base URL (e.g. { 'upstream.test': registry.url }). */
@@ -105,9 +114,10 @@ export async function startAgent (opts: AgentOptions): Promise<Agent> {
   let proc: Tracked | undefined
 
   const launch = async (): Promise<void> => {
+    const flags = launcherFlags()
     const [cmd, full] = opts.netns === undefined
-      ? [process.execPath, [bin, ...args]]
-      : ['ip', ['netns', 'exec', opts.netns, process.execPath, bin, ...args]]
+      ? [process.execPath, [...flags, bin, ...args]]
+      : ['ip', ['netns', 'exec', opts.netns, process.execPath, ...flags, bin, ...args]]
     const p = spawnTracked(cmd, full, { name: 'layerd', cwd: REPO_ROOT, env, maxLog: 8 << 20 })
     proc = p
     try {
