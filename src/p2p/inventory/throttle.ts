@@ -5,10 +5,12 @@ import type { InventoryChange, InventoryEntry } from '../types.js'
 
 /**
  * The first update of a digest goes out at once, later ones at most every `intervalMs` (only the
- * newest is kept). Removes go out at once and cancel a pending update.
+ * newest is kept) — unless what it says about coordination changed (fetching, complete, the
+ * ranges claimed from upstream): neighbours divide the upstream work by those, so they go out at
+ * once too. Removes go out at once and cancel a pending update.
  */
 export class ChangeThrottler {
-  private readonly state = new Map<string, { until: number, pending?: InventoryEntry }>()
+  private readonly state = new Map<string, { until: number, pending?: InventoryEntry, sent: InventoryEntry }>()
   private timer?: NodeJS.Timeout
 
   constructor (private readonly intervalMs: number, private readonly emit: (change: InventoryChange) => void) {}
@@ -22,8 +24,8 @@ export class ChangeThrottler {
     const now = Date.now()
     const digest = change.entry.digest
     const s = this.state.get(digest)
-    if (this.intervalMs <= 0 || s === undefined || now >= s.until) {
-      this.state.set(digest, { until: now + this.intervalMs })
+    if (this.intervalMs <= 0 || s === undefined || now >= s.until || coordinationChanged(s.sent, change.entry)) {
+      this.state.set(digest, { until: now + this.intervalMs, sent: change.entry })
       this.emit(change)
       this.schedule()
       return
@@ -48,6 +50,7 @@ export class ChangeThrottler {
         const entry = s.pending
         s.pending = undefined
         s.until = now + this.intervalMs
+        s.sent = entry
         this.emit({ type: 'update', entry })
       } else {
         this.state.delete(digest)
@@ -61,4 +64,12 @@ export class ChangeThrottler {
     this.timer = undefined
     this.state.clear()
   }
+}
+
+/** A claim's start moves with every byte that arrives (progress); a new claim or a new end is news. */
+function coordinationChanged (a: InventoryEntry, b: InventoryEntry): boolean {
+  if (a.fetching !== b.fetching || a.complete !== b.complete) return true
+  const x = a.claimed ?? []
+  const y = b.claimed ?? []
+  return x.length !== y.length || x.some((r, i) => r[1] !== y[i]?.[1])
 }

@@ -32,6 +32,23 @@ describe('ChangeThrottler', () => {
     } finally { t.stop() }
   })
 
+  it('what neighbours coordinate by goes out at once: a new claim, a claim done; a claim that only progressed waits', async () => {
+    const out: InventoryChange[] = []
+    const t = new ChangeThrottler(10_000, c => out.push(c))
+    const claimed = (end: number, claims: Array<[number, number]>): InventoryChange => {
+      const c = update(D1, end)
+      if (c.type === 'update') c.entry.claimed = claims
+      return c
+    }
+    try {
+      t.push(claimed(10, []))
+      t.push(claimed(10, [[10, 50]])) // a new claim
+      t.push(claimed(20, [[20, 50]])) // the same claim, 10 bytes further
+      t.push(claimed(50, [])) // the claim is done
+      assert.deepEqual(out.map(c => c.type === 'update' ? c.entry.claimed : []), [[], [[10, 50]], []])
+    } finally { t.stop() }
+  })
+
   it('a remove goes out at once and cancels a pending update', async () => {
     const out: InventoryChange[] = []
     const t = new ChangeThrottler(60, c => out.push(c))
