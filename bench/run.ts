@@ -15,6 +15,7 @@
 //   fig 8   client ← agent ← neighbour vs plain HTTP over the same bridge (namespaces)
 //   fig 9   three neighbours capped at CAP_MIBS upload each serve one pull (namespaces)
 //   fig 10  cold COLD_MB blob via agent vs the durability floor (curl | dd oflag=dsync)
+//   fig 11  idle agents (5, 20, ... on one bridge, mDNS): CPU and traffic in total and per agent
 //
 // Environment:
 //   BENCH_BLOB_MB   big layer in MiB (default 1024; a second layer is 1/4 of it): figs 1–4, 6
@@ -25,6 +26,7 @@
 //   BENCH_NET_MB / BENCH_NET_RATE / BENCH_NET_RUNS   fig 5: data (128), link (50mbit), pairs (1)
 //   BENCH_SMALL_LAYERS / BENCH_SMALL_KB   fig 7 image (30 layers of 1024 KiB)
 //   BENCH_CAP_MIBS / BENCH_CAP_MB   fig 9: upload cap per neighbour (8) and blob (96)
+//   BENCH_IDLE_SIZES / BENCH_IDLE_MS   fig 11: office sizes (5,20; e.g. 5,20,100) and measuring time (30 s)
 //   BENCH_ONLY / BENCH_SKIP   comma lists of figures, e.g. BENCH_ONLY=7,8 or BENCH_SKIP=5,6
 //   BENCH_AGENT_CONFIG  YAML config given to every agent (--config), for experiments
 //   BENCH_CPU_PROF  directory: CPU-profile every agent, DIR/agent-PID.cpuprofile on stop
@@ -34,6 +36,7 @@ import { startRegistry } from '../test/helpers/registry.js'
 import { stopAll } from '../test/helpers/proc.js'
 import { blobUrl, ENV, REPO_ROOT, wanted, type Bench } from './context.js'
 import { cacheHits, coldPull, durabilityFloor } from './figures/local.js'
+import { idleAgents } from './figures/idle.js'
 import { cappedNeighbours, peerPath, smallLayers, threeHosts } from './figures/office.js'
 import { peerFigures } from './figures/peer.js'
 import { curlGet, MiB } from './lib.js'
@@ -90,6 +93,7 @@ async function main (): Promise<void> {
     if (small !== undefined) await smallLayers(b, small)
     if (capped !== undefined) await cappedNeighbours(b, capped)
     if (net !== undefined) await threeHosts(b, net)
+    await idleAgents(b)
   } finally { await registry.stop() }
 }
 

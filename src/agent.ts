@@ -117,7 +117,14 @@ export async function startAgent (init: AgentInit): Promise<Agent> {
       maxUploadsTotal: config.p2p.maxUploadsTotal,
       uploadBytesPerSecond: config.p2p.uploadRate,
       dataPlane: config.p2p.dataPlane,
-      dataPort: config.p2p.dataPort
+      dataPort: config.p2p.dataPort,
+      dht: config.p2p.dht,
+      maxMeshPeers: config.p2p.maxMeshPeers,
+      lookupTimeoutMs: config.p2p.dhtLookupTimeout,
+      dialTimeoutMs: config.p2p.dhtDialTimeout,
+      dhtKBucketSize: config.p2p.dhtKBucketSize,
+      dhtRecordTtlMs: config.p2p.dhtRecordTtl,
+      dhtReprovideMs: config.p2p.dhtReprovide
     })
   }
   const sessions = new SessionManager({

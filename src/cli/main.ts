@@ -36,6 +36,7 @@ interface ServeOpts extends CommonOpts {
   p2pListen: string[]
   peer: string[]
   mdns: boolean
+  dht: boolean
   p2p: boolean
   secretFile?: string
 }
@@ -66,6 +67,7 @@ function applyFlags (opts: ServeOpts | CommonOpts): (raw: Record<string, any>) =
     if (opts.p2pListen.length > 0) raw.p2p.listen = opts.p2pListen
     if (opts.peer.length > 0) raw.p2p.peers = [...(raw.p2p.peers ?? []), ...opts.peer]
     if (!opts.mdns) raw.p2p.mdns = false
+    if (!opts.dht) raw.p2p.dht = false
     if (!opts.p2p) raw.p2p.enabled = false
     if (opts.secretFile !== undefined) raw.p2p.secretFile = opts.secretFile
   }
@@ -189,6 +191,7 @@ program.command('serve')
   .option('--p2p-listen <multiaddr>', 'libp2p listen address, repeatable (default /ip4/0.0.0.0/tcp/4050)', collect, [])
   .option('--peer <multiaddr>', 'static peer, repeatable', collect, [])
   .option('--no-mdns', 'do not discover peers with mDNS')
+  .option('--no-dht', 'no DHT: share only with directly connected peers (the static peers are otherwise its bootstrap)')
   .option('--no-p2p', 'no peer network at all (a standalone mirror)')
   .option('--secret-file <file>', 'office secret: only agents with the same secret connect')
   .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))

@@ -62,7 +62,8 @@ export const DEFAULTS = {
   p2p: {
     listen: ['/ip4/0.0.0.0/tcp/4050'],
     mdns: true,
-    mdnsIntervalMs: 10 * SECOND,
+    /** Agents query at start and answer every query; a DHT keeps them connected in between. */
+    mdnsIntervalMs: MINUTE,
     serviceTag: 'layerd',
     /** Bulk bytes between agents over HTTPS with a pre-shared key (src/p2p/data/). */
     dataPlane: true,
@@ -74,6 +75,18 @@ export const DEFAULTS = {
     requestTimeoutMs: 30 * SECOND,
     redialMinMs: SECOND,
     redialMaxMs: 30 * SECOND,
-    maxInventoryEntries: 100_000
+    maxInventoryEntries: 100_000,
+    /** Content routing across subnets on kad-dht (src/p2p/dht-router.ts). */
+    dht: true,
+    /** Neighbours that get our whole inventory pushed (the mesh); the DHT reaches the rest. */
+    maxMeshPeers: 16,
+    dhtLookupTimeoutMs: SECOND,
+    dhtDialTimeoutMs: SECOND,
+    dhtMaxProviders: 16,
+    /** K of the office DHT: how many agents keep each provider record. */
+    dhtKBucketSize: 8,
+    /** Provider records live this long on the agents that keep them, and are republished before. */
+    dhtRecordTtlMs: 30 * MINUTE,
+    dhtReprovideMs: 10 * MINUTE
   }
 } as const

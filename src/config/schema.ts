@@ -106,7 +106,19 @@ export const configSchema = z.object({
     /** Bulk bytes between agents over the data plane (HTTPS, TLS 1.3 with a key from the office secret). */
     dataPlane: z.boolean().default(DEFAULTS.p2p.dataPlane),
     /** Data plane TCP port. Default: the libp2p port + 1 (4051). */
-    dataPort: z.number().int().min(0).max(65535).optional()
+    dataPort: z.number().int().min(0).max(65535).optional(),
+    /** Content routing across subnets on kad-dht; the static peers are its bootstrap. */
+    dht: z.boolean().default(DEFAULTS.p2p.dht),
+    /** Neighbours that get our whole inventory pushed; the DHT reaches everyone else. */
+    maxMeshPeers: z.number().int().min(0).default(DEFAULTS.p2p.maxMeshPeers),
+    /** How long a DHT lookup, and a provider's answer, may take before the next source. */
+    dhtLookupTimeout: duration.default(DEFAULTS.p2p.dhtLookupTimeoutMs),
+    dhtDialTimeout: duration.default(DEFAULTS.p2p.dhtDialTimeoutMs),
+    /** How many agents keep each provider record. */
+    dhtKBucketSize: z.number().int().min(2).max(64).default(DEFAULTS.p2p.dhtKBucketSize),
+    /** Provider records expire after this (an agent that left is forgotten), and are republished every dhtReprovide. */
+    dhtRecordTtl: duration.default(DEFAULTS.p2p.dhtRecordTtlMs),
+    dhtReprovide: duration.default(DEFAULTS.p2p.dhtReprovideMs)
   }).strict().prefault({})
 }).strict()
 

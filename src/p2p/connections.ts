@@ -11,6 +11,9 @@ import type { Metrics } from '../metrics/metrics.js'
 import { Tasks } from '../util/tasks.js'
 import { INVENTORY_PROTOCOL } from './protocol.js'
 
+/** How a peer came to be connected: configured, mDNS, a DHT lookup, or it dialled us. */
+export type FoundBy = 'static' | 'mdns' | 'dht' | 'inbound'
+
 export interface ConnectionsComponents {
   libp2p: Libp2p
   metrics: Metrics
@@ -28,6 +31,8 @@ export function connections (components: ConnectionsComponents, init: Connection
 
 export class Connections {
   private readonly connected = new Set<string>()
+  /** How each peer was found, when we know (else it called us: `inbound`). */
+  private readonly found = new Map<string, FoundBy>()
   private readonly connectListeners = new Set<(peer: string, conn?: Connection) => void>()
   private readonly disconnectListeners = new Set<(peer: string) => void>()
   private readonly protocol: string
@@ -97,6 +102,14 @@ export class Connections {
   }
 
   isConnected (peer: string): boolean { return this.connected.has(peer) }
+
+  /** Remember how a peer was found, before dialling it (first reason wins, static over all). */
+  noteFoundBy (peer: string, how: FoundBy): void {
+    const known = this.found.get(peer)
+    if (known === undefined || known === 'inbound' || how === 'static') this.found.set(peer, how)
+  }
+
+  foundBy (peer: string): FoundBy { return this.found.get(peer) ?? 'inbound' }
 
   /** The connected layerd peers. */
   peers (): string[] { return [...this.connected] }

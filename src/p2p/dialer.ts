@@ -14,7 +14,7 @@ import type { Connections } from './connections.js'
 
 export interface DialerComponents {
   libp2p: Libp2p
-  connections: Pick<Connections, 'connectionTo'>
+  connections: Pick<Connections, 'connectionTo' | 'noteFoundBy'>
   logger: Logger
 }
 
@@ -37,6 +37,8 @@ export function dialer (components: DialerComponents, init: DialerInit = {}): Di
 }
 
 export class Dialer {
+  /** Peers mDNS reported (the rest of libp2p's discoveries come from the DHT). */
+  readonly mdnsPeers = new Set<string>()
   /** The static peers, parsed. */
   readonly peers: Multiaddr[]
   private readonly dialTimeoutMs: number
@@ -95,7 +97,9 @@ export class Dialer {
     const id = evt.detail.id
     const peer = id.toString()
     const node = this.components.libp2p
-    if (!this.running || peer === node.peerId.toString() || this.dialing.has(peer) || this.components.connections.connectionTo(peer) !== undefined) return
+    if (!this.running || peer === node.peerId.toString()) return
+    this.components.connections.noteFoundBy(peer, this.mdnsPeers.has(peer) ? 'mdns' : 'dht')
+    if (this.dialing.has(peer) || this.components.connections.connectionTo(peer) !== undefined) return
     this.dialing.add(peer)
     this.tasks.track(node.dial(id, { signal: this.signal })
       .then(() => { this.log.debug({ peer }, 'dialled discovered peer') })
@@ -115,6 +119,7 @@ export class Dialer {
       try {
         const conn = await this.components.libp2p.dial(addr, { signal: this.signal })
         known = conn.remotePeer.toString()
+        this.components.connections.noteFoundBy(known, 'static')
         backoff = this.redialMinMs
         this.log.debug({ address, peer: known }, 'static peer dialled')
       } catch (err) {

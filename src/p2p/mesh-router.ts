@@ -24,7 +24,7 @@ import { expectEntry } from './validate.js'
 
 export interface MeshRouterComponents {
   libp2p: Libp2p
-  connections: Pick<Connections, 'isConnected' | 'connectionTo' | 'markConnected' | 'onConnect' | 'onDisconnect'>
+  connections: Pick<Connections, 'isConnected' | 'connectionTo' | 'markConnected' | 'onConnect' | 'onDisconnect' | 'peers'>
   health: Pick<PeerHealth, 'isBanned' | 'onChange'>
   metrics: Metrics
   logger: Logger
@@ -42,6 +42,11 @@ export interface MeshRouterInit {
   /** Backoff between inventory streams to a peer, first and longest. @default DEFAULTS.p2p.redialMinMs / redialMaxMs */
   redialMinMs?: number
   redialMaxMs?: number
+  /**
+   * Peers we push our whole inventory to (the first to connect; a slot that frees goes to the
+   * next). Beyond them the DHT finds what we hold. Infinity: every peer. @default Infinity
+   */
+  maxMeshPeers?: number
 }
 
 /** Inventory streams per connection (one each way, plus a replacement or two). */
@@ -75,7 +80,8 @@ export class MeshRouter implements ContentRouter {
       maxInventoryEntries: init.maxInventoryEntries ?? d.maxInventoryEntries,
       requestTimeoutMs: init.requestTimeoutMs ?? d.requestTimeoutMs,
       redialMinMs: init.redialMinMs ?? d.redialMinMs,
-      redialMaxMs: init.redialMaxMs ?? d.redialMaxMs
+      redialMaxMs: init.redialMaxMs ?? d.redialMaxMs,
+      maxMeshPeers: init.maxMeshPeers ?? Infinity
     }
     this.log = components.logger
     this.tasks = new Tasks(this.log)
@@ -174,6 +180,7 @@ export class MeshRouter implements ContentRouter {
     if (!this.running) return
     const existing = this.senders.get(peer)
     if (existing !== undefined) { existing.connectionOpened(); return }
+    if (this.senders.size >= this.opts.maxMeshPeers) return // reached through the DHT
     const { connections } = this.components
     const sender = new InventorySender({
       peer,
@@ -192,11 +199,20 @@ export class MeshRouter implements ContentRouter {
   }
 
   private peerDisconnected (peer: string): void {
-    this.senders.get(peer)?.stop()
+    const had = this.senders.get(peer)
+    had?.stop()
     this.senders.delete(peer)
     this.receiver.forget(peer)
     this.fire(this.table.dropPeer(peer))
+    // The freed mesh slot goes to a connected peer that has none.
+    if (had !== undefined && this.running) {
+      const next = this.components.connections.peers().find(p => p !== peer && !this.senders.has(p))
+      if (next !== undefined) this.peerConnected(next)
+    }
   }
+
+  /** Peers we push our inventory to. */
+  meshPeers (): string[] { return [...this.senders.keys()] }
 
   private fire (digests: Iterable<string>): void {
     for (const d of digests) {

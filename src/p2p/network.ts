@@ -11,22 +11,37 @@ import { ConfigError, PeerRangeError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics/metrics.js'
 import type { ContentRouter } from '../routing/router.js'
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { ping } from '@libp2p/ping'
 import { connections, type Connections } from './connections.js'
 import { DataPlane, type DataPlaneInit } from './data/index.js'
+import { DhtRouter, type DhtRouterInit } from './dht-router.js'
+import { HoldingsService } from './holdings.js'
+import { OfficeRouter } from './office-router.js'
 import { dialer, type Dialer, type DialerInit } from './dialer.js'
 import { loadOrCreatePeerKey } from './identity.js'
 import { meshRouter, type MeshRouter, type MeshRouterInit } from './mesh-router.js'
 import { createNode, type NodeInit } from './node.js'
 import { PeerHealth } from './peer-health.js'
 import { piecesProtocol } from './pieces.js'
-import type { ProtocolServiceInit } from './protocol.js'
+import { DHT_PROTOCOL, type ProtocolServiceInit } from './protocol.js'
 import { rangeProtocol } from './range.js'
 import type { InventoryChange, LocalBlobs, PeerInfo, PeerNetwork, PeerTransfers } from './types.js'
 import { uploads, type Uploads, type UploadsInit } from './uploads.js'
 import { verifiedRange } from './verify.js'
 
 /** Every service's options, plus what the facade itself needs. Defaults: DEFAULTS.p2p. */
-export interface PeerNetworkInit extends Omit<NodeInit, 'privateKey' | 'logger'>, Pick<DialerInit, 'peers'>, MeshRouterInit, UploadsInit, ProtocolServiceInit, Pick<DataPlaneInit, 'dataPort'> {
+export interface PeerNetworkInit extends Omit<NodeInit, 'privateKey' | 'logger'>, Pick<DialerInit, 'peers'>, MeshRouterInit, UploadsInit, ProtocolServiceInit, Pick<DataPlaneInit, 'dataPort'>, DhtRouterInit {
+  /**
+   * Content routing across subnets on kad-dht, next to the mesh of direct neighbours; false = the
+   * mesh alone (every connected peer gets our whole inventory). @default DEFAULTS.p2p.dht
+   */
+  dht?: boolean
+  /** K of the office DHT. @default DEFAULTS.p2p.dhtKBucketSize */
+  dhtKBucketSize?: number
+  /** Provider record lifetime and republish period. @default DEFAULTS.p2p.dhtRecordTtlMs / dhtReprovideMs */
+  dhtRecordTtlMs?: number
+  dhtReprovideMs?: number
   /** Bulk bytes over the data plane (HTTPS with a pre-shared key); false = libp2p only. @default true */
   dataPlane?: boolean
   /** Directory for `peer-key` (Ed25519, mode 0600, created on first start). */
@@ -37,9 +52,11 @@ export interface PeerNetworkInit extends Omit<NodeInit, 'privateKey' | 'logger'>
   logger: Logger
 }
 
-/** PeerNetwork with the mesh router and the libp2p node (tests, diagnostics). */
+/** PeerNetwork with its routers and the libp2p node (tests, diagnostics). */
 export interface LayerdPeerNetwork extends PeerNetwork {
-  readonly router: MeshRouter
+  readonly router: ContentRouter
+  readonly mesh: MeshRouter
+  readonly dht: DhtRouter | undefined
   /** The libp2p node, from start() on. */
   readonly libp2p: Libp2p | undefined
   /** The data server's port, from start() on (undefined without a data plane). */
@@ -86,7 +103,9 @@ interface Service { start: () => Promise<void>, stop: () => Promise<void> }
 class Network implements LayerdPeerNetwork {
   readonly peerId: string
   readonly health: PeerHealth
-  readonly router: MeshRouter
+  readonly router: ContentRouter
+  readonly mesh: MeshRouter
+  readonly dht: DhtRouter | undefined
   readonly transfers: PeerTransfers
   private readonly privateKey: PrivateKey
   private readonly components: Components
@@ -106,7 +125,23 @@ class Network implements LayerdPeerNetwork {
     const c = this.components = new Components(this.log, init.metrics, this.health, init.local)
     this.connections = c.connections = connections(c)
     c.uploads = uploads(c, init)
-    this.router = c.router = meshRouter(c, init)
+    const useDht = init.dht ?? DEFAULTS.p2p.dht
+    this.mesh = c.router = meshRouter(c, { ...init, maxMeshPeers: useDht ? (init.maxMeshPeers ?? DEFAULTS.p2p.maxMeshPeers) : Infinity })
+    let holdings: HoldingsService | undefined
+    if (useDht) {
+      const dhtRef: { router?: DhtRouter } = {}
+      holdings = new HoldingsService(c, {
+        mine: (d) => dhtRef.router?.mine.get(d),
+        theirs: (peer, d, h) => { dhtRef.router?.theirs(peer, d, h) },
+        ended: (peer, d) => { dhtRef.router?.ended(peer, d) },
+        throttleMs: init.inventoryThrottleMs ?? DEFAULTS.p2p.inventoryThrottleMs,
+        timeoutMs: init.dialTimeoutMs ?? DEFAULTS.p2p.dhtDialTimeoutMs
+      })
+      this.dht = dhtRef.router = new DhtRouter({ get libp2p () { return c.libp2p as any }, connections: this.connections, health: this.health, holdings, logger: this.log }, init)
+      this.router = new OfficeRouter(this.mesh, this.dht)
+    } else {
+      this.router = this.mesh
+    }
     const range = rangeProtocol(c, init)
     const pieces = piecesProtocol(c, init)
     this.dialer = dialer(c, { ...init, dialTimeoutMs: init.requestTimeoutMs })
@@ -119,7 +154,7 @@ class Network implements LayerdPeerNetwork {
     this.data = init.dataPlane === false
       ? undefined
       : new DataPlane(c, { ...init, self: this.peerId, listen: init.listen ?? [...DEFAULTS.p2p.listen] }, libp2pRange)
-    this.services = [this.connections, c.uploads, this.router, range, pieces, ...(this.data !== undefined ? [this.data] : []), this.dialer]
+    this.services = [this.connections, c.uploads, this.mesh, range, pieces, ...(this.data !== undefined ? [this.data] : []), ...(holdings !== undefined && this.dht !== undefined ? [holdings, this.dht] : []), this.dialer]
     const data = this.data
     this.transfers = {
       fetchRange: data !== undefined
@@ -142,7 +177,7 @@ class Network implements LayerdPeerNetwork {
 
   peers (): PeerInfo[] {
     return this.connections.peers().map(peer => {
-      const info: PeerInfo = { peerId: peer, addresses: this.connections.addresses(peer), ...this.router.stats(peer) }
+      const info: PeerInfo = { peerId: peer, addresses: this.connections.addresses(peer), foundBy: this.connections.foundBy(peer), mesh: this.mesh.meshPeers().includes(peer), ...this.mesh.stats(peer) }
       const until = this.health.bannedUntil(peer)
       if (until !== undefined) info.bannedUntil = until
       return info
@@ -156,7 +191,8 @@ class Network implements LayerdPeerNetwork {
       // Before the node: the first peer then gets our whole inventory in its snapshot.
       this.unfollow = await followLocal(this.init.local, this.router)
       const { init } = this
-      const node = await createNode({ privateKey: this.privateKey, listen: init.listen, secret: init.secret, mdns: init.mdns, mdnsIntervalMs: init.mdnsIntervalMs, serviceTag: init.serviceTag, services: init.services, peerDiscovery: init.peerDiscovery, logger: this.log })
+      const services = { ...(this.dht !== undefined ? dhtServices(init) : {}), ...init.services }
+      const node = await createNode({ privateKey: this.privateKey, listen: init.listen, secret: init.secret, mdns: init.mdns, mdnsIntervalMs: init.mdnsIntervalMs, serviceTag: init.serviceTag, services, peerDiscovery: init.peerDiscovery, logger: this.log, onMdnsPeer: (p) => { this.dialer.mdnsPeers.add(p); this.connections.noteFoundBy(p, 'mdns') } })
       this.components.node = node
       // Handlers and listeners are in place before the first connection.
       for (const s of this.services) await s.start()
@@ -206,4 +242,23 @@ async function followLocal (local: LocalBlobs, router: ContentRouter): Promise<(
   for (const c of early) apply(c)
   early = undefined
   return off
+}
+
+/** The office DHT: our own protocol, every agent a server, every address kept (it is a LAN). */
+function dhtServices (init: PeerNetworkInit): Record<string, any> {
+  const d = DEFAULTS.p2p
+  const ttl = init.dhtRecordTtlMs ?? d.dhtRecordTtlMs
+  const every = init.dhtReprovideMs ?? d.dhtReprovideMs
+  return {
+    ping: ping(),
+    dht: kadDHT({
+      protocol: DHT_PROTOCOL,
+      clientMode: false,
+      peerInfoMapper: passthroughMapper,
+      kBucketSize: init.dhtKBucketSize ?? d.dhtKBucketSize,
+      providers: { provideValidity: Math.ceil(ttl / 1000), cleanupInterval: Math.ceil(every / 1000) },
+      // Republish a record when it would expire within the period: about every `every`.
+      reprovide: { validity: ttl, threshold: ttl - every, interval: Math.max(60_000, Math.floor(every / 2)) }
+    })
+  }
 }

@@ -29,6 +29,14 @@ const MiB = 1024 * 1024
  */
 const YAMUX_STREAM_OPTIONS = { maxStreamWindowSize: 4 * MiB, maxReadBufferLength: 8 * MiB }
 
+/**
+ * Idle connections stay silent: libp2p's connection monitor (a ping stream, with protocol
+ * negotiation, every 10 s on every connection) and yamux keep-alives cost more than anything an
+ * idle office does, and grow with the square of its size. A peer that is gone is found out by the
+ * request that needs it (bounded timeouts), or by TCP itself.
+ */
+const QUIET = { connectionMonitor: { enabled: false } }
+
 export interface NodeInit<S extends ServiceMap = ServiceMap> {
   privateKey: PrivateKey
   /** Listen multiaddrs. @default DEFAULTS.p2p.listen */
@@ -47,6 +55,8 @@ export interface NodeInit<S extends ServiceMap = ServiceMap> {
   peerDiscovery?: NonNullable<Libp2pInit['peerDiscovery']>
   /** Warns when there is no office secret. */
   logger?: Logger
+  /** mDNS reported this peer (before libp2p's peer:discovery for it). */
+  onMdnsPeer?: (peerId: string) => void
 }
 
 export type LayerdNode<S extends ServiceMap = ServiceMap> = Libp2p<S & { identify: Identify }>
@@ -56,7 +66,13 @@ export async function createNode<S extends ServiceMap = ServiceMap> (init: NodeI
   if (init.secret === undefined) init.logger?.warn('no office secret configured: this agent joins any layerd agent on the LAN')
   const discovery = [...(init.peerDiscovery ?? [])]
   if (init.mdns ?? DEFAULTS.p2p.mdns) {
-    discovery.unshift(mdns({ interval: init.mdnsIntervalMs ?? DEFAULTS.p2p.mdnsIntervalMs, serviceTag: init.serviceTag ?? DEFAULTS.p2p.serviceTag }))
+    const factory = mdns({ interval: init.mdnsIntervalMs ?? DEFAULTS.p2p.mdnsIntervalMs, serviceTag: init.serviceTag ?? DEFAULTS.p2p.serviceTag })
+    // Tap mDNS's own events: libp2p reports every discovery (the DHT's too) as one kind.
+    discovery.unshift((components: any) => {
+      const svc = factory(components)
+      svc.addEventListener('peer', (e: CustomEvent<{ id: { toString: () => string } }>) => { init.onMdnsPeer?.(e.detail.id.toString()) })
+      return svc
+    })
   }
   const services = { identify: identify(), ...init.services } as ServiceFactoryMap<S & { identify: Identify }>
   return await createLibp2p({
@@ -64,10 +80,11 @@ export async function createNode<S extends ServiceMap = ServiceMap> (init: NodeI
     addresses: { listen: [...(init.listen ?? DEFAULTS.p2p.listen)] },
     transports: [tcp()],
     connectionEncrypters: [noise(init.secret !== undefined ? { prologueBytes: officePrologue(init.secret) } : {})],
-    streamMuxers: [yamux({ streamOptions: YAMUX_STREAM_OPTIONS })],
+    streamMuxers: [yamux({ streamOptions: YAMUX_STREAM_OPTIONS, enableKeepAlive: false })],
     peerDiscovery: discovery,
     services,
     connectionManager: { inboundConnectionThreshold: 20 },
+    ...QUIET,
     start: false
   })
 }

@@ -17,6 +17,8 @@ import type { PeerHealth } from './peer-health.js'
 export const INVENTORY_PROTOCOL = '/layerd/inventory/1.0.0'
 export const RANGE_PROTOCOL = '/layerd/range/1.0.0'
 export const PIECES_PROTOCOL = '/layerd/pieces/1.0.0'
+/** The office DHT (kad-dht under our own prefix: it never mixes with the public IPFS DHT). */
+export const DHT_PROTOCOL = '/layerd/kad/1.0.0'
 
 /** Hard limit for request frames and response headers (range, pieces). */
 export const MAX_CONTROL_FRAME_BYTES = 4096

@@ -68,6 +68,10 @@ export interface PeerSources {
 export interface PeerInfo {
   peerId: string
   addresses: string[]
+  /** How it came to be connected: configured (`static`), `mdns`, a `dht` lookup, or it dialled us (`inbound`). */
+  foundBy?: 'static' | 'mdns' | 'dht' | 'inbound'
+  /** We push our whole inventory to it (and its counts below are complete only if it does the same). */
+  mesh?: boolean
   blobs: number
   completeBlobs: number
   bytes: number

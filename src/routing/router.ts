@@ -50,6 +50,8 @@ export interface ContentRouter {
   withdraw (digest: string): void
   /** Subscribe to changes of the holders of any digest; returns the unsubscribe function. */
   onChange (listener: (digest: string) => void): () => void
+  /** Nobody here needs holders of `digest` any more (its session ended): stop asking about it. */
+  done? (digest: string): void
 }
 
 /** The holder with `peerId` as a Holder (a Holding without the digest). */

@@ -199,6 +199,7 @@ export class SessionManager {
           this.init.logger.error({ digest: entry.digest, size: entry.size }, 'disk full: partial blob dropped; free space or lower store.maxBytes')
         }
         this.init.store.release(entry)
+        peers?.router.done?.(entry.digest)
         for (const fn of this.listeners) fn(entry.digest, false)
       }
     })

@@ -317,9 +317,14 @@ export class FetchSession {
           metrics.bytesBySource.inc({ source: claim.source }, n)
           if (claim.source === 'peer') this.peerBytes += n
         }, () => {
-          // Everything arrived: plan the next transfer while these bytes are written.
-          if (lead) this.leading = false
-          this.plan()
+          // Everything arrived: plan the next transfer while these bytes are written. After the
+          // lead, ask the office once more first: an agent that started this blob at the same
+          // moment is known by now, through the mesh at once, through the DHT in a lookup.
+          if (!lead) { this.plan(); return }
+          const peers = this.deps.peers
+          const go = (): void => { this.leading = false; this.plan() }
+          if (peers === undefined) { go(); return }
+          peers.router.lookup(this.digest).then(go, go)
         })
       } catch (err: any) {
         const stalled = err instanceof NoProgressError

@@ -55,6 +55,6 @@ describe('Dialer', () => {
   })
 
   it('a static peer that is not a multiaddr is a ConfigError', () => {
-    assert.throws(() => new Dialer({ libp2p: undefined as never, connections: { connectionTo: () => undefined }, logger: silentLogger() }, { peers: ['10.0.0.1:4050'] }), ConfigError)
+    assert.throws(() => new Dialer({ libp2p: undefined as never, connections: { connectionTo: () => undefined, noteFoundBy: () => {} }, logger: silentLogger() }, { peers: ['10.0.0.1:4050'] }), ConfigError)
   })
 })

@@ -1,0 +1,234 @@
+// Content routing across the whole office on @libp2p/kad-dht (our own protocol prefix, every
+// agent a server, LAN addresses kept). Each agent publishes a provider record for every blob it
+// holds or fetches (complete or partial); a lookup finds the providers of a digest on any
+// subnet, dials them (bounded) and watches them about that one blob (holdings.ts): their byte
+// ranges and claims arrive only while someone here wants the blob, and only from agents that
+// have it. A provider that is dead costs one bounded dial, then the next source.
+
+import type { KadDHT } from '@libp2p/kad-dht'
+import type { PeerId, PeerInfo } from '@libp2p/interface'
+import type { Libp2p } from 'libp2p'
+import { CID } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
+import { createHash } from 'node:crypto'
+import { DEFAULTS } from '../config/defaults.js'
+import { errorMessage } from '../errors.js'
+import type { Logger } from '../log.js'
+import type { ContentRouter, Holder, Holding, LookupOptions } from '../routing/router.js'
+import { holderOf } from '../routing/router.js'
+import { Tasks } from '../util/tasks.js'
+import type { Connections } from './connections.js'
+import type { HoldingsService } from './holdings.js'
+import type { PeerHealth } from './peer-health.js'
+
+export interface DhtRouterComponents {
+  libp2p: Libp2p<{ dht: KadDHT }>
+  connections: Pick<Connections, 'connectionTo' | 'noteFoundBy' | 'onConnect'>
+  health: Pick<PeerHealth, 'isBanned' | 'onChange'>
+  holdings: HoldingsService
+  logger: Logger
+}
+
+export interface DhtRouterInit {
+  /** How long a lookup looks for providers. @default DEFAULTS.p2p.dhtLookupTimeoutMs */
+  lookupTimeoutMs?: number
+  /** How long a provider may take to be dialled and answer. @default DEFAULTS.p2p.dhtDialTimeoutMs */
+  dialTimeoutMs?: number
+  /** Providers asked per lookup. @default DEFAULTS.p2p.dhtMaxProviders */
+  maxProviders?: number
+}
+
+const RAW = 0x55
+/** Provides that reached nobody are tried again this long after a peer connects (batching a burst of connections). */
+const PROVIDE_RETRY_MS = 2000
+const SHA2_256 = 0x12
+
+/** The DHT key of a blob: a CIDv1 (raw) whose multihash is the blob's own sha256. */
+export function blobKey (digest: string): CID {
+  return CID.createV1(RAW, Digest.create(SHA2_256, Buffer.from(digest.slice('sha256:'.length), 'hex')))
+}
+
+/** The DHT key under which agents that resolved a tag provide it (offline tag resolution). */
+export function tagKey (registry: string, repository: string, tag: string): CID {
+  return CID.createV1(RAW, Digest.create(SHA2_256, createHash('sha256').update(`layerd-tag\n${registry}/${repository}:${tag}`).digest()))
+}
+
+export class DhtRouter implements ContentRouter {
+  /** What we advertise, by digest (the holdings protocol answers from it). */
+  readonly mine = new Map<string, Holding>()
+  /** What peers told us over watches: digest → peer → holding. */
+  private readonly table = new Map<string, Map<string, Holding>>()
+  /** Digests whose provide reached the DHT; the others are tried again when peers connect. */
+  private readonly provided = new Set<string>()
+  private readonly providing = new Set<string>()
+  private retryTimer?: NodeJS.Timeout
+  private readonly listeners = new Set<(digest: string) => void>()
+  private readonly tasks: Tasks
+  private readonly stopController = new AbortController()
+  private readonly opts: Required<DhtRouterInit>
+  private unsubscribe?: () => void
+  private running = false
+
+  constructor (private readonly components: DhtRouterComponents, init: DhtRouterInit = {}) {
+    const d = DEFAULTS.p2p
+    this.opts = {
+      lookupTimeoutMs: init.lookupTimeoutMs ?? d.dhtLookupTimeoutMs,
+      dialTimeoutMs: init.dialTimeoutMs ?? d.dhtDialTimeoutMs,
+      maxProviders: init.maxProviders ?? d.dhtMaxProviders
+    }
+    this.tasks = new Tasks(components.logger)
+  }
+
+  private get dht (): KadDHT { return this.components.libp2p.services.dht }
+
+  async start (): Promise<void> {
+    // Every agent answers DHT queries: an office has no clients-only peers.
+    await this.dht.setMode('server')
+    this.running = true
+    const offHealth = this.components.health.onChange(ev => {
+      for (const [digest, m] of this.table) if (m.has(ev.peerId)) this.fire(digest)
+    })
+    // A provide made while nobody was connected reached no one: try again once peers come.
+    const offConnect = this.components.connections.onConnect(() => {
+      if (this.retryTimer !== undefined || this.mine.size === this.provided.size) return
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined
+        for (const d of this.mine.keys()) if (!this.provided.has(d)) this.provide(d)
+      }, PROVIDE_RETRY_MS)
+      this.retryTimer.unref()
+    })
+    this.unsubscribe = () => { offHealth(); offConnect() }
+    for (const d of this.mine.keys()) this.provide(d)
+  }
+
+  async stop (): Promise<void> {
+    this.running = false
+    this.unsubscribe?.()
+    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer)
+    this.stopController.abort()
+    await this.tasks.settle()
+  }
+
+  // ---------------------------------------------------------------- ContentRouter
+
+  async lookup (digest: string, opts: LookupOptions = {}): Promise<Holder[]> {
+    if (!this.running) return this.holders(digest)
+    const signal = AbortSignal.any([AbortSignal.timeout(this.opts.lookupTimeoutMs), this.stopController.signal, ...(opts.signal !== undefined ? [opts.signal] : [])])
+    const asked: Array<Promise<unknown>> = []
+    const seen = new Set<string>()
+    try {
+      for await (const ev of this.dht.findProviders(blobKey(digest), { signal })) {
+        if (ev.name !== 'PROVIDER') continue
+        for (const p of ev.providers) {
+          const id = p.id.toString()
+          if (id === this.self || seen.has(id) || seen.size >= this.opts.maxProviders) continue
+          seen.add(id)
+          if (!this.components.holdings.watching(id, digest)) asked.push(this.watch(p, digest, opts.signal))
+        }
+        if (seen.size >= this.opts.maxProviders) break
+      }
+    } catch (err) {
+      // A timed-out lookup still returns what it found.
+      if (opts.signal?.aborted === true) throw err
+    }
+    await Promise.allSettled(asked)
+    return this.holders(digest)
+  }
+
+  holders (digest: string): Holder[] {
+    const out: Holder[] = []
+    for (const [peer, h] of this.table.get(digest) ?? []) {
+      if (this.components.health.isBanned(peer) || this.components.connections.connectionTo(peer) === undefined) continue
+      out.push(holderOf(peer, h))
+    }
+    return out
+  }
+
+  advertise (holding: Holding): void {
+    const d = holding.digest
+    this.mine.set(d, holding)
+    this.components.holdings.changed(d)
+    if (this.running && !this.provided.has(d) && !this.providing.has(d)) this.provide(d)
+  }
+
+  withdraw (digest: string): void {
+    if (!this.mine.delete(digest)) return
+    this.components.holdings.changed(digest)
+    this.provided.delete(digest)
+    if (this.running) void this.dht.cancelReprovide(blobKey(digest)).catch(() => {})
+  }
+
+  onChange (listener: (digest: string) => void): () => void {
+    this.listeners.add(listener)
+    return () => { this.listeners.delete(listener) }
+  }
+
+  /** Nobody here needs holders of `digest` any more: stop watching its providers. */
+  done (digest: string): void {
+    this.components.holdings.close(digest)
+  }
+
+  // ---------------------------------------------------------------- holdings callbacks
+
+  theirs (peer: string, digest: string, holding: Holding | null): void {
+    let m = this.table.get(digest)
+    if (holding === null || (!holding.complete && !holding.fetching && holding.ranges.length === 0)) {
+      if (m?.delete(peer) === true) { if (m.size === 0) this.table.delete(digest); this.fire(digest) }
+      return
+    }
+    if (m === undefined) { m = new Map(); this.table.set(digest, m) }
+    m.set(peer, holding)
+    this.fire(digest)
+  }
+
+  ended (peer: string, digest: string): void {
+    // Another watch with the same peer about the same blob may still run (one each way).
+    if (this.components.holdings.watching(peer, digest)) return
+    this.theirs(peer, digest, null)
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private get self (): string { return this.components.libp2p.peerId.toString() }
+
+  /** Dial a provider (bounded) and watch it about `digest`; a dead one is skipped. */
+  private async watch (p: PeerInfo, digest: string, signal?: AbortSignal): Promise<void> {
+    const id = p.id.toString()
+    if (this.components.health.isBanned(id)) return
+    const bound = AbortSignal.any([AbortSignal.timeout(this.opts.dialTimeoutMs), this.stopController.signal, ...(signal !== undefined ? [signal] : [])])
+    try {
+      this.components.connections.noteFoundBy(id, 'dht')
+      let conn = this.components.connections.connectionTo(id)
+      if (conn === undefined) {
+        conn = await this.components.libp2p.dial(p.multiaddrs.length > 0 ? p.multiaddrs : p.id as PeerId, { signal: bound })
+      }
+      await this.components.holdings.watch(id, conn, digest, bound)
+    } catch (err) {
+      this.components.logger.debug({ peer: id, digest, err: errorMessage(err) }, 'provider did not answer; skipped')
+    }
+  }
+
+  /** Publish our provider record of `digest` (kad-dht reprovides it before it expires). */
+  private provide (digest: string): void {
+    this.providing.add(digest)
+    this.tasks.track((async () => {
+      let reached = false
+      try {
+        for await (const ev of this.dht.provide(blobKey(digest), { signal: this.stopController.signal })) {
+          if (ev.name === 'PEER_RESPONSE') reached = true
+        }
+      } catch (err) {
+        this.components.logger.debug({ digest, err: errorMessage(err) }, 'provide failed (tried again when peers connect)')
+      } finally {
+        this.providing.delete(digest)
+        if (reached && this.mine.has(digest)) this.provided.add(digest)
+      }
+    })())
+  }
+
+  private fire (digest: string): void {
+    for (const fn of this.listeners) {
+      try { fn(digest) } catch (err) { this.components.logger.warn({ err: errorMessage(err) }, 'onChange listener threw') }
+    }
+  }
+}

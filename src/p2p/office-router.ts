@@ -1,0 +1,42 @@
+// The office's ContentRouter: the inventory mesh for the neighbours we are directly connected
+// to (answers at once, no traffic), and the DHT for everyone else (a bounded lookup, then watches
+// of the providers). What we advertise goes to both; holders are the union, one per peer.
+
+import type { ContentRouter, Holder, Holding, LookupOptions } from '../routing/router.js'
+import type { DhtRouter } from './dht-router.js'
+import type { MeshRouter } from './mesh-router.js'
+
+export class OfficeRouter implements ContentRouter {
+  constructor (readonly mesh: MeshRouter, readonly dht: DhtRouter) {}
+
+  async lookup (digest: string, opts: LookupOptions = {}): Promise<Holder[]> {
+    await this.dht.lookup(digest, opts)
+    return this.holders(digest)
+  }
+
+  holders (digest: string): Holder[] {
+    const out = new Map<string, Holder>()
+    for (const h of this.dht.holders(digest)) out.set(h.peerId, h)
+    // The mesh's view of a peer is pushed to us whole; it wins when both know the peer.
+    for (const h of this.mesh.holders(digest)) out.set(h.peerId, h)
+    return [...out.values()]
+  }
+
+  advertise (holding: Holding): void {
+    this.mesh.advertise(holding)
+    this.dht.advertise(holding)
+  }
+
+  withdraw (digest: string): void {
+    this.mesh.withdraw(digest)
+    this.dht.withdraw(digest)
+  }
+
+  onChange (listener: (digest: string) => void): () => void {
+    const a = this.mesh.onChange(listener)
+    const b = this.dht.onChange(listener)
+    return () => { a(); b() }
+  }
+
+  done (digest: string): void { this.dht.done(digest) }
+}
