@@ -5,7 +5,7 @@
 // ranges and claims arrive only while someone here wants the blob, and only from agents that
 // have it. A provider that is dead costs one bounded dial, then the next source.
 
-import type { KadDHT } from '@libp2p/kad-dht'
+import type { KadDHT, SingleKadDHT } from '@libp2p/kad-dht'
 import type { PeerId, PeerInfo } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
 import { CID } from 'multiformats/cid'
@@ -80,6 +80,9 @@ export class DhtRouter implements ContentRouter {
   }
 
   private get dht (): KadDHT { return this.components.libp2p.services.dht }
+
+  /** Agents in the DHT's routing table. */
+  knownPeers (): number { return (this.dht as Partial<SingleKadDHT>).routingTable?.size ?? 0 }
 
   async start (): Promise<void> {
     // Every agent answers DHT queries: an office has no clients-only peers.
@@ -166,6 +169,40 @@ export class DhtRouter implements ContentRouter {
   /** Nobody here needs holders of `digest` any more: stop watching its providers. */
   done (digest: string): void {
     this.components.holdings.close(digest)
+  }
+
+  // ---------------------------------------------------------------- other keys (tags)
+
+  /** Publish a provider record for any key (e.g. a tag this agent resolved). */
+  provideKey (key: CID): void {
+    if (!this.running) return
+    this.tasks.track((async () => {
+      try { for await (const ev of this.dht.provide(key, { signal: this.stopController.signal })) void ev } catch {}
+    })())
+  }
+
+  /** Providers of a key, dialled (bounded): their peer ids. */
+  async providersOf (key: CID, timeoutMs: number): Promise<string[]> {
+    if (!this.running) return []
+    const signal = AbortSignal.any([AbortSignal.timeout(timeoutMs), this.stopController.signal])
+    const out: string[] = []
+    const dials: Array<Promise<unknown>> = []
+    try {
+      for await (const ev of this.dht.findProviders(key, { signal })) {
+        if (ev.name !== 'PROVIDER') continue
+        for (const p of ev.providers) {
+          const id = p.id.toString()
+          if (id === this.self || out.includes(id) || out.length >= this.opts.maxProviders) continue
+          out.push(id)
+          if (this.components.connections.connectionTo(id) === undefined) {
+            this.components.connections.noteFoundBy(id, 'dht')
+            dials.push(this.components.libp2p.dial(p.multiaddrs.length > 0 ? p.multiaddrs : p.id, { signal }).catch(() => {}))
+          }
+        }
+      }
+    } catch {}
+    await Promise.allSettled(dials)
+    return out.filter(id => this.components.connections.connectionTo(id) !== undefined)
   }
 
   // ---------------------------------------------------------------- holdings callbacks

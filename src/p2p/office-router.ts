@@ -10,7 +10,9 @@ export class OfficeRouter implements ContentRouter {
   constructor (readonly mesh: MeshRouter, readonly dht: DhtRouter) {}
 
   async lookup (digest: string, opts: LookupOptions = {}): Promise<Holder[]> {
-    await this.dht.lookup(digest, opts)
+    // When the DHT knows no agent beyond our mesh (a small office), a query could only name
+    // peers whose holdings the mesh already pushed to us: skip its round trips.
+    if (this.dht.knownPeers() > this.mesh.meshPeers().length) await this.dht.lookup(digest, opts)
     return this.holders(digest)
   }
 

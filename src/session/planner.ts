@@ -12,6 +12,10 @@
 //     own, up to maxUpstreamStreams), and one background request runs for the rest of the blob,
 //     the next one starting while the previous one is finishing. Requests are closed segments of
 //     at most segmentBytes, extended piece by piece over pieces this agent owns.
+//
+// Two agents that planned at the same moment, before either heard of the other, may both have
+// claimed the same bytes from upstream. `yieldContested` settles that as soon as they see each
+// other: on a piece both claim, the owner keeps it and the other shortens its request.
 
 import type { Holder } from '../routing/router.js'
 import { nextPieceStart, pieceOf, PIECE_SIZE } from '../util/pieces.js'
@@ -171,4 +175,37 @@ export function coalescingSet (self: string, holders: readonly Holder[], progres
     fetchers.push(h)
   }
   return { members, fetchers }
+}
+
+/**
+ * Where each of this agent's running upstream requests must stop so that no piece is fetched
+ * from upstream twice: at the first piece that a fetching neighbour also claims and that the
+ * neighbour owns (among `members`). Returns, by index into `claims`, the new ends that are
+ * shorter than the current ones; a request already inside such a piece stops where it is.
+ * Both agents compute the same owner, so exactly one of them keeps each contested piece.
+ */
+export function yieldContested (digest: string, claims: readonly PlanClaim[], fetchers: readonly Holder[], members: readonly Member[]): Map<number, number> {
+  const out = new Map<number, number>()
+  if (members.length <= 1 || fetchers.length === 0) return out
+  const self = members[0]!.id
+  claims.forEach((c, i) => {
+    if (c.source !== 'upstream' || c.received === true || c.end <= c.pos) return
+    let cut: number | undefined
+    for (const f of fetchers) {
+      for (const [a, b] of f.claimed) {
+        const s = Math.max(a, c.pos)
+        const e = Math.min(b, c.end)
+        if (s >= e) continue
+        // The first piece in the overlap that is theirs (pieces that are ours we keep).
+        for (let p = pieceOf(s); p * PIECE_SIZE < e; p++) {
+          if (isMine(members, self, digest, p)) continue
+          const at = Math.max(c.pos, p * PIECE_SIZE)
+          if (cut === undefined || at < cut) cut = at
+          break
+        }
+      }
+    }
+    if (cut !== undefined && cut < c.end) out.set(i, cut)
+  })
+  return out
 }

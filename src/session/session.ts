@@ -8,7 +8,7 @@ import type { BlobEntry } from '../store/blob-store.js'
 import type { Upstream } from '../upstream/types.js'
 import { pieceCount } from '../util/pieces.js'
 import { rangesBytes } from '../util/ranges.js'
-import { coalescingSet, plan, type PlanAction } from './planner.js'
+import { coalescingSet, plan, yieldContested, type PlanAction } from './planner.js'
 import { resolveSessionOptions, type SessionInit, type SessionOptions } from './options.js'
 import { peerOpener, pump, upstreamOpener, type BlobContext, type Claim, type Opener } from './transfers.js'
 import { Waiters } from './waiters.js'
@@ -250,6 +250,15 @@ export class FetchSession {
     const peers = this.deps.peers
     const { members, fetchers } = coalescingSet(peers?.peerId ?? 'self', holders, (h) =>
       peers === undefined || peers.health.progressing(h.peerId, this.digest, rangesBytes(h.ranges), this.o.ownerStallMs))
+    // Bytes a neighbour claimed at the same moment as we did: the owner of each piece keeps it.
+    const claims = [...this.claims]
+    for (const [i, end] of yieldContested(this.digest, claims, fetchers, members)) {
+      const c = claims[i]!
+      this.deps.logger.debug({ digest: this.digest, from: c.pos, end: c.end, now: end }, 'upstream request shortened: a neighbour fetches the rest')
+      c.end = end
+      if (c.end <= c.pos) c.abort.abort()
+      this.deps.onClaimsChange?.(this)
+    }
     const readers = [...this.readers]
     const p = plan({
       digest: this.digest,

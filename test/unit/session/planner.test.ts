@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { Holder } from '../../../src/routing/router.js'
 import { ownerOf } from '../../../src/session/ownership.js'
-import { coalescingSet, plan, type PlanAction, type PlanClaim, type PlanInput, type PlanReader } from '../../../src/session/planner.js'
+import { coalescingSet, plan, yieldContested, type PlanAction, type PlanClaim, type PlanInput, type PlanReader } from '../../../src/session/planner.js'
 import { PIECE_SIZE } from '../../../src/util/pieces.js'
 import { RangeSet, type Ranges } from '../../../src/util/ranges.js'
 
@@ -153,4 +153,35 @@ test('coalescing set: fetching, progressing neighbours are members; complete or 
   const { members, fetchers } = coalescingSet('me', hs, h => h.peerId !== 'stalled')
   assert.deepEqual(members.map(m => m.id), ['me', 'fetching'])
   assert.deepEqual(fetchers.map(h => h.peerId), ['fetching'])
+})
+
+test('contested claims: two agents that both claimed a run keep only the pieces each owns, the earliest cut wins', () => {
+  const size = 12 * P
+  const ms = (self: string, other: string) => [{ id: self }, { id: other }]
+  const owner = (i: number): string => ownerOf(ms('A', 'B'), D, i)
+  // Both planned alone and claimed everything after a lead.
+  const claimA: PlanClaim = { pos: P / 4, end: size, source: 'upstream' }
+  const claimB: PlanClaim = { pos: P / 4, end: size, source: 'upstream' }
+  const seenByA = holder('B', size, { fetching: true, ranges: [], claimed: [[claimB.pos, claimB.end]] })
+  const seenByB = holder('A', size, { fetching: true, ranges: [], claimed: [[claimA.pos, claimA.end]] })
+  const cutA = yieldContested(D, [claimA], [seenByA], ms('A', 'B')).get(0)
+  const cutB = yieldContested(D, [claimB], [seenByB], ms('B', 'A')).get(0)
+  const firstOf = (who: string): number => { let i = 0; while (owner(i) !== who) i++; return i }
+  // Each stops at the first piece the other owns; exactly one of them keeps piece 0.
+  assert.equal(cutA, Math.max(claimA.pos, firstOf('B') * P))
+  assert.equal(cutB, Math.max(claimB.pos, firstOf('A') * P))
+  assert.equal((cutA! > claimA.pos) !== (cutB! > claimB.pos), true, 'one keeps the piece it is in, the other stops')
+})
+
+test('contested claims: nothing changes without an overlap, for peer transfers, or for received requests', () => {
+  const size = 12 * P
+  const members = [{ id: 'A' }, { id: 'B' }]
+  const b = holder('B', size, { fetching: true, ranges: [], claimed: [[6 * P, 8 * P]] })
+  const claims: PlanClaim[] = [
+    { pos: 0, end: 6 * P, source: 'upstream' },
+    { pos: 6 * P, end: 8 * P, source: 'peer', peerId: 'C' },
+    { pos: 6 * P, end: 8 * P, source: 'upstream', received: true }
+  ]
+  assert.equal(yieldContested(D, claims, [b], members).size, 0)
+  assert.equal(yieldContested(D, [{ pos: 0, end: size, source: 'upstream' }], [b], [{ id: 'A' }]).size, 0, 'alone: nothing to yield to')
 })
