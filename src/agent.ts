@@ -124,8 +124,18 @@ export async function startAgent (init: AgentInit): Promise<Agent> {
       dialTimeoutMs: config.p2p.dhtDialTimeout,
       dhtKBucketSize: config.p2p.dhtKBucketSize,
       dhtRecordTtlMs: config.p2p.dhtRecordTtl,
-      dhtReprovideMs: config.p2p.dhtReprovide
+      dhtReprovideMs: config.p2p.dhtReprovide,
+      // While a neighbour's upstream is away, it may ask which digest we know for a tag.
+      localTags: async (q) => {
+        const t = await store.getTag(q.registry, q.repository, q.tag)
+        const info = t === undefined ? undefined : await store.stat(t.digest)
+        if (t === undefined || info?.state !== 'complete' || !sharing.blob(info)) return undefined
+        return { digest: t.digest, mediaType: t.mediaType, updatedAt: t.updatedAt }
+      },
+      heardBackoff: (registry, until) => { try { upstream.pause(registry, until) } catch { /* not a registry of ours */ } }
     })
+    const net = peers
+    upstream.onRateLimited((registry, until) => { net.tellBackoff(registry, until) })
   }
   const sessions = new SessionManager({
     store,
@@ -188,6 +198,7 @@ export async function startAgent (init: AgentInit): Promise<Agent> {
     logger,
     defaultRegistry: config.defaultRegistry,
     knownRegistries: () => registries.map(r => r.name),
+    office: peers,
     adminRoutes
   })
   const { host, port } = parseListen(config.listen)

@@ -18,6 +18,9 @@ import { DataPlane, type DataPlaneInit } from './data/index.js'
 import { DhtRouter, type DhtRouterInit } from './dht-router.js'
 import { HoldingsService } from './holdings.js'
 import { OfficeRouter } from './office-router.js'
+import { BackoffService } from './backoff.js'
+import { TagsService, type TagAnswer, type TagQuery, type TagsInit } from './tags.js'
+import { tagKey } from './dht-router.js'
 import { dialer, type Dialer, type DialerInit } from './dialer.js'
 import { loadOrCreatePeerKey } from './identity.js'
 import { meshRouter, type MeshRouter, type MeshRouterInit } from './mesh-router.js'
@@ -44,6 +47,10 @@ export interface PeerNetworkInit extends Omit<NodeInit, 'privateKey' | 'logger'>
   dhtReprovideMs?: number
   /** Bulk bytes over the data plane (HTTPS with a pre-shared key); false = libp2p only. @default true */
   dataPlane?: boolean
+  /** What this agent knows of a tag (and holds the manifest of), for neighbours whose upstream is away. */
+  localTags?: TagsInit['known']
+  /** A neighbour was rate-limited by a registry: hold our requests to it until `until`. */
+  heardBackoff?: (registry: string, until: number) => void
   /** Directory for `peer-key` (Ed25519, mode 0600, created on first start). */
   dataDir: string
   /** What we hold; the network advertises it and serves its bytes. */
@@ -112,6 +119,8 @@ class Network implements LayerdPeerNetwork {
   private readonly connections: Connections
   private readonly dialer: Dialer
   private readonly data?: DataPlane
+  private readonly tags: TagsService
+  private readonly backoff: BackoffService
   /** In start order; stopped in reverse. */
   private readonly services: Service[]
   private readonly log: Logger
@@ -154,7 +163,9 @@ class Network implements LayerdPeerNetwork {
     this.data = init.dataPlane === false
       ? undefined
       : new DataPlane(c, { ...init, self: this.peerId, listen: init.listen ?? [...DEFAULTS.p2p.listen] }, libp2pRange)
-    this.services = [this.connections, c.uploads, this.mesh, range, pieces, ...(this.data !== undefined ? [this.data] : []), ...(holdings !== undefined && this.dht !== undefined ? [holdings, this.dht] : []), this.dialer]
+    this.tags = new TagsService(c, { ...init, known: async (q) => await (init.localTags?.(q) ?? Promise.resolve(undefined)) })
+    this.backoff = new BackoffService(c, { ...init, heard: (registry, until, from) => { this.log.info({ registry, from, seconds: Math.ceil((until - Date.now()) / 1000) }, 'a neighbour was rate-limited'); init.heardBackoff?.(registry, until) } })
+    this.services = [this.connections, c.uploads, this.mesh, range, pieces, this.tags, this.backoff, ...(this.data !== undefined ? [this.data] : []), ...(holdings !== undefined && this.dht !== undefined ? [holdings, this.dht] : []), this.dialer]
     const data = this.data
     this.transfers = {
       fetchRange: data !== undefined
@@ -168,6 +179,25 @@ class Network implements LayerdPeerNetwork {
 
   get libp2p (): Libp2p | undefined { return this.components.node }
   get dataPort (): number | undefined { return this.data?.port }
+
+  // ---------------------------------------------------------------- the office while upstream is away
+
+  /** The newest digest the office knows for a tag: connected agents and the tag's DHT providers. */
+  async resolveTag (q: TagQuery, timeoutMs = 2 * (this.init.lookupTimeoutMs ?? DEFAULTS.p2p.dhtLookupTimeoutMs)): Promise<TagAnswer | undefined> {
+    const peers = new Set(this.connections.peers())
+    for (const p of await this.dht?.providersOf(tagKey(q.registry, q.repository, q.tag), timeoutMs / 2) ?? []) peers.add(p)
+    return await this.tags.resolve([...peers].filter(p => !this.health.isBanned(p)), q, timeoutMs / 2)
+  }
+
+  /** We resolved a tag upstream (and hold its manifest): agents on other subnets can find it. */
+  tagResolved (q: TagQuery): void {
+    this.dht?.provideKey(tagKey(q.registry, q.repository, q.tag))
+  }
+
+  /** A registry rate-limited us until `until`: tell every connected agent (one hop). */
+  tellBackoff (registry: string, until: number): void {
+    void this.backoff.tell(this.connections.peers(), { registry, until }, DEFAULTS.p2p.requestTimeoutMs)
+  }
 
   multiaddrs (): string[] {
     return this.components.node?.getMultiaddrs().map(a => a.toString()) ?? []

@@ -78,8 +78,17 @@ export interface PeerInfo {
   bannedUntil?: number
 }
 
+/** A tag as an agent of the office resolved it upstream. */
+export interface OfficeTag { digest: string, mediaType: string, updatedAt: number, peerId: string }
+
 /** The peer network: the sources for sessions, plus lifecycle and diagnostics. */
 export interface PeerNetwork extends PeerSources {
+  /** The newest digest the office knows for a tag (asked while upstream is away), or undefined. */
+  resolveTag (q: { registry: string, repository: string, tag: string }): Promise<OfficeTag | undefined>
+  /** We resolved a tag upstream: let the office find it. */
+  tagResolved (q: { registry: string, repository: string, tag: string }): void
+  /** A registry rate-limited us until `until` (ms since epoch): tell the office. */
+  tellBackoff (registry: string, until: number): void
   peers (): PeerInfo[]
   /** Our listen multiaddrs with `/p2p/<id>` (after start()). */
   multiaddrs (): string[]

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics/metrics.js'
+import type { PeerNetwork } from '../p2p/types.js'
 import type { SessionManager } from '../session/manager.js'
 import type { BlobStore } from '../store/blob-store.js'
 import type { Upstream } from '../upstream/types.js'
@@ -14,6 +15,8 @@ export interface EdgeDeps {
   logger: Logger
   /** Largest manifest we accept or serve. */
   maxManifestBytes: number
+  /** The office, for tags while upstream is away (and to tell it of tags we resolved). */
+  office?: Pick<PeerNetwork, 'resolveTag' | 'tagResolved'>
 }
 
 export const API_HEADER = { 'Docker-Distribution-API-Version': 'registry/2.0' }

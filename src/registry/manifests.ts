@@ -1,6 +1,7 @@
 // GET and HEAD of /v2/<name>/manifests/<reference>. Tags move, so a tag is resolved upstream every
-// time (the last known digest serves while upstream is down); a digest is served from the store,
-// or fetched and kept (verified) when it is not there.
+// time; while upstream cannot be reached, the last digest this agent knows serves, else the newest
+// one the office knows (said in the response headers and the log). A digest is served from the
+// store, else from a neighbour that holds it, else from upstream — verified and kept either way.
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { ManifestUnknownError, errorMessage, isLayerdError } from '../errors.js'
@@ -12,6 +13,8 @@ import { API_HEADER, type EdgeDeps } from './http.js'
 
 /** Failures that say the manifest is not to be had: no fallback to a last known digest. */
 const FINAL = new Set(['MANIFEST_UNKNOWN', 'NAME_UNKNOWN', 'UNAUTHORIZED', 'DENIED', 'NAME_INVALID'])
+/** Failures that say upstream cannot be reached now: the office may answer for it. */
+const UNREACHABLE = new Set(['UPSTREAM_UNAVAILABLE', 'UPSTREAM_CIRCUIT_OPEN', 'TOOMANYREQUESTS', 'NO_PROGRESS'])
 
 export async function serveManifest (d: EdgeDeps, ctx: BlobContext, reference: string, req: IncomingMessage, res: ServerResponse, head: boolean): Promise<void> {
   const { store, upstream, logger } = d
@@ -20,6 +23,8 @@ export async function serveManifest (d: EdgeDeps, ctx: BlobContext, reference: s
   let digest = ref.digest
   let body: Buffer | undefined
   let mediaType: string | undefined
+  /** Set when upstream was away and the tag was answered from elsewhere: said in a header. */
+  let tagSource: string | undefined
 
   if (ref.tag !== undefined) {
     try {
@@ -40,17 +45,30 @@ export async function serveManifest (d: EdgeDeps, ctx: BlobContext, reference: s
         await keepManifest(d, ctx, digest, body, mediaType)
       }
       await store.putTag(ctx.registry, ctx.repository, ref.tag, { digest, mediaType: mediaType, size: body?.length ?? 0, updatedAt: Date.now() })
+      d.office?.tagResolved({ registry: ctx.registry, repository: ctx.repository, tag: ref.tag })
     } catch (err) {
-      if (FINAL.has(isLayerdError(err) ? err.code : '')) throw err
-      const known = await store.getTag(ctx.registry, ctx.repository, ref.tag)
-      if (known === undefined || await store.stat(known.digest) === undefined) throw err
-      logger.warn({ registry: ctx.registry, repository: ctx.repository, tag: ref.tag, err: errorMessage(err) }, 'upstream unavailable: serving the last known digest of the tag')
-      digest = known.digest
+      const code = isLayerdError(err) ? err.code : ''
+      if (FINAL.has(code)) throw err
+      const q = { registry: ctx.registry, repository: ctx.repository, tag: ref.tag }
+      const known = await store.getTag(q.registry, q.repository, q.tag)
+      if (known !== undefined && await store.stat(known.digest) !== undefined) {
+        digest = known.digest
+        tagSource = `local; resolved=${new Date(known.updatedAt).toISOString()}`
+      } else {
+        const fromOffice = UNREACHABLE.has(code) ? await d.office?.resolveTag(q) : undefined
+        if (fromOffice === undefined) throw err
+        digest = fromOffice.digest
+        mediaType = fromOffice.mediaType
+        tagSource = `office; peer=${fromOffice.peerId}; resolved=${new Date(fromOffice.updatedAt).toISOString()}`
+      }
+      logger.warn({ ...q, digest, source: tagSource, err: errorMessage(err) }, 'upstream unreachable: tag resolved without it')
     }
   }
 
   if (body === undefined) {
     body = await store.readSmall(digest!, d.maxManifestBytes)
+    // Immutable and verified by its digest: a neighbour's copy is as good as upstream's.
+    body ??= await d.sessions.fromOffice(digest!, ctx, d.maxManifestBytes).catch(() => undefined)
     if (body === undefined) {
       const m = await upstream.getManifest(ctx.registry, ctx.repository, digest!, accept).catch((err) => {
         if (isLayerdError(err) && err.code === 'BLOB_UNKNOWN') throw new ManifestUnknownError(`manifest ${digest!} is unknown`)
@@ -66,6 +84,10 @@ export async function serveManifest (d: EdgeDeps, ctx: BlobContext, reference: s
   }
   // The client asks for these blobs next: their sizes let the office coalesce at once.
   d.sessions.hintSizes(blobDescriptors(body))
+  if (tagSource !== undefined) {
+    res.setHeader('X-Layerd-Tag-Source', tagSource)
+    res.setHeader('Warning', '110 layerd "upstream unreachable: tag resolved without it"')
+  }
   manifestHeaders(res, digest!, mediaType, body.length)
   res.end(head ? undefined : body)
   if (!head) d.metrics.bytesServed.inc({ kind: 'manifest' }, body.length)

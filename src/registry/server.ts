@@ -29,6 +29,8 @@ export interface RegistryServerInit {
   maxManifestBytes?: number
   /** Routes under /_layerd/ (status, peers, gc), served as JSON to loopback clients. */
   adminRoutes?: AdminRoutes
+  /** The office, for tags while upstream is away. */
+  office?: EdgeDeps['office']
 }
 // /v2/<name>/(manifests|blobs)/<ref>; <name> may have several components, so match the last verb.
 const ROUTE = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/
@@ -47,7 +49,7 @@ export class RegistryServer {
 
   constructor (private readonly init: RegistryServerInit) {
     const { store, sessions, upstream, metrics, logger } = init
-    this.deps = { store, sessions, upstream, metrics, logger, maxManifestBytes: init.maxManifestBytes ?? DEFAULTS.upstream.maxManifestBytes }
+    this.deps = { store, sessions, upstream, metrics, logger, maxManifestBytes: init.maxManifestBytes ?? DEFAULTS.upstream.maxManifestBytes, office: init.office }
     this.server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 0, keepAliveTimeout: 30_000 }, (req, res) => {
       this.handle(req, res).catch((err) => {
         this.init.logger.error({ err: errorMessage(err) }, 'unhandled error in request handler')

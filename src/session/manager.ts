@@ -228,6 +228,21 @@ export class SessionManager {
     return { size: s.size, body: body(), session: s }
   }
 
+  /**
+   * A small blob (a manifest by digest) from the office, if a neighbour holds it: its bytes,
+   * verified, or undefined when no neighbour has it (the caller asks upstream then).
+   */
+  async fromOffice (digest: string, ctx: BlobContext, maxBytes: number, signal?: AbortSignal): Promise<Buffer | undefined> {
+    const peers = this.usePeers(digest, ctx.registry)
+    if (peers === undefined) return undefined
+    const holders = (await peers.router.lookup(digest, { signal })).filter(h => h.size <= maxBytes)
+    if (!holders.some(h => h.complete)) return undefined
+    const r = await this.read(digest, ctx, 0, undefined, signal)
+    const parts: Buffer[] = []
+    for await (const chunks of r.body) parts.push(...chunks)
+    return Buffer.concat(parts)
+  }
+
   async stop (): Promise<void> {
     this.stopped = true
     this.unsubscribe?.()

@@ -124,7 +124,26 @@ class UpstreamClient implements Upstream {
       retry,
       closed: () => this.closed,
       checkOpen: (signal?: AbortSignal) => { this.checkOpen(signal) },
-      count: (reg: Reg, outcome: string) => { metrics.upstreamRequests.inc({ registry: reg.def.name, outcome }) }
+      count: (reg: Reg, outcome: string) => { metrics.upstreamRequests.inc({ registry: reg.def.name, outcome }) },
+      rateLimited: (registry: string, untilMs: number) => {
+        for (const fn of this.rateListeners) fn(registry, untilMs)
+      }
+    }
+  }
+
+  private readonly rateListeners = new Set<(registry: string, untilMs: number) => void>()
+
+  /** Hear when a registry rate-limits us (the office is told, src/p2p/backoff.ts). */
+  onRateLimited (fn: (registry: string, untilMs: number) => void): () => void {
+    this.rateListeners.add(fn)
+    return () => { this.rateListeners.delete(fn) }
+  }
+
+  pause (registry: string, untilMs: number): void {
+    const reg = this.regs.get(registry)
+    if (untilMs > reg.pausedUntil) {
+      reg.pausedUntil = untilMs
+      this.deps.log.warn({ registry, seconds: Math.ceil((untilMs - Date.now()) / 1000) }, 'a neighbour was rate-limited by this registry: backing off with it')
     }
   }
 

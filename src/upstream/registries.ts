@@ -14,6 +14,8 @@ export interface Reg {
   /** Where Authorization may go: redirects elsewhere (a CDN) never get it. */
   origin: string
   breaker: CircuitBreaker
+  /** No request before this time (ms since epoch): a 429's Retry-After, ours or a neighbour's. */
+  pausedUntil: number
 }
 
 export interface Registries {
@@ -39,7 +41,8 @@ export function createRegistries (registries: UpstreamRegistry[], breaker: Break
       def,
       base: url.origin + url.pathname.replace(/\/+$/, ''),
       origin: url.origin,
-      breaker: createCircuitBreaker({ name: def.name, ...breaker })
+      breaker: createCircuitBreaker({ name: def.name, ...breaker }),
+      pausedUntil: 0
     })
   }
   return {

@@ -59,6 +59,8 @@ export interface RetryDeps {
   /** Throws AbortedError when the client is closed or `signal` aborted. */
   checkOpen: (signal?: AbortSignal) => void
   count: (reg: Reg, outcome: string) => void
+  /** The registry rate-limited us until `untilMs` (the office backs off together). */
+  rateLimited?: (registry: string, untilMs: number) => void
 }
 
 /**
@@ -71,6 +73,13 @@ export async function withRetry<T> (deps: RetryDeps, reg: Reg, what: string, sig
   const name = reg.def.name
   for (;;) {
     deps.checkOpen(signal)
+    // Rate-limited (by its answer to us or to a neighbour): wait as a Retry-After would, or give
+    // up at once when that is longer than we ever wait (the office may then serve from peers).
+    const pause = reg.pausedUntil - Date.now()
+    if (pause > 0) {
+      if (pause > deps.retry.retryAfterMaxMs) throw new TooManyRequestsError(`${name}: ${what}: rate limited for another ${Math.ceil(pause / 1000)} s`)
+      await sleep(pause, signal, () => new AbortedError(`${what} from ${name} aborted`))
+    }
     try {
       reg.breaker.acquire()
     } catch (err) {
@@ -84,6 +93,10 @@ export async function withRetry<T> (deps: RetryDeps, reg: Reg, what: string, sig
       if (err instanceof RetryableError) {
         reg.breaker.failure()
         budget.failures++
+        if (err.rateLimited && err.retryAfterMs !== undefined) {
+          reg.pausedUntil = Math.max(reg.pausedUntil, Date.now() + err.retryAfterMs)
+          deps.rateLimited?.(name, reg.pausedUntil)
+        }
         const decision = retryDecision(err, budget.failures, deps.retry, `${name}: ${what}`)
         if (!decision.retry) throw decision.error
         deps.log.warn({ registry: name, what, attempt: budget.failures, delayMs: Math.round(decision.delayMs), reason: err.message }, 'upstream request failed, retrying')

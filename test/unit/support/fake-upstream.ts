@@ -28,6 +28,8 @@ export function fakeUpstream (data: Buffer, opts: { chunk?: number, delayMs?: nu
       }
       return { size: data.length, body: body() }
     },
+    pause: () => {},
+    onRateLimited: () => () => {},
     close: async () => {}
   }
   return { up, stats }
