@@ -75,5 +75,11 @@ export const DEFAULTS = {
     redialMinMs: SECOND,
     redialMaxMs: 30 * SECOND,
     maxInventoryEntries: 100_000
+  },
+  /** Where `layerd setup` writes each client's configuration (the clients' own default paths). */
+  setup: {
+    containerdHostsDir: '/etc/containerd/certs.d',
+    dockerDaemonJson: '/etc/docker/daemon.json',
+    podmanRegistriesConf: '/etc/containers/registries.conf'
   }
 } as const
