@@ -5,7 +5,7 @@
 #   3. npm test (tsc build + node --test over dist/test/**/*.test.js, one file at a time; on
 #      Node 20, which has no --test globs, the same command with the file list expanded here).
 #
-# Root is needed: the tests start docker-registry, containerd and dockerd, and create network
+# Root is needed: the tests start docker-registry, containerd and dockerd, pull with podman, and create network
 # namespaces. They only ever talk to loopback or to namespaces they create themselves.
 #
 # Knobs (environment):
@@ -27,9 +27,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # --- 1. System packages ---------------------------------------------------------------------
-PACKAGES=(docker-registry skopeo containerd docker.io apache2-utils jq iproute2 ca-certificates)
+PACKAGES=(docker-registry skopeo containerd docker.io podman apache2-utils jq iproute2 ca-certificates)
 # binary -> what provides it (for the message)
-BINARIES=(docker-registry skopeo containerd ctr dockerd /usr/bin/docker htpasswd jq ip tc openssl tar gzip)
+BINARIES=(docker-registry skopeo containerd ctr dockerd /usr/bin/docker podman htpasswd jq ip tc openssl tar gzip)
 
 missing=()
 for b in "${BINARIES[@]}"; do
@@ -78,6 +78,7 @@ echo "registry   $(docker-registry --version 2>&1 | head -n1)"
 echo "skopeo     $(skopeo --version 2>&1 | head -n1)"
 echo "containerd $(containerd --version 2>&1 | head -n1)"
 echo "dockerd    $(dockerd --version 2>&1 | head -n1)"
+echo "podman     $(podman --version 2>&1 | head -n1)"
 echo "kernel     $(uname -r)"
 
 if [ "${LAYERD_TEST_SKIP_NPM_CI:-0}" = "1" ]; then

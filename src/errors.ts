@@ -107,6 +107,14 @@ export class ConfigError extends LayerdError {
   readonly code = 'CONFIG_INVALID'
 }
 
+/**
+ * A container client's file (hosts.toml, daemon.json, registries.conf) that `layerd setup` cannot
+ * read, parse, write or change safely. The message names the file.
+ */
+export class ClientFileError extends LayerdError {
+  readonly code = 'CLIENT_FILE'
+}
+
 /** The operation was aborted by its caller (client went away, agent stopping). */
 export class AbortedError extends LayerdError {
   readonly code = 'ABORTED'

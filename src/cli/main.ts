@@ -12,6 +12,8 @@ import { BlobStore } from '../store/blob-store.js'
 import { collectGarbage } from '../store/gc.js'
 import { createMetrics } from '../metrics/metrics.js'
 import { DOCKER_HUB } from '../oci/reference.js'
+import { applyUpstreamFlags, collect } from './flags.js'
+import { registerSetup } from './setup.js'
 import { VERSION } from '../version.js'
 
 /** What an embedding program (a test double of the agent) may add to `serve`. */
@@ -19,8 +21,6 @@ export interface CliHooks {
   wrapLocal?: AgentInit['wrapLocal']
 }
 let hooks: CliHooks = {}
-
-const collect = (v: string, prev: string[]): string[] => [...prev, v]
 
 interface CommonOpts {
   config?: string
@@ -50,11 +50,7 @@ function applyFlags (opts: ServeOpts | CommonOpts): (raw: Record<string, any>) =
     if (opts.defaultRegistry !== undefined) raw.defaultRegistry = opts.defaultRegistry
     if (opts.logLevel !== undefined) raw.logLevel = opts.logLevel
     raw.upstreams ??= {}
-    for (const u of opts.upstream) {
-      const i = u.indexOf('=')
-      if (i <= 0) throw new ConfigError(`--upstream ${JSON.stringify(u)}: expected NAME=URL, e.g. ${DOCKER_HUB.name}=${DOCKER_HUB.url}`)
-      raw.upstreams[u.slice(0, i)] = { ...raw.upstreams[u.slice(0, i)], url: u.slice(i + 1) }
-    }
+    applyUpstreamFlags(raw, opts.upstream)
     for (const c of opts.credentials) {
       const m = /^([^=]+)=([^:]+):(.+)$/.exec(c)
       // Never echo the value: it may be a password typed by mistake.
@@ -215,6 +211,8 @@ program.command('peers')
   .option('--listen <host:port>', 'where the running agent listens')
   .option('--json', 'print JSON')
   .action(peers)
+
+registerSetup(program)
 
 /** Run the CLI on `argv` (process.argv form). `with` lets a test double of the agent hook in. */
 export async function runCli (argv: string[], with_: CliHooks = {}): Promise<void> {

@@ -88,5 +88,11 @@ export const DEFAULTS = {
     /** Provider records live this long on the agents that keep them, and are republished before. */
     dhtRecordTtlMs: 30 * MINUTE,
     dhtReprovideMs: 10 * MINUTE
+  },
+  /** Where `layerd setup` writes each client's configuration (the clients' own default paths). */
+  setup: {
+    containerdHostsDir: '/etc/containerd/certs.d',
+    dockerDaemonJson: '/etc/docker/daemon.json',
+    podmanRegistriesConf: '/etc/containers/registries.conf'
   }
 } as const

@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events'
 import { mkdir, readdir, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DEFAULTS } from '../config/defaults.js'
-import { DigestMismatchError, StoreFullError, StoreIOError, errorMessage } from '../errors.js'
+import { ConfigError, DigestMismatchError, StoreFullError, StoreIOError, errorMessage } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics/metrics.js'
 import type { RangeSet } from '../util/ranges.js'
@@ -71,7 +71,16 @@ export class BlobStore extends EventEmitter<{ event: [StoreEvent] }> implements 
 
   static async open (init: BlobStoreInit): Promise<BlobStore> {
     await mkdir(join(init.dataDir, 'blobs', 'sha256'), { recursive: true })
-    const index = await BlobIndex.open(join(init.dataDir, 'index'))
+    let index: BlobIndex
+    try {
+      index = await BlobIndex.open(join(init.dataDir, 'index'))
+    } catch (err: any) {
+      // LevelDB holds a lock file while open: another agent (or `layerd gc`) owns this store.
+      if (err?.code === 'LEVEL_DATABASE_NOT_OPEN' && err?.cause?.code === 'LEVEL_LOCKED') {
+        throw new ConfigError(`data directory ${init.dataDir} is in use by another layerd (stop it, or use --data-dir)`, { cause: err })
+      }
+      throw err
+    }
     // One pass over the index at start; from then on the counts move with each change.
     const stats = new StoreStats()
     for await (const [, meta] of index.blobs()) stats.add(meta.state, meta.ranges)

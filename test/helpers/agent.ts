@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { freePort } from './ports.js'
-import { makeTempDir, removeTempDir, spawnTracked, killAndWait, own, type CleanupScope, type ExitInfo, type Tracked } from './proc.js'
+import { makeTempDir, removeTempDir, spawnTracked, killAndWait, own, run, type CleanupScope, type ExitInfo, type RunResult, type Tracked } from './proc.js'
 
 /** Repository root (this file is dist/test/helpers/agent.js once compiled). */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
@@ -19,6 +19,11 @@ export function launcherFlags (bin = AGENT_BIN): string[] {
     const m = /^#!\S*env -S node(.*)$/.exec(first)
     return m === null ? [] : (m[1] as string).trim().split(/\s+/).filter(a => a !== '')
   } catch { return [] }
+}
+
+/** Run `node bin/layerd.js ARGS` to completion as a user would (bounded); never rejects on exit code. */
+export async function runLayerd (args: string[], opts: { timeoutMs?: number, env?: Record<string, string> } = {}): Promise<RunResult> {
+  return await run(process.execPath, [AGENT_BIN, ...args], { timeoutMs: opts.timeoutMs ?? 30_000, cwd: REPO_ROOT, env: { ...process.env, ...opts.env } })
 }
 
 export interface AgentOptions {

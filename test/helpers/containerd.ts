@@ -2,6 +2,7 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { sha256File } from './skopeo.js'
 import { makeTempDir, removeTempDir, spawnTracked, killAndWait, run, waitFor, own, NO_EGRESS_ENV, type CleanupScope, type RunResult } from './proc.js'
 
 export interface ContainerdOptions {
@@ -39,6 +40,8 @@ export interface Containerd {
   pull(ref: string, opts?: PullOptions): Promise<RunResult & { ok: boolean }>
   /** Digests in the content store (shared by all namespaces). */
   contentDigests(namespace?: string): Promise<string[]>
+  /** Which of `digests` the content store lacks or holds with other bytes (sha256 of its file): [] is good. */
+  verifyContent(digests: string[], namespace?: string): Promise<string[]>
   /** `images rm --sync` in the namespace (blobs go once no namespace references them). */
   removeImage(ref: string, namespace?: string): Promise<RunResult>
   stop(): Promise<void>
@@ -110,6 +113,12 @@ export async function startContainerd (opts: ContainerdOptions = {}): Promise<Co
     return await run(c, cargs, { timeoutMs: o.timeoutMs ?? 60_000, env: { ...process.env, ...NO_EGRESS_ENV } })
   }
 
+  const contentDigests = async (namespace = 'default'): Promise<string[]> => {
+    const r = await ctr(['content', 'ls', '-q'], { namespace })
+    if (r.code !== 0) throw new Error(`ctr content ls failed: ${r.stderr}`)
+    return r.stdout.split('\n').map(s => s.trim()).filter(s => s.startsWith('sha256:'))
+  }
+
   let stopped = false
   const stop = async (): Promise<void> => {
     if (stopped) return
@@ -150,10 +159,16 @@ export async function startContainerd (opts: ContainerdOptions = {}): Promise<Co
       const r = await ctr(a, { namespace: o.namespace ?? 'default', ...(o.netns !== undefined ? { netns: o.netns } : {}), timeoutMs: o.timeoutMs ?? 300_000 })
       return { ...r, ok: r.code === 0 }
     },
-    contentDigests: async (namespace = 'default') => {
-      const r = await ctr(['content', 'ls', '-q'], { namespace })
-      if (r.code !== 0) throw new Error(`ctr content ls failed: ${r.stderr}`)
-      return r.stdout.split('\n').map(s => s.trim()).filter(s => s.startsWith('sha256:'))
+    contentDigests,
+    verifyContent: async (digests, namespace = 'default') => {
+      const have = new Set(await contentDigests(namespace))
+      const bad: string[] = []
+      for (const d of digests) {
+        const file = join(dir, 'root', 'io.containerd.content.v1.content', 'blobs', 'sha256', d.slice('sha256:'.length))
+        if (!have.has(d)) bad.push(`${d} (not in the content store)`)
+        else if (`sha256:${await sha256File(file)}` !== d) bad.push(`${d} (content differs)`)
+      }
+      return bad
     },
     removeImage: async (ref, namespace = 'default') => await ctr(['images', 'rm', '--sync', ref], { namespace }),
     stop,

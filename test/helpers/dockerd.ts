@@ -15,6 +15,11 @@ export interface DockerdOptions {
   insecureRegistries?: string[]
   /** Extra daemon.json keys. */
   extraConfig?: Record<string, unknown>
+  /**
+   * Called with the daemon.json path after the helper wrote it and before dockerd starts: a test
+   * lets `layerd setup docker --daemon-json FILE` add the mirror (then pass `mirrors: []`).
+   */
+  editConfig?: (daemonJson: string) => Promise<void>
   /** Run dockerd in this namespace via `nsenter --net=/run/netns/NS` (ip netns exec does not work). */
   netns?: string
   readyTimeoutMs?: number
@@ -62,6 +67,8 @@ export async function startDockerd (opts: DockerdOptions): Promise<Dockerd> {
     'deprecated-key-path': join(dir, 'key.json'),
     ...opts.extraConfig,
   }, null, 2))
+
+  try { await opts.editConfig?.(configPath) } catch (err) { removeTempDir(dir); throw err }
 
   const dargs = ['--config-file', configPath]
   const [cmd, args] = opts.netns === undefined

@@ -28,6 +28,8 @@ export interface ProxyRequestLog {
   /** Path without query string (the key of bytesByPath). */
   path: string
   range?: string
+  /** The client's User-Agent (the agent sends layerd/…): who asked. */
+  userAgent?: string
   /** Status sent to the client (0 if none was sent). */
   status: number
   /** Response body bytes sent to the client. */
@@ -139,6 +141,7 @@ export async function startProxy (upstream: string, opts: ProxyOptions = {}): Pr
     const rangeHeader = req.headers.range
     const entry: ProxyRequestLog = {
       id: nextId++, method, url, path, ...(rangeHeader !== undefined ? { range: rangeHeader } : {}),
+      ...(req.headers['user-agent'] !== undefined ? { userAgent: req.headers['user-agent'] } : {}),
       status: 0, bytes: 0, faults: [], incomplete: false, startedAt: Date.now(), ms: 0, done: false,
     }
     log.push(entry)

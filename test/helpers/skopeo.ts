@@ -113,7 +113,8 @@ export interface DirVerification {
   blobBytes: number
 }
 
-async function sha256File (path: string): Promise<string> {
+/** sha256 (hex) of a file, streamed. */
+export async function sha256File (path: string): Promise<string> {
   const h = createHash('sha256')
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) h.update(chunk as Buffer)
   return h.digest('hex')

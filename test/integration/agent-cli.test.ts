@@ -7,11 +7,11 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { makeTempDir, run, stopAll, type RunResult } from '../helpers/proc.js'
+import { makeTempDir, stopAll, type RunResult } from '../helpers/proc.js'
 import { freePort } from '../helpers/ports.js'
 import { startRegistry } from '../helpers/registry.js'
 import { buildImage, pushImage } from '../helpers/images.js'
-import { startAgent, AGENT_BIN, REPO_ROOT } from '../helpers/agent.js'
+import { startAgent, runLayerd, REPO_ROOT } from '../helpers/agent.js'
 import { rawRequest, writeConfig } from '../helpers/agent-http.js'
 
 after(stopAll)
@@ -19,7 +19,7 @@ after(stopAll)
 const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }
 
 async function layerd (args: string[], timeoutMs = 30_000): Promise<RunResult> {
-  return await run(process.execPath, [AGENT_BIN, ...args], { timeoutMs, cwd: REPO_ROOT })
+  return await runLayerd(args, { timeoutMs })
 }
 
 function lines (s: string): string[] { return s.split('\n').filter(l => l.trim() !== '') }
@@ -90,6 +90,20 @@ describe('layerd CLI', () => {
     assert.notEqual(r.code, 0)
     assert.equal(lines(r.stderr).length, 1, `one line on stderr, got:\n${r.stderr}`)
     assert.ok(r.stderr.includes(file), r.stderr)
+  })
+
+  test('a second agent on a data dir in use → exit 2 and one line saying so; the first keeps serving', async () => {
+    const agent = await startAgent({ upstreams: { 'upstream.test': 'http://127.0.0.1:9' }, extraArgs: ['--no-p2p'] })
+    const args = await serveArgs()
+    args[4] = agent.dataDir
+    const r = await layerd(args)
+    assert.equal(r.code, 2, `exit ${r.code}; stderr ${r.stderr}`)
+    assert.equal(lines(r.stderr).length, 1, `one line on stderr, got:\n${r.stderr}`)
+    assert.ok(r.stderr.includes(`data directory ${agent.dataDir} is in use by another layerd`), r.stderr)
+    assert.ok(!r.stdout.includes('layerd ready'))
+    assert.ok(agent.alive())
+    assert.equal((await rawRequest(agent.url, '/v2/')).status, 200)
+    assert.deepEqual(await agent.stop(), { code: 0, signal: null })
   })
 
   test('SIGTERM to a serving agent → exit 0 and "stopped cleanly" logged', async () => {
