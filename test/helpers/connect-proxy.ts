@@ -42,6 +42,8 @@ export interface ConnectProxy {
   bytesDown: () => number
   /** Answer every CONNECT with this status (e.g. 403, 502) until refuse(undefined). */
   refuse: (status: number | undefined) => void
+  /** Cut every open tunnel (as a proxy restart would): clients must open new ones. */
+  dropTunnels: () => void
   reset: () => void
   stop: () => Promise<void>
 }
@@ -123,6 +125,7 @@ export async function startConnectProxy (opts: ConnectProxyOptions = {}): Promis
     opened: (host) => log.filter(t => t.status === 200 && (host === undefined || t.target.startsWith(`${host}:`))),
     bytesDown: () => log.reduce((n, t) => n + t.down, 0),
     refuse: (status) => { refusing = status },
+    dropTunnels: () => { for (const sk of sockets) sk.destroy() },
     reset: () => { log = [] },
     stop
   }
