@@ -8,6 +8,7 @@
 import { createServer, type IncomingMessage } from 'node:http'
 import { connect as tcpConnect, isIP, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
+import { closeServer, listenLoopback } from './ports.js'
 import { own, type CleanupScope } from './proc.js'
 
 export interface ConnectProxyOptions {
@@ -99,13 +100,7 @@ export async function startConnectProxy (opts: ConnectProxyOptions = {}): Promis
     })
   })
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => resolve())
-  })
-  server.unref()
-  const addr = server.address()
-  const port = typeof addr === 'object' && addr !== null ? addr.port : 0
+  const port = await listenLoopback(server)
 
   let stopped = false
   const stop = async (): Promise<void> => {
@@ -113,8 +108,7 @@ export async function startConnectProxy (opts: ConnectProxyOptions = {}): Promis
     stopped = true
     unregister()
     for (const s of sockets) s.destroy()
-    server.closeAllConnections()
-    await new Promise<void>(resolve => server.close(() => resolve()))
+    await closeServer(server)
   }
   const unregister = own(stop, opts.cleanup)
 

@@ -18,6 +18,7 @@ import { createServer, type Server } from 'node:https'
 import type { IncomingMessage } from 'node:http'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { closeServer, listenLoopback } from '../helpers/ports.js'
 import { makeTempDir, registerCleanup, stopAll } from '../helpers/proc.js'
 import { startRegistry, type Registry } from '../helpers/registry.js'
 import { buildImage, pushImage, type BuiltImage } from '../helpers/images.js'
@@ -148,9 +149,9 @@ async function httpsServer (cert: { cert: string, key: string }, handle: Paramet
     seen.push({ host: req.headers.host ?? '', method: req.method ?? '', url: req.url ?? '', headers: req.headers })
     handle?.(req, res)
   })
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  registerCleanup(async () => { server.closeAllConnections(); await new Promise(resolve => server.close(resolve)) })
-  return { server, port: (server.address() as { port: number }).port, seen }
+  const port = await listenLoopback(server)
+  registerCleanup(async () => { await closeServer(server) })
+  return { server, port, seen }
 }
 
 describe('a blob redirected to a CDN on another HTTPS host, behind a token realm', () => {
