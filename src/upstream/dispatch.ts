@@ -1,5 +1,5 @@
-// The undici dispatchers that carry upstream requests: direct, or through an HTTP(S) proxy with a
-// CONNECT tunnel (proxy.ts decides which, per URL), trusting the system CAs plus the registry's
+// The undici dispatchers that carry upstream requests: direct, or through an HTTP(S) proxy — a
+// CONNECT tunnel for https://, a proxied request for http:// (proxy.ts decides which, per URL), trusting the system CAs plus the registry's
 // own CA bundle (`upstreams.NAME.caFile`). Everything done for a registry — its API, the token
 // realm it names, the CDN it redirects blobs to — goes through the dispatchers of that registry's
 // CA, so a private CA is trusted exactly where its registry sends us. Registries with the same CA
@@ -48,6 +48,9 @@ export function createDispatchers (init: DispatchInit): Dispatchers {
     return new ProxyAgent({
       ...common,
       uri: proxy.href, // undici sends its credentials as Proxy-Authorization, to the proxy only
+      // https:// upstreams go through a CONNECT tunnel; http:// ones as plain proxied requests
+      // (absolute URL), which proxies allow where they allow CONNECT to port 443 only.
+      proxyTunnel: false,
       requestTls: tls, // the registry's TLS, inside the tunnel
       proxyTls: tls, // an https:// proxy
       // A proxy that accepts the connection but never answers CONNECT must not hang us.
@@ -89,8 +92,11 @@ export function tlsFailure (err: unknown): string | undefined {
   return undefined
 }
 
-/** The proxy's answer when it refused the tunnel (undici: "Proxy response (407) !== 200 ..."). */
+/**
+ * The proxy's status when it refused the request: undici says "Proxy response (403) !== 200 when
+ * HTTP Tunneling" for a tunnel, "Proxy Authentication Required (407)" for a proxied http:// request.
+ */
 export function proxyRefusal (err: unknown): number | undefined {
-  const m = /Proxy response \((\d{3})\)/.exec(errorMessage(err))
+  const m = /Proxy (?:response|Authentication Required) \((\d{3})\)/.exec(errorMessage(err))
   return m !== null ? Number(m[1]) : undefined
 }

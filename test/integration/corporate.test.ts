@@ -78,8 +78,8 @@ describe('private CA behind a CONNECT proxy (docker-registry over TLS)', () => {
     assert.deepEqual(v.bad, [])
     assert.equal(v.manifestDigest, img.topDigest)
     for (const l of img.layers) assert.ok(v.blobs.some(b => b.digest === l.digest), l.digest)
-    assert.ok(proxy.opened('registry.test').length >= 1, 'the proxy saw the tunnel')
-    assert.deepEqual(proxy.tunnels().filter(t => !t.target.startsWith('registry.test:')), [], 'nothing else went through the proxy')
+    assert.ok(proxy.reached('registry.test').length >= 1, 'the proxy saw the tunnel')
+    assert.deepEqual(proxy.requests().filter(t => !t.target.startsWith('registry.test:')), [], 'nothing else went through the proxy')
     // TLS adds a little; the blobs themselves must all have crossed the tunnel.
     const layerBytes = img.layers.reduce((n, l) => n + l.size, 0)
     assert.ok(proxy.bytesDown() >= layerBytes, `${proxy.bytesDown()} bytes through the proxy, layers are ${layerBytes}`)
@@ -87,9 +87,9 @@ describe('private CA behind a CONNECT proxy (docker-registry over TLS)', () => {
 
   test('a proxy that refuses the tunnel: a clear 503 naming the proxy (no credentials), no direct fallback', async (t) => {
     proxy.refuse(502)
-    proxy.dropTunnels() // the agent keeps tunnels alive: make it ask for new ones
+    proxy.dropConnections() // the agent keeps tunnels alive: make it ask for new ones
     try {
-      const before = proxy.tunnels().length
+      const before = proxy.requests().length
       // A tag this agent never resolved (it would serve the last known digest of one it had).
       const r = await rawRequest(agent.url, `/v2/corp/other/manifests/v1`, { headers: { accept: other.topMediaType }, timeoutMs: 60_000 })
       const body = r.body.toString('utf8')
@@ -97,12 +97,12 @@ describe('private CA behind a CONNECT proxy (docker-registry over TLS)', () => {
       assert.equal(r.status, 503, body)
       assert.match(body, /via proxy http:\/\/127\.0\.0\.1:\d+: the proxy refused the tunnel \(HTTP 502\)/)
       assert.ok(!body.includes(PROXY_SECRET) && !body.includes(`${PROXY_USER}:`), body)
-      assert.equal(proxy.tunnels().length - before, 2, 'upstream.maxAttempts tunnels asked for, each through the proxy')
+      assert.equal(proxy.requests().length - before, 2, 'upstream.maxAttempts tunnels asked for, each through the proxy')
     } finally { proxy.refuse(undefined) }
   })
 
   test('without caFile: a clear "upstream TLS verification failed" error at once, not a hang or a retry loop', async (t) => {
-    const before = proxy.tunnels().length
+    const before = proxy.requests().length
     const r = await rawRequest(agent.url, `/v2/${REPO}/manifests/v1?ns=noca.test`, { headers: { accept: img.topMediaType }, timeoutMs: 30_000 })
     const body = r.body.toString('utf8')
     assert.equal(r.status, 502, body)
@@ -110,11 +110,11 @@ describe('private CA behind a CONNECT proxy (docker-registry over TLS)', () => {
     assert.equal(ociErrors(r.body)[0]?.detail?.code, 'UPSTREAM_TLS', body)
     assert.match(body, /upstream TLS verification failed/)
     assert.match(body, /upstreams\.noca\.test\.caFile/)
-    assert.equal(proxy.tunnels().length - before, 1, 'one attempt: a certificate that does not verify is not retried')
+    assert.equal(proxy.requests().length - before, 1, 'one attempt: a certificate that does not verify is not retried')
   })
 
   test('NO_PROXY: the registry by its 127.0.0.1 address goes direct (no tunnel); bytes verify', async () => {
-    const before = proxy.tunnels().length
+    const before = proxy.requests().length
     const m = await rawRequest(agent.url, `/v2/corp/other/manifests/v1?ns=direct.test`, { headers: { accept: other.topMediaType } })
     assert.equal(m.status, 200, m.body.toString())
     assert.equal(`sha256:${m.sha256}`, other.topDigest)
@@ -123,7 +123,7 @@ describe('private CA behind a CONNECT proxy (docker-registry over TLS)', () => {
       assert.equal(b.status, 200)
       assert.equal(`sha256:${b.sha256}`, d)
     }
-    assert.equal(proxy.tunnels().length, before, 'nothing went through the proxy')
+    assert.equal(proxy.requests().length, before, 'nothing went through the proxy')
   })
 
   test('the proxy credentials appear in no log line and not in /_layerd/status, which shows the cap and the proxy', async () => {
@@ -214,7 +214,7 @@ describe('a blob redirected to a CDN on another HTTPS host, behind a token realm
     assert.ok(cdnGets.every(s => s.headers.range !== undefined))
     assert.deepEqual(cdn.seen.filter(s => s.headers.authorization !== undefined), [], 'the CDN never saw an Authorization header')
     assert.ok(hub.seen.some(s => s.url.startsWith('/token') && s.host === `auth.test:${hub.port}`), 'the token came from the realm host')
-    for (const host of ['hub.test', 'auth.test', 'cdn.test']) assert.ok(proxy.opened(host).length >= 1, `${host} through the proxy`)
+    for (const host of ['hub.test', 'auth.test', 'cdn.test']) assert.ok(proxy.reached(host).length >= 1, `${host} through the proxy`)
     assert.ok(!agent.logs().includes(PASSWORD) && !agent.logs().includes(TOKEN) && !agent.logs().includes('signed-secret'))
   })
 })

@@ -43,7 +43,7 @@ test('routes: a bad proxy URL is a ConfigError naming its source, never its valu
   }
 })
 
-test('proxy: API, token realm and CDN redirect all go through the tunnel; the proxy resolves the names', async (t) => {
+test('proxy: API, token realm and CDN redirect all go through the proxy (http:// as proxied requests); the proxy resolves the names', async (t) => {
   const blob = makeBlob(300_000)
   const cdn = await startServer((req, res) => { serveBlob(req, res, blob.data) })
   let realm = ''
@@ -65,8 +65,8 @@ test('proxy: API, token realm and CDN redirect all go through the tunnel; the pr
 
   const r = await upstream.fetchBlob('registry.test', REPO, blob.digest, { start: 1000 })
   assert.deepEqual(await collect(r.body), blob.data.subarray(1000))
-  for (const host of ['registry.test', 'auth.test', 'cdn.test']) assert.ok(proxy.opened(host).length >= 1, `a tunnel to ${host}`)
-  assert.ok(proxy.tunnels().every(tl => tl.proxyAuthorization === 'Basic ' + Buffer.from(`office:${SECRET}`).toString('base64')))
+  for (const host of ['registry.test', 'auth.test', 'cdn.test']) assert.ok(proxy.reached(host).length >= 1, `${host} through the proxy`)
+  assert.ok(proxy.requests().every(tl => tl.proxyAuthorization === 'Basic ' + Buffer.from(`office:${SECRET}`).toString('base64')))
   assert.equal(cdn.requests[0]?.headers.range, 'bytes=1000-')
   assert.equal(cdn.requests[0]?.headers.authorization, undefined)
   for (const s of [registry, cdn]) for (const seen of s.requests) assert.equal(seen.headers['proxy-authorization'], undefined, 'proxy credentials stay with the proxy')
@@ -77,25 +77,33 @@ test('proxy: NO_PROXY goes direct; a refusing proxy or wrong proxy credentials a
   const registry = await startServer((req, res) => { serveBlob(req, res, blob.data) })
   const proxy = await startConnectProxy({ hosts: { 'registry.test': '127.0.0.1' }, auth: { username: 'office', password: SECRET } })
   t.after(async () => { await proxy.stop(); await registry.close() })
-  const regs = [{ name: 'registry.test', url: `http://registry.test:${registry.port}` }, { name: 'local', url: registry.url }]
+  // https://registry.test needs no certificate here: a refused CONNECT ends before TLS starts.
+  const regs = [
+    { name: 'registry.test', url: `http://registry.test:${registry.port}` },
+    { name: 'tls.test', url: `https://registry.test:${registry.port}` },
+    { name: 'local', url: registry.url }
+  ]
 
   const direct = makeClient(regs, { proxy: proxyRoutes({}, { http_proxy: `http://office:${SECRET}@127.0.0.1:${proxy.port}`, no_proxy: '127.0.0.1' }) }).upstream
   t.after(async () => { await direct.close() })
   assert.deepEqual(await collect((await direct.fetchBlob('local', REPO, blob.digest, { start: 0 })).body), blob.data)
-  assert.equal(proxy.tunnels().length, 0, 'NO_PROXY: no tunnel')
+  assert.equal(proxy.requests().length, 0, 'NO_PROXY: straight to the registry')
 
   const wrong = makeClient(regs, { proxy: proxyRoutes({ proxy: `http://office:not-${SECRET}@127.0.0.1:${proxy.port}` }) }).upstream
   t.after(async () => { await wrong.close() })
-  const denied = await rejection(wrong.fetchBlob('registry.test', REPO, blob.digest, { start: 0 }))
-  assert.equal(denied.code, 'UPSTREAM_UNAVAILABLE')
-  assert.match(denied.message, /407/)
-  assert.equal(proxy.tunnels().length, 1, 'a 407 is not retried')
-  assert.ok(!denied.message.includes(SECRET) && !denied.message.includes('office:'), denied.message)
+  for (const [name, kind] of [['registry.test', 'forward'], ['tls.test', 'connect']] as const) {
+    proxy.reset()
+    const denied = await rejection(wrong.fetchBlob(name, REPO, blob.digest, { start: 0 }))
+    assert.equal(denied.code, 'UPSTREAM_UNAVAILABLE', denied.message)
+    assert.match(denied.message, /the proxy requires authentication \(HTTP 407\)/)
+    assert.deepEqual(proxy.requests().map(r => [r.kind, r.status]), [[kind, 407]], 'a 407 is not retried')
+    assert.ok(!denied.message.includes(SECRET) && !denied.message.includes('office:'), denied.message)
+  }
 
   proxy.refuse(403)
   const right = makeClient(regs, { proxy: proxyRoutes({ proxy: `http://office:${SECRET}@127.0.0.1:${proxy.port}` }) }).upstream
   t.after(async () => { await right.close() })
-  const refused = await rejection(right.statBlob('registry.test', REPO, blob.digest))
+  const refused = await rejection(right.statBlob('tls.test', REPO, blob.digest))
   assert.equal(refused.code, 'UPSTREAM_UNAVAILABLE')
   assert.match(refused.message, /proxy refused the tunnel \(HTTP 403\)/)
   assert.match(refused.message, /via proxy http:\/\/127\.0\.0\.1:\d+/)
