@@ -18,6 +18,7 @@ import { sharingPolicy, type SharingPolicy } from './session/sharing.js'
 import { BlobStore } from './store/blob-store.js'
 import { collectGarbage, type GcReport } from './store/gc.js'
 import { createUpstream } from './upstream/client.js'
+import { proxyRoutes, type ProxyRoutes } from './upstream/proxy.js'
 import type { Upstream } from './upstream/types.js'
 import { VERSION } from './version.js'
 
@@ -64,7 +65,7 @@ async function readSecret (file: string): Promise<Uint8Array> {
   return Buffer.from(text, 'utf8')
 }
 
-function upstreamOf (config: LayerdConfig, registries: ResolvedRegistry[], metrics: Metrics, logger: Logger): Upstream {
+function upstreamOf (config: LayerdConfig, registries: ResolvedRegistry[], proxy: ProxyRoutes, metrics: Metrics, logger: Logger): Upstream {
   const u = config.upstream
   return createUpstream({
     registries,
@@ -77,7 +78,9 @@ function upstreamOf (config: LayerdConfig, registries: ResolvedRegistry[], metri
     backoffBaseMs: u.backoffBase,
     backoffMaxMs: u.backoffMax,
     breakerThreshold: u.breakerThreshold,
-    breakerOpenMs: u.breakerOpen
+    breakerOpenMs: u.breakerOpen,
+    proxy,
+    bytesPerSecond: u.rate
   })
 }
 
@@ -90,9 +93,13 @@ export async function startAgent (init: AgentInit): Promise<Agent> {
   if (!registries.some(r => r.name === config.defaultRegistry)) {
     throw new ConfigError(`defaultRegistry: ${config.defaultRegistry} has no upstream; add --upstream ${config.defaultRegistry}=URL`)
   }
+  // The config keys win over HTTPS_PROXY / HTTP_PROXY / NO_PROXY; a bad proxy URL stops the start.
+  const proxy = proxyRoutes({ proxy: config.upstream.proxy, noProxy: config.upstream.noProxy })
+  const routes = proxy.describe()
+  if (routes.https !== null || routes.http !== null) logger.info({ proxy: routes }, 'upstream requests go through a proxy')
   const secret = config.p2p.enabled && config.p2p.secretFile !== undefined ? await readSecret(config.p2p.secretFile) : undefined
   const store = await BlobStore.open({ dataDir: init.dataDir, logger, metrics, syncBytes: config.store.syncBytes })
-  const upstream = upstreamOf(config, registries, metrics, logger)
+  const upstream = upstreamOf(config, registries, proxy, metrics, logger)
   const sharing: SharingPolicy = sharingPolicy(registries.map(r => ({ name: r.name, credentialed: r.credentials !== undefined, shareable: r.shareable })))
   // The inventory needs the sessions' fetching state and the sessions need the network: bind late.
   let sessionsRef: SessionManager | undefined
@@ -183,7 +190,8 @@ export async function startAgent (init: AgentInit): Promise<Agent> {
       handle: async () => ({
         version: VERSION,
         dataDir: init.dataDir,
-        registries: registries.map(r => ({ name: r.name, url: r.url, credentialed: r.credentials !== undefined })),
+        registries: registries.map(r => ({ name: r.name, url: r.url, credentialed: r.credentials !== undefined, privateCa: r.ca !== undefined })),
+        upstream: { rate: config.upstream.rate, proxy: proxy.describe() },
         sessions: sessions.active().map(s => ({ digest: s.digest, size: s.size, state: s.status, transfers: s.activeTransfers }))
       })
     },

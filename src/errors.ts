@@ -70,6 +70,11 @@ export class UpstreamUnavailableError extends LayerdError {
   readonly code = 'UPSTREAM_UNAVAILABLE'
 }
 
+/** Upstream's TLS certificate could not be verified (a private CA without `caFile`, a wrong host name, expired). Not retried. */
+export class UpstreamTlsError extends LayerdError {
+  readonly code = 'UPSTREAM_TLS'
+}
+
 /** The per-registry circuit breaker is open: we fail fast instead of waiting on a dead upstream. */
 export class CircuitOpenError extends LayerdError {
   readonly code = 'UPSTREAM_CIRCUIT_OPEN'

@@ -57,7 +57,9 @@ export const DEFAULTS = {
     maxManifestBytes: 4 * MiB,
     userAgent: 'layerd/0.1',
     tokenExpiryMarginMs: 10 * SECOND,
-    keepAliveTimeoutMs: 30 * SECOND
+    keepAliveTimeoutMs: 30 * SECOND,
+    /** Cap on upstream blob bytes per second for the whole agent (0 = none). */
+    bytesPerSecond: 0
   },
   p2p: {
     listen: ['/ip4/0.0.0.0/tcp/4050'],

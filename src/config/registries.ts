@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises'
+import { X509Certificate } from 'node:crypto'
 import { ConfigError } from '../errors.js'
 import { DOCKER_HUB } from '../oci/reference.js'
 import type { UpstreamRegistry } from '../upstream/types.js'
@@ -23,9 +24,26 @@ export async function resolveRegistries (config: LayerdConfig): Promise<Resolved
       }
       credentials = { username: u.username, password }
     }
-    out.push({ name, url: u.url.replace(/\/+$/, ''), credentials, shareable: u.shareable })
+    const ca = u.caFile !== undefined ? await readCa(name, u.caFile) : undefined
+    out.push({ name, url: u.url.replace(/\/+$/, ''), credentials, shareable: u.shareable, ...(ca !== undefined ? { ca } : {}) })
   }
   return out
+}
+
+/** A CA bundle file: readable, and at least one PEM certificate that OpenSSL accepts. */
+async function readCa (name: string, file: string): Promise<string> {
+  const key = `upstreams.${name}.caFile`
+  let pem: string
+  try { pem = await readFile(file, 'utf8') } catch (err: any) {
+    throw new ConfigError(`${key}: cannot read ${file} (${err?.code ?? 'error'})`)
+  }
+  const certs = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? []
+  if (certs.length === 0) throw new ConfigError(`${key}: ${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`)
+  // OpenSSL skips a block it cannot parse without a word: check each one here.
+  try { for (const c of certs) new X509Certificate(c) } catch (err: any) { // eslint-disable-line no-new
+    throw new ConfigError(`${key}: ${file} is not a valid PEM CA bundle (${err?.code ?? 'error'})`)
+  }
+  return pem
 }
 
 /** `HOST:PORT` or `[V6]:PORT` → host and port. */

@@ -39,7 +39,9 @@ const upstreamEntry = z.object({
   username: z.string().min(1).optional(),
   passwordFile: z.string().min(1).optional(),
   /** Share blobs fetched with credentials with peers anyway (default false). */
-  shareable: z.boolean().default(false)
+  shareable: z.boolean().default(false),
+  /** PEM CA bundle trusted (besides the system CAs) for this registry, its token realm and its redirects. */
+  caFile: z.string().min(1).optional()
 }).strict().refine(u => (u.username === undefined) === (u.passwordFile === undefined), 'username and passwordFile go together')
 
 export const configSchema = z.object({
@@ -84,7 +86,13 @@ export const configSchema = z.object({
     /** Consecutive failures that open a registry's circuit breaker... */
     breakerThreshold: z.number().int().min(1).default(DEFAULTS.upstream.breakerThreshold),
     /** ...and how long it stays open before one trial request. */
-    breakerOpen: duration.default(DEFAULTS.upstream.breakerOpenMs)
+    breakerOpen: duration.default(DEFAULTS.upstream.breakerOpenMs),
+    /** Proxy for every upstream request; wins over HTTPS_PROXY / HTTP_PROXY. The URL may carry user:password. */
+    proxy: z.string().min(1).optional(),
+    /** Hosts that bypass the proxy; wins over NO_PROXY. */
+    noProxy: z.array(z.string().min(1)).optional(),
+    /** Cap on upstream blob bytes per second for the whole agent (0 = none). */
+    rate: size.default(DEFAULTS.upstream.bytesPerSecond)
   }).strict().prefault({}),
   p2p: z.object({
     /** Switch the peer network off entirely. */

@@ -21,6 +21,7 @@ const MAP: Record<string, Mapping> = {
   UPSTREAM_CIRCUIT_OPEN: { status: 503, code: 'UNAVAILABLE' },
   NO_PROGRESS: { status: 504, code: 'UNAVAILABLE' },
   UPSTREAM_PROTOCOL: { status: 502, code: 'UNKNOWN' },
+  UPSTREAM_TLS: { status: 502, code: 'UNKNOWN' },
   DIGEST_MISMATCH: { status: 502, code: 'UNKNOWN' },
   STORE_FULL: { status: 507, code: 'UNKNOWN' },
   STORE_IO: { status: 500, code: 'UNKNOWN' },

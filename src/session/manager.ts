@@ -126,8 +126,19 @@ export class SessionManager {
   private async create (digest: string, ctx: BlobContext, signal?: AbortSignal): Promise<FetchSession> {
     const { store, upstream } = this.init
     const peers = this.usePeers(digest, ctx.registry)
+    // A blob of a registry we hold credentials for is taken from neighbours only after those
+    // credentials authorised it for this repository: a HEAD upstream here, or, on the cold paths
+    // below, the first upstream GET. A 401/403/404 reaches the client and no peer byte is taken.
+    const credentialed = upstream.isCredentialed(ctx.registry)
+    const authorise = async (): Promise<number | undefined> => {
+      if (!credentialed) return undefined
+      return (await upstream.statBlob(ctx.registry, ctx.repository, digest, signal)).size
+    }
     let entry = await store.acquire(digest)
     if (entry !== undefined) {
+      if (!entry.complete && peers !== undefined) {
+        try { await authorise() } catch (err) { store.release(entry); throw err }
+      }
       const s = this.attach(entry, peers)
       if (!entry.complete) {
         // Bytes on disk from before a restart are hashed from the start; fetching resumes at the
@@ -138,19 +149,19 @@ export class SessionManager {
       return s
     }
     const origin = { registry: ctx.registry, repository: ctx.repository }
-    const credentialed = upstream.isCredentialed(ctx.registry)
     // A neighbour holds or fetches it: its size is all we need; we join at once (the planner
     // divides what is left with the neighbours that fetch it).
     const holders = peers === undefined ? [] : await peers.router.lookup(digest, { signal })
     if (holders.length > 0) {
-      entry = await store.acquire(digest, { size: holders[0].size, origin, credentialed })
+      const size = (await authorise()) ?? holders[0].size
+      entry = await store.acquire(digest, { size, origin, credentialed })
       const s = this.attach(entry!, peers)
       s.ensureBackground(ctx)
       return s
     }
     const neighbours = peers !== undefined && peers.neighbours() > 0
     const known = this.sizes.get(digest)
-    if (neighbours && known !== undefined) {
+    if (neighbours && known !== undefined && !credentialed) {
       // Cold, neighbours around, size known from the manifest: announce it now and lead.
       entry = await store.acquire(digest, { size: known, origin, credentialed })
       const s = this.attach(entry!, peers)

@@ -1,6 +1,9 @@
 // The sharing policy, in one place: which blobs this agent may exchange with peers. Blobs of a
 // registry without credentials are shared; blobs fetched with credentials stay private unless
-// their registry is configured `shareable: true`.
+// their registry is configured `shareable: true`. Even then, the taking side (SessionManager)
+// takes such a blob from a peer only after its own credentials authorised it upstream, so an
+// agent without access never gets the bytes from a neighbour (docs/ARCHITECTURE.md, "Private
+// registries").
 
 import type { BlobInfo } from '../store/blob-store.js'
 

@@ -12,14 +12,19 @@
 
 import { request, type Dispatcher } from 'undici'
 import { DEFAULTS } from '../config/defaults.js'
-import { DeniedError, UnauthorizedError, UpstreamProtocolError, UpstreamUnavailableError, errorMessage, isLayerdError } from '../errors.js'
+import { DeniedError, UnauthorizedError, UpstreamProtocolError, UpstreamTlsError, UpstreamUnavailableError, errorMessage, isLayerdError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { findChallenge, parseChallenges } from './challenge.js'
+import { tlsFailure } from './dispatch.js'
 import type { UpstreamRegistry } from './types.js'
 
 export interface AuthenticatorInit {
-  /** Dispatcher (the client's pooled keep-alive Agent) used for token requests. */
-  dispatcher: Dispatcher
+  /**
+   * The dispatcher for a token request to `url` on behalf of `registry` (the client's: the
+   * registry's CA, the proxy for that URL), and `scrub`, which removes proxy passwords from a text.
+   */
+  dispatcher: (registry: UpstreamRegistry, url: URL) => Dispatcher
+  scrub?: (text: string) => string
   logger: Logger
   /** User-Agent sent to token services. Default `layerd`. */
   userAgent?: string
@@ -67,7 +72,8 @@ export function basicAuthorization (username: string, password: string): string 
 }
 
 class TokenAuthenticator implements Authenticator {
-  private readonly dispatcher: Dispatcher
+  private readonly dispatcher: (registry: UpstreamRegistry, url: URL) => Dispatcher
+  private readonly scrub: (text: string) => string
   private readonly log: Logger
   private readonly userAgent: string
   private readonly headersTimeoutMs: number
@@ -82,6 +88,7 @@ class TokenAuthenticator implements Authenticator {
 
   constructor (init: AuthenticatorInit) {
     this.dispatcher = init.dispatcher
+    this.scrub = init.scrub ?? ((t) => t)
     this.log = init.logger
     this.userAgent = init.userAgent ?? 'layerd'
     this.headersTimeoutMs = init.headersTimeoutMs ?? DEFAULTS.upstream.headersTimeoutMs
@@ -166,9 +173,11 @@ class TokenAuthenticator implements Authenticator {
     const where = `token service ${url.origin}${url.pathname} for registry ${registry.name}`
     let res: Dispatcher.ResponseData
     try {
-      res = await request(url, { dispatcher: this.dispatcher, method: 'GET', headers, headersTimeout: this.headersTimeoutMs, bodyTimeout: this.bodyTimeoutMs })
+      res = await request(url, { dispatcher: this.dispatcher(registry, url), method: 'GET', headers, headersTimeout: this.headersTimeoutMs, bodyTimeout: this.bodyTimeoutMs })
     } catch (err) {
-      throw new UpstreamUnavailableError(`${where} is unreachable: ${errorMessage(err)}`, { cause: err })
+      const tls = tlsFailure(err)
+      if (tls !== undefined) throw new UpstreamTlsError(this.scrub(`${where}: TLS verification failed: ${tls}`), { cause: err })
+      throw new UpstreamUnavailableError(this.scrub(`${where} is unreachable: ${errorMessage(err)}`), { cause: err })
     }
     const status = res.statusCode
     if (status !== 200) {

@@ -6,10 +6,15 @@
 // the size, a 200 to a ranged request is skipped forward (with one warning), a strong ETag may not
 // change between the first response and a resume, and the blob size may not change at all. The
 // budget counts consecutive attempts without progress: a transfer that moves is never given up.
+//
+// With a rate cap (`upstream.rate`), each chunk is paid for in the shared token bucket before the
+// next one is read: the body stays unread meanwhile, so undici stops reading the socket and TCP
+// slows the sender. Nothing is buffered beyond undici's own high-water mark.
 
 import { AbortedError, NoProgressError, RangeInvalidError, UpstreamProtocolError, errorMessage, isLayerdError } from '../errors.js'
 import type { Metrics } from '../metrics/metrics.js'
 import { sleep } from '../util/sleep.js'
+import type { TokenBucket } from '../util/token-bucket.js'
 import { pullScope } from './auth.js'
 import { contentLength, discard, header, nextWithin, parseContentRange, type Body } from './http.js'
 import type { Reg } from './registries.js'
@@ -20,6 +25,8 @@ import type { BlobFetchOptions, BlobStream } from './types.js'
 export interface BlobDeps extends RequestDeps, RetryDeps {
   metrics: Metrics
   noProgressTimeoutMs: number
+  /** The agent-wide cap on upstream body bytes, when there is one. */
+  rate?: TokenBucket
 }
 
 interface Opened {
@@ -169,6 +176,7 @@ class BlobTransfer {
           if (r.done === true) break
           let chunk = r.value
           deps.metrics.upstreamBytes.inc({ registry: this.name }, chunk.length)
+          if (deps.rate !== undefined) await deps.rate.take(chunk.length, opts.signal)
           if (skip > 0) {
             if (chunk.length <= skip) { skip -= chunk.length; continue }
             chunk = chunk.subarray(skip)

@@ -1,27 +1,30 @@
-// The upstream registry client: manifests and blobs from remote OCI registries over one pooled
-// keep-alive undici Agent, with Bearer/Basic auth, redirects followed by hand (Docker Hub sends blobs
+// The upstream registry client: manifests and blobs from remote OCI registries over pooled
+// keep-alive undici dispatchers (direct or through a proxy, each registry's CA trusted), with Bearer/Basic auth, redirects followed by hand (Docker Hub sends blobs
 // to a CDN), bounded retries with backoff + full jitter and Retry-After, a per-registry circuit
 // breaker, and transparently resumed blob transfers (Range: bytes=<next>- with a strong-ETag check
 // and a no-progress timeout).
 //
 // This file is the facade: it checks the init and the input of each call, and wires the parts:
-// registries.ts (the registry table and breakers), request.ts (one authenticated exchange),
-// retry.ts (the retry policy), manifests.ts, blob-body.ts (the resumable body) and http.ts.
+// registries.ts (the registry table and breakers), dispatch.ts + proxy.ts (which dispatcher and
+// proxy carry a request), request.ts (one authenticated exchange), retry.ts (the retry policy),
+// manifests.ts, blob-body.ts (the resumable, rate-capped body) and http.ts.
 //
 // Secrets (passwords, tokens, Authorization headers, signed CDN query strings) never appear in logs
 // or error messages: messages name the registry, the repository, the digest and at most a URL's
 // origin and path.
 
-import { Agent } from 'undici'
 import { DEFAULTS } from '../config/defaults.js'
 import { AbortedError, ConfigError, UpstreamProtocolError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics/metrics.js'
 import { parseDigest, parseName, parseReference } from '../oci/reference.js'
+import { TokenBucket } from '../util/token-bucket.js'
 import { createAuthenticator, pullScope, type Authenticator } from './auth.js'
 import { fetchBlobBody, type BlobDeps } from './blob-body.js'
+import { createDispatchers, type Dispatchers } from './dispatch.js'
 import { contentLength, drain } from './http.js'
 import { getManifest, headManifest, type ManifestDeps } from './manifests.js'
+import { proxyRoutes, type ProxyRoutes } from './proxy.js'
 import { createRegistries, type Reg, type Registries } from './registries.js'
 import { exchange, failStatus } from './request.js'
 import { withRetry, type RetryOptions } from './retry.js'
@@ -64,6 +67,10 @@ export interface UpstreamInit {
   tokenExpiryMarginMs?: number
   /** Idle keep-alive sockets are closed after this long, in ms. Default 30 000. */
   keepAliveTimeoutMs?: number
+  /** Which requests go through which proxy (proxy.ts). Default: `proxyRoutes({})`, the environment's. */
+  proxy?: ProxyRoutes
+  /** Cap on upstream blob body bytes per second, all registries together (0 = none). Default 0. */
+  bytesPerSecond?: number
 }
 
 /** What the parts need from the client: every *Deps interface of manifests.ts and blob-body.ts. */
@@ -71,7 +78,7 @@ type Deps = ManifestDeps & BlobDeps
 
 class UpstreamClient implements Upstream {
   private readonly regs: Registries
-  private readonly agent: Agent
+  private readonly dispatch: Dispatchers
   private readonly auth: Authenticator
   private readonly deps: Deps
   private closed = false
@@ -94,16 +101,13 @@ class UpstreamClient implements Upstream {
       openMs: nonNegative('breakerOpenMs', init.breakerOpenMs, D.breakerOpenMs)
     })
 
-    const keepAliveTimeout = positive('keepAliveTimeoutMs', init.keepAliveTimeoutMs, D.keepAliveTimeoutMs)
-    this.agent = new Agent({
-      connect: { timeout: connectTimeoutMs },
-      headersTimeout: headersTimeoutMs,
-      bodyTimeout: 0, // our own no-progress timer, which does not count time the consumer holds a chunk
-      keepAliveTimeout,
-      keepAliveMaxTimeout: Math.max(keepAliveTimeout, 600_000)
-    })
+    const keepAliveTimeoutMs = positive('keepAliveTimeoutMs', init.keepAliveTimeoutMs, D.keepAliveTimeoutMs)
+    const bytesPerSecond = nonNegative('bytesPerSecond', init.bytesPerSecond, D.bytesPerSecond)
+    const dispatch = createDispatchers({ routes: init.proxy ?? proxyRoutes({}), connectTimeoutMs, headersTimeoutMs, keepAliveTimeoutMs })
+    this.dispatch = dispatch
     this.auth = createAuthenticator({
-      dispatcher: this.agent,
+      dispatcher: (registry, url) => dispatch.pick(registry.ca, url).dispatcher,
+      scrub: dispatch.scrub,
       logger: log,
       userAgent,
       headersTimeoutMs,
@@ -112,7 +116,7 @@ class UpstreamClient implements Upstream {
     })
     const metrics = init.metrics
     this.deps = {
-      agent: this.agent,
+      dispatch,
       auth: this.auth,
       metrics,
       log,
@@ -121,6 +125,7 @@ class UpstreamClient implements Upstream {
       noProgressTimeoutMs,
       maxRedirects,
       maxManifestBytes,
+      rate: bytesPerSecond > 0 ? new TokenBucket(bytesPerSecond) : undefined,
       retry,
       closed: () => this.closed,
       checkOpen: (signal?: AbortSignal) => { this.checkOpen(signal) },
@@ -188,7 +193,7 @@ class UpstreamClient implements Upstream {
     if (this.closed) return
     this.closed = true
     this.auth.clear()
-    await this.agent.destroy()
+    await this.dispatch.destroy()
   }
 
   /** The registry of a call, after its input is checked (NameInvalidError, DigestInvalidError) and we are open. */

@@ -5,14 +5,16 @@
 // Redirects are followed here, not by undici, because of what may cross them: Range always does
 // (a CDN must serve the same bytes), Authorization only to the registry's own origin (a CDN must
 // never see the registry token), and an https → http hop is refused. Messages carry at most a
-// URL's origin and path: signed CDN query strings are secrets too.
+// URL's origin and path: signed CDN query strings are secrets too. Every hop goes through the
+// registry's dispatcher (dispatch.ts: its CA, the proxy for that URL).
 
 import { request as send, type Dispatcher } from 'undici'
 import {
   AbortedError, BlobUnknownError, DeniedError, ManifestUnknownError, NameUnknownError, RangeInvalidError,
-  UnauthorizedError, UpstreamProtocolError, UpstreamUnavailableError, errorMessage
+  UnauthorizedError, UpstreamProtocolError, UpstreamTlsError, UpstreamUnavailableError, errorMessage
 } from '../errors.js'
 import type { Authenticator } from './auth.js'
+import { proxyRefusal, tlsFailure, type Dispatchers, type Route } from './dispatch.js'
 import { REDIRECTS, discard, drain, errorCodes, header, outcomeOf, parseRetryAfter, readSmall, redact } from './http.js'
 import type { Reg } from './registries.js'
 import { RetryableError } from './retry.js'
@@ -34,7 +36,7 @@ export interface Exchanged {
 }
 
 export interface RequestDeps {
-  agent: Dispatcher
+  dispatch: Dispatchers
   auth: Authenticator
   userAgent: string
   headersTimeoutMs: number
@@ -79,17 +81,16 @@ async function follow (deps: RequestDeps, reg: Reg, req: ExchangeRequest, start:
     const headers: Record<string, string> = { ...req.headers, 'user-agent': deps.userAgent }
     if (auth !== undefined && url.origin === reg.origin) headers.authorization = auth
     let res: Dispatcher.ResponseData
+    const route = deps.dispatch.pick(reg.def.ca, url)
     try {
       // bodyTimeout 0: the no-progress timer watches bodies, and does not count time the consumer holds a chunk.
-      res = await send(url, { dispatcher: deps.agent, method, headers, signal: req.signal, headersTimeout: deps.headersTimeoutMs, bodyTimeout: 0 })
+      res = await send(url, { dispatcher: route.dispatcher, method, headers, signal: req.signal, headersTimeout: deps.headersTimeoutMs, bodyTimeout: 0 })
     } catch (err) {
       if (req.signal?.aborted === true || deps.closed()) {
         deps.count(reg, 'aborted')
         throw new AbortedError(`${method} ${redact(url)} on ${reg.def.name} aborted`)
       }
-      const code = (err as { code?: unknown }).code
-      deps.count(reg, code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' ? 'timeout' : 'network_error')
-      throw new RetryableError(`${method} ${redact(url)} failed: ${errorMessage(err)}${typeof code === 'string' ? ` (${code})` : ''}`, false, undefined, { cause: err })
+      throw noResponse(deps, reg, `${method} ${redact(url)}`, route, err)
     }
     const status = res.statusCode
     deps.count(reg, outcomeOf(status))
@@ -108,6 +109,30 @@ async function follow (deps: RequestDeps, reg: Reg, req: ExchangeRequest, start:
     if (status === 303 && method !== 'HEAD') method = 'GET'
     url = next
   }
+}
+
+/**
+ * The error for a request that got no response: a certificate that does not verify and a proxy
+ * that wants credentials are answers (not retried); anything else is a retryable network failure.
+ */
+function noResponse (deps: RequestDeps, reg: Reg, what: string, route: Route, err: unknown): Error {
+  const name = reg.def.name
+  const where = route.via !== undefined ? `${what} via proxy ${route.via}` : what
+  const tls = tlsFailure(err)
+  if (tls !== undefined) {
+    deps.count(reg, 'tls_error')
+    const hint = reg.def.ca === undefined ? `; if it uses a private CA, set upstreams.${name}.caFile` : ` (with upstreams.${name}.caFile)`
+    return new UpstreamTlsError(deps.dispatch.scrub(`${name}: ${where}: upstream TLS verification failed: ${tls}${hint}`), { cause: err })
+  }
+  const refused = proxyRefusal(err)
+  if (refused !== undefined) {
+    deps.count(reg, 'proxy_error')
+    if (refused === 407) return new UpstreamUnavailableError(`${name}: ${where}: the proxy requires authentication (HTTP 407): check user:password in the proxy URL`)
+    return new RetryableError(`${where}: the proxy refused the tunnel (HTTP ${refused})`, false)
+  }
+  const code = (err as { code?: unknown }).code
+  deps.count(reg, code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' ? 'timeout' : 'network_error')
+  return new RetryableError(deps.dispatch.scrub(`${where} failed: ${errorMessage(err)}${typeof code === 'string' ? ` (${code})` : ''}`), false, undefined, { cause: err })
 }
 
 /** Turn a non-success status into the right error (always throws); 429 and 5xx are retryable. */

@@ -12,6 +12,11 @@ export interface UpstreamRegistry {
   /** Base URL; its scheme decides TLS, e.g. `https://registry-1.docker.io`. */
   url: string
   credentials?: RegistryCredentials
+  /**
+   * Extra trusted CA certificates (PEM), in addition to the system's, for every request made for
+   * this registry: its API, its token realm and the hosts it redirects to.
+   */
+  ca?: string
 }
 
 export interface ManifestResult {

@@ -114,7 +114,10 @@ export async function startAgent (opts: AgentOptions): Promise<Agent> {
     ...(opts.extraArgs ?? []),
   ]
   const bin = opts.bin ?? process.env.LAYERD_BIN ?? AGENT_BIN
-  const env = { ...process.env, ...opts.env }
+  // An agent under test never inherits a proxy from the machine (it would send loopback traffic
+  // there): a test that wants one passes it in `env`.
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(https?|no)_proxy$/i.test(k)))
+  const env = { ...inherited, ...opts.env }
   let pastLogs = ''
   let proc: Tracked | undefined
 

@@ -14,7 +14,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { createNetwork, type NetHost, type TestNetwork } from './netns.js'
-import { startRegistry, type Registry } from './registry.js'
+import { startRegistry, type Registry, type RegistryOptions } from './registry.js'
 import { startProxy, type CountingProxy } from './proxy.js'
 import { startAgent, REPO_ROOT, type Agent } from './agent.js'
 import { makeTempDir, removeTempDir, waitFor, own, type Tracked } from './proc.js'
@@ -35,6 +35,8 @@ export interface OfficeOptions {
   secret?: boolean
   /** Extra YAML (as an object) merged into every agent's config. */
   config?: Record<string, unknown>
+  /** Options of the upstream docker-registry (e.g. `{ auth: 'htpasswd' }`). */
+  registry?: RegistryOptions
 }
 
 export interface PeerView {
@@ -135,7 +137,7 @@ export async function startOffice (opts: OfficeOptions): Promise<Office> {
   }
   const unregister = own(stop)
   try {
-    const registry = await startRegistry()
+    const registry = await startRegistry(opts.registry)
     cleanups.push(async () => { await registry.stop() })
     const proxy = await startProxy(registry.url)
     cleanups.push(async () => { await proxy.stop() })

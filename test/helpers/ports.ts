@@ -1,6 +1,7 @@
-// Free loopback TCP ports for processes that need a fixed port (docker-registry, the agent).
+// Free loopback TCP ports for processes that need a fixed port (docker-registry, the agent), and
+// test servers of our own on loopback.
 
-import { createServer } from 'node:net'
+import { createServer, type Server } from 'node:net'
 
 const handedOut = new Set<number>()
 
@@ -27,4 +28,21 @@ export async function freePort (host = '127.0.0.1'): Promise<number> {
     }
   }
   throw new Error(`no free port on ${host}`)
+}
+
+/** Start `server` on 127.0.0.1 at a free port (unref'd, so it never holds a test file open); its port. */
+export async function listenLoopback (server: Server): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => resolve())
+  })
+  server.unref()
+  const addr = server.address()
+  return typeof addr === 'object' && addr !== null ? addr.port : 0
+}
+
+/** Close an HTTP(S) server and every connection it still has. */
+export async function closeServer (server: Server & { closeAllConnections: () => void }): Promise<void> {
+  server.closeAllConnections()
+  await new Promise<void>(resolve => server.close(() => resolve()))
 }

@@ -1,6 +1,7 @@
 // The Debian `docker-registry` (CNCF distribution 2.8.2) as a real upstream, on 127.0.0.1.
 
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { get as httpsGet } from 'node:https'
 import { join } from 'node:path'
 import { freePort } from './ports.js'
 import { makeTempDir, removeTempDir, spawnTracked, killAndWait, runOk, waitFor, own, type CleanupScope } from './proc.js'
@@ -25,11 +26,13 @@ export interface RegistryOptions {
   dataDir?: string
   /** Allow DELETE of manifests/blobs (default true). */
   deleteEnabled?: boolean
+  /** Serve HTTPS (`http.tls`) with this certificate and key; `caPath` verifies it when waiting for readiness. */
+  tls?: { certPath: string, keyPath: string, caPath: string }
   cleanup?: CleanupScope
 }
 
 export interface Registry {
-  /** http://127.0.0.1:PORT */
+  /** http://127.0.0.1:PORT (https:// with `tls`) */
   url: string
   /** 127.0.0.1:PORT */
   host: string
@@ -64,7 +67,12 @@ export async function startRegistry (opts: RegistryOptions = {}): Promise<Regist
       delete: { enabled: opts.deleteEnabled ?? true },
       maintenance: { uploadpurging: { enabled: false } },
     },
-    http: { addr: `127.0.0.1:${port}`, secret: 'layerd-test-secret', headers: { 'X-Content-Type-Options': ['nosniff'] } },
+    http: {
+      addr: `127.0.0.1:${port}`,
+      secret: 'layerd-test-secret',
+      headers: { 'X-Content-Type-Options': ['nosniff'] },
+      ...(opts.tls !== undefined ? { tls: { certificate: opts.tls.certPath, key: opts.tls.keyPath } } : {}),
+    },
   }
 
   if (auth === 'htpasswd') {
@@ -97,7 +105,8 @@ export async function startRegistry (opts: RegistryOptions = {}): Promise<Regist
   writeFileSync(configPath, JSON.stringify(config, null, 2))
 
   const proc = spawnTracked('docker-registry', ['serve', configPath], { name: 'docker-registry', maxLog: 256 * 1024 })
-  const url = `http://127.0.0.1:${port}`
+  const url = `${opts.tls !== undefined ? 'https' : 'http'}://127.0.0.1:${port}`
+  const ca = opts.tls !== undefined ? readFileSync(opts.tls.caPath, 'utf8') : undefined
 
   let stopped = false
   const stop = async (): Promise<void> => {
@@ -113,9 +122,8 @@ export async function startRegistry (opts: RegistryOptions = {}): Promise<Regist
   try {
     await waitFor(async () => {
       if (!proc.alive()) throw new Error(`docker-registry exited:\n${proc.output().slice(-4000)}`)
-      const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000) })
-      await res.arrayBuffer()
-      return res.status === 200 || res.status === 401
+      const status = ca !== undefined ? await httpsStatus(`${url}/v2/`, ca) : await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000) }).then(async r => { await r.arrayBuffer(); return r.status })
+      return status === 200 || status === 401
     }, { timeoutMs: 15_000, intervalMs: 50, what: 'docker-registry /v2/' })
   } catch (err) {
     const out = proc.output()
@@ -142,4 +150,13 @@ export async function startRegistry (opts: RegistryOptions = {}): Promise<Regist
     logs: () => proc.output(),
     stop,
   }
+}
+
+/** The status of a GET over HTTPS, verified against `ca`. */
+async function httpsStatus (url: string, ca: string): Promise<number> {
+  return await new Promise<number>((resolve, reject) => {
+    const req = httpsGet(url, { ca, timeout: 1000 }, (res) => { res.resume(); resolve(res.statusCode ?? 0) })
+    req.on('timeout', () => req.destroy(new Error('timeout')))
+    req.on('error', reject)
+  })
 }

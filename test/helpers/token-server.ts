@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { createSign, randomUUID, X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { closeServer, listenLoopback } from './ports.js'
 import { makeTempDir, removeTempDir, runOk, own, haveCommand, type CleanupScope } from './proc.js'
 
 export interface TokenUser {
@@ -152,21 +153,14 @@ export async function startTokenServer (opts: TokenServerOptions = {}): Promise<
   }
 
   const server = createServer(handle)
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => resolve())
-  })
-  server.unref()
-  const addr = server.address()
-  const port = typeof addr === 'object' && addr !== null ? addr.port : 0
+  const port = await listenLoopback(server)
 
   let stopped = false
   const stop = async (): Promise<void> => {
     if (stopped) return
     stopped = true
     unregister()
-    server.closeAllConnections()
-    await new Promise<void>(resolve => server.close(() => resolve()))
+    await closeServer(server)
     removeTempDir(dir)
   }
   const unregister = own(stop, opts.cleanup)

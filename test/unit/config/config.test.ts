@@ -2,8 +2,10 @@ import assert from 'node:assert/strict'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
+import { rootCertificates } from 'node:tls'
 import { parse } from 'yaml'
 import { loadConfig, loadConfigFile, validateConfig } from '../../../src/config/load.js'
+import { resolveRegistries } from '../../../src/config/registries.js'
 import { tempDir } from '../support/fixtures.js'
 
 const YAML = new URL('../../../../config/layerd.yaml', import.meta.url)
@@ -15,7 +17,7 @@ async function documentedDefaults (): Promise<any> {
     // Option lines are `# key: value`, nested ones `#   key: value`; keys are camelCase, prose is not.
     .filter(l => /^# ( {2})*[a-z][a-zA-Z0-9]*:/.test(l))
     .map(l => l.replace(/^# ?/, ''))
-    .filter(l => !/^\s*(dataDir|secretFile|url|username|passwordFile|shareable|docker\.io|registry\.example\.com|upstreams):/.test(l))
+    .filter(l => !/^\s*(dataDir|secretFile|url|username|passwordFile|shareable|caFile|docker\.io|registry\.example\.com|upstreams):/.test(l))
   return parse(lines.join('\n'))
 }
 
@@ -32,6 +34,7 @@ test('every option of the schema appears in config/layerd.yaml', async () => {
   for (const key of walk(validateConfig({}), [])) assert.match(text, new RegExp(`#\\s+(# )?${key}:`), key)
   assert.match(text, /dataDir:/)
   assert.match(text, /secretFile:/)
+  for (const key of ['caFile', 'proxy', 'noProxy']) assert.match(text, new RegExp(`# ${key}:|#\\s+(# )?${key}:`), key)
 })
 
 test('bad values name the key and the problem', () => {
@@ -66,4 +69,29 @@ test('flags override the file; unreadable or invalid files are clear errors', as
   await assert.rejects(loadConfigFile(f), /not valid YAML/)
   await writeFile(f, '- a list\n')
   await assert.rejects(loadConfigFile(f), /must hold a mapping/)
+})
+
+test('upstreams.NAME.caFile: read at start; unreadable or not PEM is a ConfigError naming the key', async (t) => {
+  const { dir, cleanup } = await tempDir(); t.after(cleanup)
+  const good = join(dir, 'ca.pem')
+  await writeFile(good, rootCertificates[0] as string)
+  const garbage = join(dir, 'garbage.pem')
+  await writeFile(garbage, '-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n')
+  const text = join(dir, 'text.pem')
+  await writeFile(text, 'hello\n')
+  const config = (caFile: string): any => validateConfig({ upstreams: { 'corp.test': { url: 'https://corp.test', caFile } } })
+  const regs = await resolveRegistries(config(good))
+  assert.equal(regs.find(r => r.name === 'corp.test')?.ca, rootCertificates[0])
+  assert.equal(regs.find(r => r.name === 'docker.io')?.ca, undefined)
+  for (const [file, re] of [[join(dir, 'missing.pem'), /cannot read .*ENOENT/], [text, /holds no PEM certificate/], [garbage, /not a valid PEM CA bundle/]] as const) {
+    await assert.rejects(resolveRegistries(config(file)), (err: any) => err.code === 'CONFIG_INVALID' && err.message.startsWith('upstreams.corp.test.caFile: ') && re.test(err.message), file)
+  }
+})
+
+test('upstream.rate takes a size; proxy and noProxy are optional', () => {
+  const c = validateConfig({ upstream: { rate: '10MiB', proxy: 'http://proxy:3128', noProxy: ['localhost'] } })
+  assert.equal(c.upstream.rate, 10 * 1024 * 1024)
+  assert.equal(c.upstream.proxy, 'http://proxy:3128')
+  assert.equal(validateConfig({}).upstream.rate, 0)
+  assert.throws(() => validateConfig({ upstream: { rate: 'fast' } }), /upstream\.rate: expected a size/)
 })

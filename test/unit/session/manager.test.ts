@@ -6,6 +6,7 @@ import { silentLogger } from '../../../src/log.js'
 import { createMetrics } from '../../../src/metrics/metrics.js'
 import { PeerHealth } from '../../../src/p2p/peer-health.js'
 import type { PeerSources } from '../../../src/p2p/types.js'
+import { DeniedError, UnauthorizedError } from '../../../src/errors.js'
 import { MemoryOffice, MemoryRouter } from '../../../src/routing/memory.js'
 import { SessionManager } from '../../../src/session/manager.js'
 import { BlobStore } from '../../../src/store/blob-store.js'
@@ -140,5 +141,81 @@ test('a blob of a registry that may not be shared never goes to the office', asy
   const r = await mgr.read(sha256(data), ctx, 0, undefined)
   assert.equal(sha256(await collect(r.body)), sha256(data))
   assert.equal(o.served(), 0)
+  assert.equal(stats.bytes, data.length)
+})
+
+/**
+ * An agent with credentials for `ctx.registry` (shareable, so its blobs may come from peers) in an
+ * office where peerA holds the blob complete. `head` answers the HEAD of our own credentials;
+ * `events` records the HEAD and every peer transfer in order.
+ */
+async function credentialedOffice (t: any, data: Buffer, head: () => Promise<{ size: number }>, opts: { partial?: number, holds?: boolean } = {}) {
+  const o = office(data, { complete: true, ranges: [[0, data.length]] })
+  if (opts.holds === false) o.office.leave('peerA') // connected, holds nothing of this blob
+  const partial = opts.partial
+  const events: string[] = []
+  const fetchRange = o.peers.transfers.fetchRange
+  o.peers.transfers.fetchRange = (...a) => { events.push(`peer ${a[2]}-${a[3]}`); return fetchRange(...a) }
+  const { dir, cleanup } = await tempDir()
+  t.after(cleanup)
+  const metrics = createMetrics({ defaultMetrics: false })
+  const store = await BlobStore.open({ dataDir: dir, logger: silentLogger(), metrics })
+  if (partial !== undefined) {
+    const e = (await store.acquire(sha256(data), { size: data.length, origin: ctx, credentialed: true }))!
+    await e.write(0, data.subarray(0, partial))
+    store.release(e)
+  }
+  const { up, stats } = fakeUpstream(data)
+  up.isCredentialed = (name) => name === ctx.registry
+  up.statBlob = async (registry, repository, digest) => { events.push(`head ${registry}/${repository}@${digest}`); return await head() }
+  const mgr = new SessionManager({ store, upstream: up, metrics, logger: silentLogger(), peers: o.peers })
+  t.after(async () => { await mgr.stop(); await store.close() })
+  return { mgr, stats, events, served: o.served }
+}
+
+test('a credentialed blob is taken from a neighbour only after our own credentials authorised it (HEAD)', async (t) => {
+  const data = pseudoRandom(PIECE_SIZE + 4321, 608)
+  const digest = sha256(data)
+  const { mgr, stats, events, served } = await credentialedOffice(t, data, async () => ({ size: data.length }))
+  const r = await mgr.read(digest, ctx, 0, undefined)
+  assert.equal(sha256(await collect(r.body)), digest)
+  assert.equal(events[0], `head ${ctx.registry}/${ctx.repository}@${digest}`, 'the HEAD came first')
+  assert.ok(events.slice(1).every(e => e.startsWith('peer ')) && events.length > 1, events.join(', '))
+  assert.equal(served(), data.length, 'the bytes came from the neighbour')
+  assert.equal(stats.calls.length, 0, 'no upstream GET')
+})
+
+test('a 401 or 403 on that HEAD: the client gets the error and no byte comes from a neighbour', async (t) => {
+  for (const err of [new UnauthorizedError('registry refused the configured credentials (HTTP 401)'), new DeniedError('access denied (HTTP 403)')]) {
+    const data = pseudoRandom(50_000, err.code === 'UNAUTHORIZED' ? 609 : 610)
+    const { mgr, stats, events, served } = await credentialedOffice(t, data, async () => { throw err })
+    await assert.rejects(mgr.read(sha256(data), ctx, 0, undefined), { code: err.code })
+    assert.equal(served(), 0)
+    assert.equal(stats.calls.length, 0)
+    assert.deepEqual(events.filter(e => e.startsWith('peer')), [])
+  }
+})
+
+test('a partial credentialed blob from before a restart asks upstream before taking the rest from a neighbour', async (t) => {
+  const data = pseudoRandom(3 * PIECE_SIZE, 611)
+  const denied = await credentialedOffice(t, data, async () => { throw new DeniedError('denied (HTTP 403)') }, { partial: PIECE_SIZE })
+  await assert.rejects(denied.mgr.read(sha256(data), ctx, 0, undefined), { code: 'DENIED' })
+  assert.equal(denied.served(), 0)
+  const allowed = await credentialedOffice(t, data, async () => ({ size: data.length }), { partial: PIECE_SIZE })
+  const r = await allowed.mgr.read(sha256(data), ctx, 0, undefined)
+  assert.equal(sha256(await collect(r.body)), sha256(data))
+  assert.match(allowed.events[0] ?? '', /^head /)
+  assert.equal(allowed.served() + allowed.stats.bytes, 2 * PIECE_SIZE, 'only the missing bytes were fetched')
+})
+
+test('a cold credentialed blob no neighbour holds: the first upstream GET is the authorisation (no HEAD)', async (t) => {
+  const data = pseudoRandom(2 * PIECE_SIZE, 612)
+  const digest = sha256(data)
+  const { mgr, stats, events } = await credentialedOffice(t, data, async () => ({ size: data.length }), { holds: false })
+  mgr.hintSizes([{ digest, size: data.length }]) // a known size alone does not authorise: no early announce
+  const r = await mgr.read(digest, ctx, 0, undefined)
+  assert.equal(sha256(await collect(r.body)), digest)
+  assert.deepEqual(events, [])
+  assert.deepEqual(stats.calls[0], { start: 0, end: 256 * 1024 }, 'the lead GET comes first')
   assert.equal(stats.bytes, data.length)
 })
