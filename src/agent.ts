@@ -139,7 +139,7 @@ export async function startAgent (init: AgentInit): Promise<Agent> {
         if (t === undefined || info?.state !== 'complete' || !sharing.blob(info)) return undefined
         return { digest: t.digest, mediaType: t.mediaType, updatedAt: t.updatedAt }
       },
-      heardBackoff: (registry, until) => { try { upstream.pause(registry, until) } catch { /* not a registry of ours */ } }
+      heardBackoff: (registry, until) => { try { return upstream.pause(registry, until) } catch { return false /* not a registry of ours */ } }
     })
     const net = peers
     upstream.onRateLimited((registry, until) => { net.tellBackoff(registry, until) })

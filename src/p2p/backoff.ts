@@ -1,7 +1,8 @@
 // /layerd/backoff/1.0.0: a registry rate-limited me until T. When one agent gets a 429 with a
 // Retry-After, it tells every connected agent, and they all hold their requests to that registry
 // until then, instead of each finding out with its own 429 (which often lengthens the penalty).
-// One hop: an agent that hears of a backoff does not pass it on.
+// An agent passes a notice on to its own connections only when it lengthened its own pause, so
+// the notice floods the connection graph (other subnets too) and every agent sends it once.
 
 import type { Stream } from '@libp2p/interface'
 import { errorMessage } from '../errors.js'

@@ -8,6 +8,7 @@
 import type { KadDHT, SingleKadDHT } from '@libp2p/kad-dht'
 import type { PeerId, PeerInfo } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { createHash } from 'node:crypto'
@@ -42,6 +43,11 @@ const RAW = 0x55
 /** Provides that reached nobody are tried again this long after a peer connects (batching a burst of connections). */
 const PROVIDE_RETRY_MS = 2000
 const SHA2_256 = 0x12
+/**
+ * A provider that could not be dialled is not dialled again for this long (unless it connects
+ * first): its records outlive it, and every lookup would otherwise pay the dial timeout again.
+ */
+const UNREACHABLE_MS = 60_000
 
 /** The DHT key of a blob: a CIDv1 (raw) whose multihash is the blob's own sha256. */
 export function blobKey (digest: string): CID {
@@ -61,6 +67,8 @@ export class DhtRouter implements ContentRouter {
   /** Digests whose provide reached the DHT; the others are tried again when peers connect. */
   private readonly provided = new Set<string>()
   private readonly providing = new Set<string>()
+  /** Providers whose dial failed: peer → until (ms). */
+  private readonly unreachable = new Map<string, number>()
   private retryTimer?: NodeJS.Timeout
   private readonly listeners = new Set<(digest: string) => void>()
   private readonly tasks: Tasks
@@ -92,7 +100,8 @@ export class DhtRouter implements ContentRouter {
       for (const [digest, m] of this.table) if (m.has(ev.peerId)) this.fire(digest)
     })
     // A provide made while nobody was connected reached no one: try again once peers come.
-    const offConnect = this.components.connections.onConnect(() => {
+    const offConnect = this.components.connections.onConnect((peer) => {
+      this.unreachable.delete(peer)
       if (this.retryTimer !== undefined || this.mine.size === this.provided.size) return
       this.retryTimer = setTimeout(() => {
         this.retryTimer = undefined
@@ -119,12 +128,15 @@ export class DhtRouter implements ContentRouter {
     const signal = AbortSignal.any([AbortSignal.timeout(this.opts.lookupTimeoutMs), this.stopController.signal, ...(opts.signal !== undefined ? [opts.signal] : [])])
     const asked: Array<Promise<unknown>> = []
     const seen = new Set<string>()
+    const t0 = Date.now()
     try {
       for await (const ev of this.dht.findProviders(blobKey(digest), { signal })) {
+        // A peer that did not answer the query and that we hold no connection to is gone.
+        if (ev.name === 'QUERY_ERROR' && this.components.connections.connectionTo(ev.from.toString()) === undefined) this.forgetPeer(ev.from.toString())
         if (ev.name !== 'PROVIDER') continue
         for (const p of ev.providers) {
           const id = p.id.toString()
-          if (id === this.self || seen.has(id) || seen.size >= this.opts.maxProviders) continue
+          if (id === this.self || seen.has(id) || seen.size >= this.opts.maxProviders || this.isUnreachable(id)) continue
           seen.add(id)
           if (!this.components.holdings.watching(id, digest)) asked.push(this.watch(p, digest, opts.signal))
         }
@@ -134,7 +146,9 @@ export class DhtRouter implements ContentRouter {
       // A timed-out lookup still returns what it found.
       if (opts.signal?.aborted === true) throw err
     }
+    const found = Date.now() - t0
     await Promise.allSettled(asked)
+    this.components.logger.debug({ digest, providers: seen.size, lookupMs: found, totalMs: Date.now() - t0 }, 'dht lookup')
     return this.holders(digest)
   }
 
@@ -192,11 +206,11 @@ export class DhtRouter implements ContentRouter {
         if (ev.name !== 'PROVIDER') continue
         for (const p of ev.providers) {
           const id = p.id.toString()
-          if (id === this.self || out.includes(id) || out.length >= this.opts.maxProviders) continue
+          if (id === this.self || out.includes(id) || out.length >= this.opts.maxProviders || this.isUnreachable(id)) continue
           out.push(id)
           if (this.components.connections.connectionTo(id) === undefined) {
             this.components.connections.noteFoundBy(id, 'dht')
-            dials.push(this.components.libp2p.dial(p.multiaddrs.length > 0 ? p.multiaddrs : p.id, { signal }).catch(() => {}))
+            dials.push(this.components.libp2p.dial(p.multiaddrs.length > 0 ? p.multiaddrs : p.id, { signal }).catch(() => { this.markUnreachable(id) }))
           }
         }
       }
@@ -237,12 +251,41 @@ export class DhtRouter implements ContentRouter {
       this.components.connections.noteFoundBy(id, 'dht')
       let conn = this.components.connections.connectionTo(id)
       if (conn === undefined) {
-        conn = await this.components.libp2p.dial(p.multiaddrs.length > 0 ? p.multiaddrs : p.id as PeerId, { signal: bound })
+        try {
+          conn = await this.components.libp2p.dial(p.multiaddrs.length > 0 ? p.multiaddrs : p.id as PeerId, { signal: bound })
+        } catch (err) {
+          if (signal?.aborted !== true) this.markUnreachable(id)
+          throw err
+        }
       }
       await this.components.holdings.watch(id, conn, digest, bound)
     } catch (err) {
       this.components.logger.debug({ peer: id, digest, err: errorMessage(err) }, 'provider did not answer; skipped')
     }
+  }
+
+  private isUnreachable (peer: string): boolean {
+    const until = this.unreachable.get(peer)
+    if (until === undefined) return false
+    if (Date.now() < until) return true
+    this.unreachable.delete(peer)
+    return false
+  }
+
+  private markUnreachable (peer: string): void {
+    // Bounded: a map of at most the providers we ever tried in a minute.
+    this.unreachable.set(peer, Date.now() + UNREACHABLE_MS)
+    this.forgetPeer(peer)
+  }
+
+  /**
+   * Out of the DHT's routing table: every query would wait for it to time out. kad-dht adds it
+   * back when it connects again.
+   */
+  private forgetPeer (peer: string): void {
+    const table = (this.dht as Partial<{ routingTable: { remove?: (p: PeerId) => Promise<void> } }>).routingTable
+    if (typeof table?.remove !== 'function') return
+    try { void table.remove(peerIdFromString(peer)).catch(() => {}) } catch { /* not a peer id */ }
   }
 
   /** Publish our provider record of `digest` (kad-dht reprovides it before it expires). */

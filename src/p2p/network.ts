@@ -49,8 +49,11 @@ export interface PeerNetworkInit extends Omit<NodeInit, 'privateKey' | 'logger'>
   dataPlane?: boolean
   /** What this agent knows of a tag (and holds the manifest of), for neighbours whose upstream is away. */
   localTags?: TagsInit['known']
-  /** A neighbour was rate-limited by a registry: hold our requests to it until `until`. */
-  heardBackoff?: (registry: string, until: number) => void
+  /**
+   * A neighbour was rate-limited by a registry: hold our requests to it until `until`. True when
+   * that lengthened our pause (the notice is then passed on).
+   */
+  heardBackoff?: (registry: string, until: number) => boolean
   /** Directory for `peer-key` (Ed25519, mode 0600, created on first start). */
   dataDir: string
   /** What we hold; the network advertises it and serves its bytes. */
@@ -147,7 +150,7 @@ class Network implements LayerdPeerNetwork {
         timeoutMs: init.dialTimeoutMs ?? DEFAULTS.p2p.dhtDialTimeoutMs
       })
       this.dht = dhtRef.router = new DhtRouter({ get libp2p () { return c.libp2p as any }, connections: this.connections, health: this.health, holdings, logger: this.log }, init)
-      this.router = new OfficeRouter(this.mesh, this.dht)
+      this.router = new OfficeRouter(this.mesh, this.dht, (init.peers ?? []).length > 0)
     } else {
       this.router = this.mesh
     }
@@ -164,7 +167,14 @@ class Network implements LayerdPeerNetwork {
       ? undefined
       : new DataPlane(c, { ...init, self: this.peerId, listen: init.listen ?? [...DEFAULTS.p2p.listen] }, libp2pRange)
     this.tags = new TagsService(c, { ...init, known: async (q) => await (init.localTags?.(q) ?? Promise.resolve(undefined)) })
-    this.backoff = new BackoffService(c, { ...init, heard: (registry, until, from) => { this.log.info({ registry, from, seconds: Math.ceil((until - Date.now()) / 1000) }, 'a neighbour was rate-limited'); init.heardBackoff?.(registry, until) } })
+    this.backoff = new BackoffService(c, {
+      ...init,
+      heard: (registry, until, from) => {
+        if (init.heardBackoff?.(registry, until) !== true) return
+        this.log.info({ registry, from, seconds: Math.ceil((until - Date.now()) / 1000) }, 'a neighbour was rate-limited: passing it on')
+        void this.backoff.tell(this.connections.peers().filter(p => p !== from), { registry, until }, DEFAULTS.p2p.requestTimeoutMs)
+      }
+    })
     this.services = [this.connections, c.uploads, this.mesh, range, pieces, this.tags, this.backoff, ...(this.data !== undefined ? [this.data] : []), ...(holdings !== undefined && this.dht !== undefined ? [holdings, this.dht] : []), this.dialer]
     const data = this.data
     this.transfers = {
@@ -274,6 +284,9 @@ async function followLocal (local: LocalBlobs, router: ContentRouter): Promise<(
   return off
 }
 
+/** The least time a DHT query gives a peer to answer (adaptive above it, up to dhtDialTimeout). */
+const DHT_QUERY_MIN_TIMEOUT_MS = 300
+
 /** The office DHT: our own protocol, every agent a server, every address kept (it is a LAN). */
 function dhtServices (init: PeerNetworkInit): Record<string, any> {
   const d = DEFAULTS.p2p
@@ -286,6 +299,9 @@ function dhtServices (init: PeerNetworkInit): Record<string, any> {
       clientMode: false,
       peerInfoMapper: passthroughMapper,
       kBucketSize: init.dhtKBucketSize ?? d.dhtKBucketSize,
+      // A query waits for its slowest peer: on a LAN a live agent answers in milliseconds, so
+      // one that does not within a fraction of a second is gone (its records outlive it).
+      networkDialTimeout: { minTimeout: DHT_QUERY_MIN_TIMEOUT_MS, maxTimeout: init.dialTimeoutMs ?? d.dhtDialTimeoutMs },
       providers: { provideValidity: Math.ceil(ttl / 1000), cleanupInterval: Math.ceil(every / 1000) },
       // Republish a record when it would expire within the period: about every `every`.
       reprovide: { validity: ttl, threshold: ttl - every, interval: Math.max(60_000, Math.floor(every / 2)) }

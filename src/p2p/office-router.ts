@@ -7,12 +7,16 @@ import type { DhtRouter } from './dht-router.js'
 import type { MeshRouter } from './mesh-router.js'
 
 export class OfficeRouter implements ContentRouter {
-  constructor (readonly mesh: MeshRouter, readonly dht: DhtRouter) {}
+  /**
+   * @param bootstrapped - static peers (`--peer`) are configured: the office may span subnets
+   * whose agents the DHT has not told us of yet, so every lookup asks it.
+   */
+  constructor (readonly mesh: MeshRouter, readonly dht: DhtRouter, private readonly bootstrapped = false) {}
 
   async lookup (digest: string, opts: LookupOptions = {}): Promise<Holder[]> {
-    // When the DHT knows no agent beyond our mesh (a small office), a query could only name
-    // peers whose holdings the mesh already pushed to us: skip its round trips.
-    if (this.dht.knownPeers() > this.mesh.meshPeers().length) await this.dht.lookup(digest, opts)
+    // One LAN segment (mDNS only) whose agents all fit in our mesh: a DHT query could only name
+    // peers whose holdings the mesh already pushed to us, so skip its round trips.
+    if (this.bootstrapped || this.dht.knownPeers() > this.mesh.meshPeers().length) await this.dht.lookup(digest, opts)
     return this.holders(digest)
   }
 

@@ -327,13 +327,12 @@ export class FetchSession {
           if (claim.source === 'peer') this.peerBytes += n
         }, () => {
           // Everything arrived: plan the next transfer while these bytes are written. After the
-          // lead, ask the office once more first: an agent that started this blob at the same
-          // moment is known by now, through the mesh at once, through the DHT in a lookup.
-          if (!lead) { this.plan(); return }
-          const peers = this.deps.peers
-          const go = (): void => { this.leading = false; this.plan() }
-          if (peers === undefined) { go(); return }
-          peers.router.lookup(this.digest).then(go, go)
+          // lead, an agent that started this blob at the same moment is known through the mesh
+          // by now; through the DHT a lookup finds it, without holding up this plan: bytes that
+          // both of us claim meanwhile are settled when we see each other (yieldContested).
+          if (lead) this.leading = false
+          this.plan()
+          if (lead) void this.deps.peers?.router.lookup(this.digest).then(() => { this.plan() }, () => {})
         })
       } catch (err: any) {
         const stalled = err instanceof NoProgressError

@@ -144,12 +144,13 @@ class UpstreamClient implements Upstream {
     return () => { this.rateListeners.delete(fn) }
   }
 
-  pause (registry: string, untilMs: number): void {
+  pause (registry: string, untilMs: number): boolean {
     const reg = this.regs.get(registry)
-    if (untilMs > reg.pausedUntil) {
-      reg.pausedUntil = untilMs
-      this.deps.log.warn({ registry, seconds: Math.ceil((untilMs - Date.now()) / 1000) }, 'a neighbour was rate-limited by this registry: backing off with it')
-    }
+    // Within a second of what we have: the same notice again (it reaches us by several paths).
+    if (untilMs <= reg.pausedUntil + 1000) return false
+    reg.pausedUntil = untilMs
+    this.deps.log.warn({ registry, seconds: Math.ceil((untilMs - Date.now()) / 1000) }, 'a neighbour was rate-limited by this registry: backing off with it')
+    return true
   }
 
   registry (name: string): UpstreamRegistry {

@@ -67,8 +67,8 @@ export interface Upstream {
    * a per-registry circuit breaker. Resolves once response headers arrived (so `size` is known).
    */
   fetchBlob (registry: string, repository: string, digest: string, opts: BlobFetchOptions): Promise<BlobStream>
-  /** A neighbour was rate-limited by this registry: make no request to it before `untilMs`. */
-  pause (registry: string, untilMs: number): void
+  /** A neighbour was rate-limited by this registry: make no request to it before `untilMs`. True when that lengthened the pause. */
+  pause (registry: string, untilMs: number): boolean
   /** Hear when a registry rate-limits us with a Retry-After (to tell the office); returns unsubscribe. */
   onRateLimited (fn: (registry: string, untilMs: number) => void): () => void
   close (): Promise<void>

@@ -1,6 +1,8 @@
 // Several "hosts" on one machine: a bridge in its own network namespace + N host namespaces with
-// veth pairs (10.77.S.X/24, multicast route), optional tbf shaping. The root namespace is never
-// touched (the veth pairs are created inside the bridge namespace). Names are unique per test
+// veth pairs (10.77.S.X/24, multicast route), optional tbf shaping. With several subnets, each has
+// its own bridge and a router namespace joins them (forwarding on, 10.77.S.254 on each; multicast
+// is not routed, so mDNS stays inside a subnet, like VLANs). The root namespace is never touched
+// (the veth pairs are created inside the bridge and router namespaces). Names are unique per test
 // process (`ld<pid>n<k>…`), and destroy() deletes exactly what was made. mDNS must only ever run
 // inside such namespaces.
 
@@ -16,6 +18,10 @@ export interface NetHost {
   ip: string
   /** Name of the bridge-side veth (inside the bridge namespace). */
   bridgePort: string
+  /** Third octet of its address: which subnet (bridge) it is on. */
+  subnet: number
+  /** The namespace of its subnet's bridge. */
+  bridgeNs: string
 }
 
 export interface ShapeOptions {
@@ -43,8 +49,13 @@ export interface TestNetwork {
 
 export interface NetworkOptions {
   hosts: number
-  /** Third octet of 10.77.S.0/24 (default 0). */
+  /** Third octet of 10.77.S.0/24 (default 0); with `subnets`, of the first one. */
   subnet?: number
+  /**
+   * Hosts per subnet (their sum replaces `hosts`): subnet k is 10.77.(subnet+k).0/24, hosts are
+   * numbered on across subnets (h1… on the first), and a router namespace joins the subnets.
+   */
+  subnets?: number[]
   cleanup?: CleanupScope
 }
 
@@ -58,8 +69,10 @@ export function listNamespaces (prefix = `ld${process.pid}n`): string[] {
 }
 
 export async function createNetwork (opts: NetworkOptions): Promise<TestNetwork> {
-  if (opts.hosts < 1 || opts.hosts > 250) throw new Error('hosts: 1..250')
-  const subnet = opts.subnet ?? 0
+  const layout = opts.subnets ?? [opts.hosts]
+  const total = layout.reduce((n, k) => n + k, 0)
+  if (total < 1 || total > 250 || layout.some(k => k < 1 || k > 250)) throw new Error('hosts: 1..250')
+  const subnet0 = opts.subnet ?? 0
   const prefix = `ld${process.pid}n${++counter}`
   const bridgeNs = `${prefix}b`
   const made: string[] = []
@@ -88,25 +101,49 @@ export async function createNetwork (opts: NetworkOptions): Promise<TestNetwork>
   const unregister = own(destroy, opts.cleanup)
 
   try {
-    await addNs(bridgeNs)
-    const b = (args: string[]): Promise<RunResult> => runOk('ip', ['-n', bridgeNs, ...args], { timeoutMs: 10_000 })
-    await b(['link', 'set', 'lo', 'up'])
-    await b(['link', 'add', 'br0', 'type', 'bridge', 'mcast_snooping', '0'])
-    await b(['link', 'set', 'br0', 'up'])
-    for (let i = 1; i <= opts.hosts; i++) {
-      const ns = `${prefix}h${i}`
-      const port = `v${i}`
-      await addNs(ns)
-      const h = (args: string[]): Promise<RunResult> => runOk('ip', ['-n', ns, ...args], { timeoutMs: 10_000 })
-      await b(['link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns])
-      await b(['link', 'set', port, 'master', 'br0'])
-      await b(['link', 'set', port, 'up'])
-      const ip = `10.77.${subnet}.${i}`
-      await h(['addr', 'add', `${ip}/24`, 'dev', 'eth0'])
-      await h(['link', 'set', 'lo', 'up'])
-      await h(['link', 'set', 'eth0', 'up'])
-      await h(['route', 'add', '224.0.0.0/4', 'dev', 'eth0'])
-      hosts.push({ index: i, ns, ip, bridgePort: port })
+    const routerNs = `${prefix}r`
+    const routed = layout.length > 1
+    if (routed) {
+      await addNs(routerNs)
+      await runOk('ip', ['-n', routerNs, 'link', 'set', 'lo', 'up'], { timeoutMs: 10_000 })
+      await runOk('ip', ['netns', 'exec', routerNs, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1'], { timeoutMs: 10_000 })
+    }
+    let index = 0
+    for (const [k, count] of layout.entries()) {
+      const subnet = subnet0 + k
+      const brNs = k === 0 ? bridgeNs : `${bridgeNs}${k}`
+      await addNs(brNs)
+      const b = (args: string[]): Promise<RunResult> => runOk('ip', ['-n', brNs, ...args], { timeoutMs: 10_000 })
+      await b(['link', 'set', 'lo', 'up'])
+      await b(['link', 'add', 'br0', 'type', 'bridge', 'mcast_snooping', '0'])
+      await b(['link', 'set', 'br0', 'up'])
+      const gateway = `10.77.${subnet}.254`
+      if (routed) {
+        // The router's leg on this subnet: veth r<k> in the router, its peer on the bridge.
+        await runOk('ip', ['-n', routerNs, 'link', 'add', `r${k}`, 'type', 'veth', 'peer', 'name', 'up0', 'netns', brNs], { timeoutMs: 10_000 })
+        await b(['link', 'set', 'up0', 'master', 'br0'])
+        await b(['link', 'set', 'up0', 'up'])
+        await runOk('ip', ['-n', routerNs, 'addr', 'add', `${gateway}/24`, 'dev', `r${k}`], { timeoutMs: 10_000 })
+        await runOk('ip', ['-n', routerNs, 'link', 'set', `r${k}`, 'up'], { timeoutMs: 10_000 })
+      }
+      for (let j = 1; j <= count; j++) {
+        const i = ++index
+        const ns = `${prefix}h${i}`
+        const port = `v${i}`
+        await addNs(ns)
+        const h = (args: string[]): Promise<RunResult> => runOk('ip', ['-n', ns, ...args], { timeoutMs: 10_000 })
+        await b(['link', 'add', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns])
+        await b(['link', 'set', port, 'master', 'br0'])
+        await b(['link', 'set', port, 'up'])
+        const ip = `10.77.${subnet}.${j}`
+        await h(['addr', 'add', `${ip}/24`, 'dev', 'eth0'])
+        await h(['link', 'set', 'lo', 'up'])
+        await h(['link', 'set', 'eth0', 'up'])
+        await h(['route', 'add', '224.0.0.0/4', 'dev', 'eth0'])
+        // Only the test's own 10.77 subnets go through the router: there is no default route.
+        if (routed) await h(['route', 'add', '10.77.0.0/16', 'via', gateway])
+        hosts.push({ index: i, ns, ip, bridgePort: port, subnet, bridgeNs: brNs })
+      }
     }
   } catch (err) {
     await destroy()
@@ -148,13 +185,13 @@ export async function createNetwork (opts: NetworkOptions): Promise<TestNetwork>
         await runOk('tc', ['-n', host.ns, 'qdisc', 'replace', 'dev', 'eth0', 'root', ...tbf(s)], { timeoutMs: 10_000 })
       }
       if (dir === 'ingress' || dir === 'both') {
-        await runOk('tc', ['-n', bridgeNs, 'qdisc', 'replace', 'dev', host.bridgePort, 'root', ...tbf(s)], { timeoutMs: 10_000 })
+        await runOk('tc', ['-n', host.bridgeNs, 'qdisc', 'replace', 'dev', host.bridgePort, 'root', ...tbf(s)], { timeoutMs: 10_000 })
       }
     },
     unshape: async (h) => {
       const host = pick(h)
       await run('tc', ['-n', host.ns, 'qdisc', 'del', 'dev', 'eth0', 'root'], { timeoutMs: 10_000 })
-      await run('tc', ['-n', bridgeNs, 'qdisc', 'del', 'dev', host.bridgePort, 'root'], { timeoutMs: 10_000 })
+      await run('tc', ['-n', host.bridgeNs, 'qdisc', 'del', 'dev', host.bridgePort, 'root'], { timeoutMs: 10_000 })
     },
     destroy,
   }

@@ -17,7 +17,7 @@ import { createNetwork, type NetHost, type TestNetwork } from './netns.js'
 import { startRegistry, type Registry, type RegistryOptions } from './registry.js'
 import { startProxy, type CountingProxy } from './proxy.js'
 import { startAgent, REPO_ROOT, type Agent } from './agent.js'
-import { makeTempDir, removeTempDir, waitFor, own, type Tracked } from './proc.js'
+import { makeTempDir, removeTempDir, waitFor, own, killAndWait, type Tracked } from './proc.js'
 import { skopeoCopy, verifyDirBlobs, writeRegistriesConf, type DirVerification, type SkopeoResult } from './skopeo.js'
 import { metricValue, writeConfig } from './agent-http.js'
 import type { BuiltImage } from './images.js'
@@ -29,6 +29,11 @@ export const P2P_PORT = 4050
 export interface OfficeOptions {
   /** Agent hosts (the upstream gets one more host after them). */
   hosts: number
+  /**
+   * Agent hosts per subnet, joined by a router (their sum must equal `hosts`): h1… fill the first
+   * subnet, which also holds the upstream host (after its agents).
+   */
+  subnets?: number[]
   /** tbf rate of the upstream link (upstream → office), e.g. '50mbit'. */
   rate?: string
   /** Write one office secret file (agents use it unless told otherwise). Default true. */
@@ -42,7 +47,7 @@ export interface OfficeOptions {
 export interface PeerView {
   self: string | null
   enabled: boolean
-  peers: Array<{ peerId: string, addresses: string[], blobs: number, completeBlobs: number, bytes: number, bannedUntil?: number }>
+  peers: Array<{ peerId: string, addresses: string[], foundBy?: string, mesh?: boolean, blobs: number, completeBlobs: number, bytes: number, bannedUntil?: number }>
 }
 
 export interface OfficeAgent {
@@ -87,6 +92,8 @@ export interface Office {
   blobBytes(img: BuiltImage): number
   /** Upstream body bytes of manifest requests since the last proxy.reset(). */
   manifestBytes(): number
+  /** The upstream goes away: its address refuses connections (the forwarder stops). */
+  stopUpstream(): Promise<void>
   /** Write the upstream blob requests and the agents' log tails (default: every running agent). */
   dumpTo(fn: (s: string) => void, agents?: OfficeAgent[]): void
   stop(): Promise<void>
@@ -130,7 +137,9 @@ export function imageBytes (img: BuiltImage): number {
 
 export async function startOffice (opts: OfficeOptions): Promise<Office> {
   const dir = makeTempDir('office')
-  const net = await createNetwork({ hosts: opts.hosts + 1 })
+  const layout = opts.subnets ?? [opts.hosts]
+  if (layout.reduce((n, k) => n + k, 0) !== opts.hosts) throw new Error('subnets must add up to hosts')
+  const net = await createNetwork({ hosts: opts.hosts + 1, subnets: [layout[0]! + 1, ...layout.slice(1)] })
   const cleanups: Array<() => Promise<void> | void> = [async () => { await net.destroy() }, () => removeTempDir(dir)]
   const stop = async (): Promise<void> => {
     for (const fn of cleanups.splice(0).reverse()) { try { await fn() } catch { /* best effort */ } }
@@ -159,7 +168,7 @@ export async function startOffice (opts: OfficeOptions): Promise<Office> {
       await new Promise<void>(resolve => relay.close(() => resolve()))
     })
 
-    const upstreamHost = net.hosts[opts.hosts] as NetHost
+    const upstreamHost = net.hosts[layout[0]!] as NetHost
     // Small socket buffers on the upstream side: bytes the proxy counted are (nearly) bytes that
     // left on the shaped link, not megabytes waiting in a kernel buffer when an agent is killed.
     await net.run(upstreamHost, 'sysctl', ['-q', '-w', 'net.ipv4.tcp_wmem=4096 16384 262144'])
@@ -175,7 +184,7 @@ export async function startOffice (opts: OfficeOptions): Promise<Office> {
       p2p: { mdnsInterval: 1000, ...((opts.config?.p2p as Record<string, unknown> | undefined) ?? {}) },
     })
     const registriesConf = writeRegistriesConf(join(dir, 'registries.conf'), { prefix: UPSTREAM_NAME, mirror: `127.0.0.1:${AGENT_PORT}` })
-    const agentHosts = net.hosts.slice(0, opts.hosts)
+    const agentHosts = net.hosts.filter(h => h !== upstreamHost)
     let pulls = 0
     const started: OfficeAgent[] = []
 
@@ -256,6 +265,7 @@ export async function startOffice (opts: OfficeOptions): Promise<Office> {
       },
       blobBytes: (img) => imageBlobs(img).reduce((n, b) => n + proxy.bytesFor(`/blobs/${b.digest}`), 0),
       manifestBytes: () => proxy.bytesFor('/manifests/'),
+      stopUpstream: async () => { await killAndWait(fwd, { timeoutMs: 5000 }) },
       dumpTo: (fn, agents) => dumpOffice({ diagnostic: fn }, office, agents ?? started.filter(a => a.agent.alive())),
       stop: async () => { unregister(); await stop() },
     }

@@ -51,7 +51,7 @@ function fakeUpstream () {
       async function * body (): AsyncGenerator<Uint8Array> { for (let p = 0; p < part.length; p += 256 * 1024) yield part.subarray(p, p + 256 * 1024) }
       return { size: b.length, body: body() }
     },
-    pause: () => {},
+    pause: () => false,
     onRateLimited: () => () => {},
     close: async () => {}
   }

@@ -28,7 +28,7 @@ export function fakeUpstream (data: Buffer, opts: { chunk?: number, delayMs?: nu
       }
       return { size: data.length, body: body() }
     },
-    pause: () => {},
+    pause: () => false,
     onRateLimited: () => () => {},
     close: async () => {}
   }
