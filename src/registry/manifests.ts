@@ -14,61 +14,87 @@ import { API_HEADER, type EdgeDeps } from './http.js'
 const FINAL = new Set(['MANIFEST_UNKNOWN', 'NAME_UNKNOWN', 'UNAUTHORIZED', 'DENIED', 'NAME_INVALID'])
 
 export async function serveManifest (d: EdgeDeps, ctx: BlobContext, reference: string, req: IncomingMessage, res: ServerResponse, head: boolean): Promise<void> {
-  const { store, upstream, logger } = d
   const ref = parseReference(reference)
   const accept = acceptList(req.headers.accept)
-  let digest = ref.digest
-  let body: Buffer | undefined
-  let mediaType: string | undefined
-
+  let m: Resolved = { digest: ref.digest ?? '' }
   if (ref.tag !== undefined) {
-    try {
-      if (head) {
-        const h = await upstream.headManifest(ctx.registry, ctx.repository, ref.tag, accept)
-        digest = h.digest
-        mediaType = h.mediaType
-        if (await store.stat(digest) === undefined) {
-          manifestHeaders(res, h.digest, h.mediaType, h.size)
-          res.end()
-          return
-        }
-      } else {
-        const m = await upstream.getManifest(ctx.registry, ctx.repository, ref.tag, accept)
-        digest = m.digest
-        body = m.body
-        mediaType = m.mediaType
-        await keepManifest(d, ctx, digest, body, mediaType)
-      }
-      await store.putTag(ctx.registry, ctx.repository, ref.tag, { digest, mediaType: mediaType, size: body?.length ?? 0, updatedAt: Date.now() })
-    } catch (err) {
-      if (FINAL.has(isLayerdError(err) ? err.code : '')) throw err
-      const known = await store.getTag(ctx.registry, ctx.repository, ref.tag)
-      if (known === undefined || await store.stat(known.digest) === undefined) throw err
-      logger.warn({ registry: ctx.registry, repository: ctx.repository, tag: ref.tag, err: errorMessage(err) }, 'upstream unavailable: serving the last known digest of the tag')
-      digest = known.digest
+    m = await resolveTag(d, ctx, ref.tag, accept, head)
+    if (head && m.size !== undefined) {
+      // Not stored: upstream's answer is all a HEAD needs.
+      manifestHeaders(res, m.digest, m.mediaType!, m.size)
+      res.end()
+      return
     }
   }
-
-  if (body === undefined) {
-    body = await store.readSmall(digest!, d.maxManifestBytes)
-    if (body === undefined) {
-      const m = await upstream.getManifest(ctx.registry, ctx.repository, digest!, accept).catch((err) => {
-        if (isLayerdError(err) && err.code === 'BLOB_UNKNOWN') throw new ManifestUnknownError(`manifest ${digest!} is unknown`)
-        throw err
-      })
-      body = m.body
-      mediaType = m.mediaType
-      await keepManifest(d, ctx, digest!, body, mediaType)
-    }
-  }
-  if (mediaType === undefined || mediaType === '') {
-    mediaType = (await store.stat(digest!))?.mediaType ?? manifestMediaType(undefined, body)
-  }
-  // The client asks for these blobs next: their sizes let the office coalesce at once.
-  d.sessions.hintSizes(blobDescriptors(body))
-  manifestHeaders(res, digest!, mediaType, body.length)
+  const { digest, body, mediaType } = await complete(d, ctx, m, accept)
+  manifestHeaders(res, digest, mediaType, body.length)
   res.end(head ? undefined : body)
   if (!head) d.metrics.bytesServed.inc({ kind: 'manifest' }, body.length)
+}
+
+export interface Manifest { digest: string, body: Buffer, mediaType: string }
+
+/**
+ * A manifest by tag or digest, as a GET of the edge gets it: a tag resolves upstream (the last
+ * known digest while upstream is down), a digest comes from the store or upstream; either way
+ * it is kept (verified) in the store.
+ */
+export async function loadManifest (d: EdgeDeps, ctx: BlobContext, ref: { tag?: string, digest?: string }, accept: string[] = []): Promise<Manifest> {
+  const m: Resolved = ref.tag !== undefined ? await resolveTag(d, ctx, ref.tag, accept, false) : { digest: ref.digest ?? '' }
+  return await complete(d, ctx, m, accept)
+}
+
+/** The body of a resolved manifest; the sizes of the blobs it names go to the sessions. */
+async function complete (d: EdgeDeps, ctx: BlobContext, m: Resolved, accept: string[]): Promise<Manifest> {
+  const full = m.body !== undefined ? m as Manifest : await manifestByDigest(d, ctx, m.digest, accept, m.mediaType)
+  // The client asks for these blobs next: their sizes let the office coalesce at once.
+  d.sessions.hintSizes(blobDescriptors(full.body))
+  return full
+}
+
+/** What a tag resolved to: with the body (GET), or the size when a HEAD found it not stored. */
+interface Resolved { digest: string, body?: Buffer, mediaType?: string, size?: number }
+
+/** Tags move: ask upstream every time (HEAD only asks; GET keeps the manifest) and remember the digest. */
+async function resolveTag (d: EdgeDeps, ctx: BlobContext, tag: string, accept: string[], head: boolean): Promise<Resolved> {
+  const { store, upstream, logger } = d
+  try {
+    let m: Resolved
+    if (head) {
+      const h = await upstream.headManifest(ctx.registry, ctx.repository, tag, accept)
+      if (await store.stat(h.digest) === undefined) return { digest: h.digest, mediaType: h.mediaType, size: h.size }
+      m = { digest: h.digest, mediaType: h.mediaType }
+    } else {
+      m = await upstream.getManifest(ctx.registry, ctx.repository, tag, accept)
+      await keepManifest(d, ctx, m.digest, m.body!, m.mediaType!)
+    }
+    await store.putTag(ctx.registry, ctx.repository, tag, { digest: m.digest, mediaType: m.mediaType!, size: m.body?.length ?? 0, updatedAt: Date.now() })
+    return m
+  } catch (err) {
+    if (FINAL.has(isLayerdError(err) ? err.code : '')) throw err
+    const known = await store.getTag(ctx.registry, ctx.repository, tag)
+    if (known === undefined || await store.stat(known.digest) === undefined) throw err
+    logger.warn({ registry: ctx.registry, repository: ctx.repository, tag, err: errorMessage(err) }, 'upstream unavailable: serving the last known digest of the tag')
+    return { digest: known.digest }
+  }
+}
+
+/** A manifest by digest: from the store, else from upstream (then kept). */
+async function manifestByDigest (d: EdgeDeps, ctx: BlobContext, digest: string, accept: string[], mediaType?: string): Promise<Manifest> {
+  let body = await d.store.readSmall(digest, d.maxManifestBytes)
+  if (body === undefined) {
+    const m = await d.upstream.getManifest(ctx.registry, ctx.repository, digest, accept).catch((err) => {
+      if (isLayerdError(err) && err.code === 'BLOB_UNKNOWN') throw new ManifestUnknownError(`manifest ${digest} is unknown`)
+      throw err
+    })
+    body = m.body
+    mediaType = m.mediaType
+    await keepManifest(d, ctx, digest, body, mediaType)
+  }
+  if (mediaType === undefined || mediaType === '') {
+    mediaType = (await d.store.stat(digest))?.mediaType ?? manifestMediaType(undefined, body)
+  }
+  return { digest, body, mediaType }
 }
 
 /** Keep a manifest by digest (putSmall verifies it: a body that does not match is refused). */
