@@ -45,6 +45,8 @@ export class Dialer {
   private readonly log: Logger
   private readonly tasks: Tasks
   private readonly dialing = new Set<string>()
+  /** How each peer was found (for status): discovery (mDNS, the only discovery service) or the static list. */
+  private readonly found = new Map<string, 'mdns' | 'static'>()
   private readonly disconnectWaiters = new Set<() => void>()
   private readonly stopController = new AbortController()
   private started = false
@@ -87,6 +89,8 @@ export class Dialer {
     await this.tasks.settle()
   }
 
+  foundBy (peer: string): 'mdns' | 'static' | undefined { return this.found.get(peer) }
+
   private get signal (): AbortSignal {
     return AbortSignal.any([this.stopController.signal, AbortSignal.timeout(this.dialTimeoutMs)])
   }
@@ -95,6 +99,7 @@ export class Dialer {
     const id = evt.detail.id
     const peer = id.toString()
     const node = this.components.libp2p
+    if (this.running && !this.found.has(peer)) this.found.set(peer, 'mdns')
     if (!this.running || peer === node.peerId.toString() || this.dialing.has(peer) || this.components.connections.connectionTo(peer) !== undefined) return
     this.dialing.add(peer)
     this.tasks.track(node.dial(id, { signal: this.signal })
@@ -105,6 +110,7 @@ export class Dialer {
 
   private async staticLoop (addr: Multiaddr): Promise<void> {
     let known = addr.getComponents().find(c => c.name === 'p2p')?.value
+    if (known !== undefined) this.found.set(known, 'static')
     let backoff = this.redialMinMs
     const address = addr.toString()
     while (this.running) {
@@ -115,6 +121,7 @@ export class Dialer {
       try {
         const conn = await this.components.libp2p.dial(addr, { signal: this.signal })
         known = conn.remotePeer.toString()
+        this.found.set(known, 'static')
         backoff = this.redialMinMs
         this.log.debug({ address, peer: known }, 'static peer dialled')
       } catch (err) {

@@ -72,6 +72,8 @@ export interface PeerInfo {
   completeBlobs: number
   bytes: number
   bannedUntil?: number
+  /** How we know it: mDNS, the static peer list, or it connected to us. */
+  found?: 'mdns' | 'static' | 'inbound'
 }
 
 /** The peer network: the sources for sessions, plus lifecycle and diagnostics. */
