@@ -59,6 +59,24 @@ export const DEFAULTS = {
     tokenExpiryMarginMs: 10 * SECOND,
     keepAliveTimeoutMs: 30 * SECOND
   },
+  preheat: {
+    /** Blobs of one `layerd pull` fetched at a time (each session runs its own parallel transfers). */
+    concurrentBlobs: 3,
+    /** A finished pull job stays visible this long... */
+    keepJobsMs: 10 * MINUTE,
+    /** ...and at most this many jobs are kept. */
+    maxJobs: 64,
+    /** How often `layerd pull` asks the agent for progress. */
+    pollMs: 250
+  },
+  status: {
+    /** How often the status page polls /_layerd/status. */
+    pagePollMs: SECOND,
+    /** The page's chart: the served-bytes counters sampled this often in the agent... */
+    sampleMs: 2 * SECOND,
+    /** ...and this many samples kept (5 minutes). */
+    samples: 150
+  },
   p2p: {
     listen: ['/ip4/0.0.0.0/tcp/4050'],
     mdns: true,
