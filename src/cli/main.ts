@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto'
 import { Command, Option } from 'commander'
 import envPaths from 'env-paths'
 import { request } from 'undici'
-import { startAgent, type AgentInit } from '../agent.js'
+import type { AgentInit } from '../agent.js'
+import { DEFAULTS } from '../config/defaults.js'
 import { parseListen } from '../config/registries.js'
 import { loadConfig, type LayerdConfig } from '../config/load.js'
 import { ConfigError, errorMessage, isLayerdError } from '../errors.js'
@@ -13,6 +14,9 @@ import { collectGarbage } from '../store/gc.js'
 import { createMetrics } from '../metrics/metrics.js'
 import { DOCKER_HUB } from '../oci/reference.js'
 import { VERSION } from '../version.js'
+import { formatSize } from './format.js'
+import { registerPull } from './pull.js'
+import { registerStatus } from './status.js'
 
 /** What an embedding program (a test double of the agent) may add to `serve`. */
 export interface CliHooks {
@@ -88,6 +92,8 @@ async function serve (opts: ServeOpts): Promise<void> {
   const dataDir = config.dataDir ?? defaultDataDir()
   let agent
   try {
+    // Loaded here: the agent (libp2p) takes a second to load, and the other commands do not need it.
+    const { startAgent } = await import('../agent.js')
     agent = await startAgent({ config, dataDir, logger, metrics: createMetrics(), wrapLocal: hooks.wrapLocal })
   } catch (err) { fail(err) }
   // Handlers go in before the ready line: a supervisor may signal as soon as it sees it.
@@ -151,8 +157,8 @@ async function gc (opts: CommonOpts & { json?: boolean }): Promise<void> {
     } finally { await store.close() }
   }
   if (opts.json === true) { process.stdout.write(JSON.stringify(report, null, 2) + '\n'); return }
-  for (const r of report.removed) process.stdout.write(`removed ${r.digest} (${r.bytes} bytes, ${r.reason})\n`)
-  process.stdout.write(`gc: removed ${report.removed.length} blobs, freed ${report.freedBytes} bytes; ${report.usedBytes} of ${report.maxBytes} bytes used${report.overQuota ? ' (still over quota: the rest is pinned or in use)' : ''}\n`)
+  for (const r of report.removed) process.stdout.write(`removed ${r.digest} (${formatSize(r.bytes)}, ${r.reason})\n`)
+  process.stdout.write(`gc: removed ${report.removed.length} blobs, freed ${formatSize(report.freedBytes)}; ${formatSize(report.usedBytes)} of ${formatSize(report.maxBytes)} used${report.overQuota ? ' (still over quota: the rest is pinned or in use)' : ''}\n`)
 }
 
 async function peers (opts: CommonOpts & { json?: boolean }): Promise<void> {
@@ -167,9 +173,9 @@ async function peers (opts: CommonOpts & { json?: boolean }): Promise<void> {
   const list = body.peers as Array<{ peerId: string, addresses: string[], blobs: number, completeBlobs: number, bytes: number, bannedUntil?: number }>
   process.stdout.write(`this agent: ${body.self ?? '-'}\n`)
   if (list.length === 0) { process.stdout.write('no peers connected\n'); return }
-  process.stdout.write('PEER                                                   BLOBS  COMPLETE  BYTES         ADDRESS\n')
+  process.stdout.write('PEER                                                   BLOBS  COMPLETE        SIZE  ADDRESS\n')
   for (const p of list) {
-    process.stdout.write(`${p.peerId.padEnd(54)} ${String(p.blobs).padStart(5)}  ${String(p.completeBlobs).padStart(8)}  ${String(p.bytes).padStart(12)}  ${p.addresses[0] ?? ''}${p.bannedUntil !== undefined ? '  (banned)' : ''}\n`)
+    process.stdout.write(`${p.peerId.padEnd(54)} ${String(p.blobs).padStart(5)}  ${String(p.completeBlobs).padStart(8)}  ${formatSize(p.bytes).padStart(10)}  ${p.addresses[0] ?? ''}${p.bannedUntil !== undefined ? '  (banned)' : ''}\n`)
   }
 }
 
@@ -180,26 +186,26 @@ const program = new Command('layerd')
 
 program.command('serve')
   .description('run the agent: registry mirror on --listen, peers over libp2p')
-  .option('--config <file>', 'YAML config file (config/layerd.yaml documents every option)')
-  .option('--data-dir <dir>', 'where blobs and the index live (default: per-user data directory)')
-  .option('--listen <host:port>', 'registry API and /metrics listener (default 127.0.0.1:5050)')
-  .option('--upstream <name=url>', `upstream registry, repeatable (${DOCKER_HUB.name}=${DOCKER_HUB.url} is built in)`, collect, [])
-  .option('--default-registry <name>', 'registry for requests without ?ns= (default docker.io)')
-  .option('--credentials <name=user:passwordfile>', 'credentials for an upstream, password read from a file; repeatable', collect, [])
-  .option('--p2p-listen <multiaddr>', 'libp2p listen address, repeatable (default /ip4/0.0.0.0/tcp/4050)', collect, [])
-  .option('--peer <multiaddr>', 'static peer, repeatable', collect, [])
-  .option('--no-mdns', 'do not discover peers with mDNS')
-  .option('--no-p2p', 'no peer network at all (a standalone mirror)')
-  .option('--secret-file <file>', 'office secret: only agents with the same secret connect')
-  .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+  .option('--config <file>', 'YAML config file (config/layerd.yaml documents every option; default: none)')
+  .option('--data-dir <dir>', 'where blobs and the index live (default: ~/.local/share/layerd, the per-user data directory)')
+  .option('--listen <host:port>', `registry API, /metrics and status page listener (default: ${DEFAULTS.listen})`)
+  .option('--upstream <name=url>', `upstream registry, repeatable (default: ${DOCKER_HUB.name}=${DOCKER_HUB.url}, built in)`, collect, [])
+  .option('--default-registry <name>', `registry for requests without ?ns= (default: ${DEFAULTS.defaultRegistry})`)
+  .option('--credentials <name=user:passwordfile>', 'credentials for an upstream, password read from a file; repeatable (default: none)', collect, [])
+  .option('--p2p-listen <multiaddr>', `libp2p listen address, repeatable (default: ${DEFAULTS.p2p.listen.join(', ')})`, collect, [])
+  .option('--peer <multiaddr>', 'static peer, repeatable (default: none)', collect, [])
+  .option('--no-mdns', 'do not discover peers with mDNS (default: mDNS on)')
+  .option('--no-p2p', 'no peer network at all, a standalone mirror (default: peer network on)')
+  .option('--secret-file <file>', 'office secret: only agents with the same secret connect (default: none, any layerd may join)')
+  .addOption(new Option('--log-level <level>', `log level (default: ${DEFAULTS.logLevel})`).choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
   .action(serve)
 
 program.command('gc')
   .description('garbage-collect the store now (asks the running agent, or works on the data dir directly)')
-  .option('--config <file>', 'YAML config file')
-  .option('--data-dir <dir>', 'data directory (when no agent is running)')
-  .option('--listen <host:port>', 'where the running agent listens')
-  .option('--json', 'print the report as JSON')
+  .option('--config <file>', 'YAML config file (default: none)')
+  .option('--data-dir <dir>', 'data directory, when no agent is running (default: dataDir of --config, else ~/.local/share/layerd)')
+  .option('--listen <host:port>', `where the running agent listens (default: listen of --config, else ${DEFAULTS.listen})`)
+  .option('--json', 'print the report as JSON', false)
   .action(gc)
 
 program.command('secret')
@@ -208,10 +214,13 @@ program.command('secret')
 
 program.command('peers')
   .description('list the peers of the running agent and what they hold')
-  .option('--config <file>', 'YAML config file')
-  .option('--listen <host:port>', 'where the running agent listens')
-  .option('--json', 'print JSON')
+  .option('--config <file>', 'YAML config file (default: none)')
+  .option('--listen <host:port>', `where the running agent listens (default: listen of --config, else ${DEFAULTS.listen})`)
+  .option('--json', 'print JSON', false)
   .action(peers)
+
+registerPull(program)
+registerStatus(program)
 
 /** Run the CLI on `argv` (process.argv form). `with` lets a test double of the agent hook in. */
 export async function runCli (argv: string[], with_: CliHooks = {}): Promise<void> {
