@@ -37,6 +37,7 @@ interface ServeOpts extends CommonOpts {
   defaultRegistry?: string
   credentials: string[]
   logLevel?: string
+  logFormat?: string
   p2pListen: string[]
   peer: string[]
   mdns: boolean
@@ -52,6 +53,7 @@ function applyFlags (opts: ServeOpts | CommonOpts): (raw: Record<string, any>) =
     if (!('upstream' in opts)) return
     if (opts.defaultRegistry !== undefined) raw.defaultRegistry = opts.defaultRegistry
     if (opts.logLevel !== undefined) raw.logLevel = opts.logLevel
+    if (opts.logFormat !== undefined) raw.logFormat = opts.logFormat
     raw.upstreams ??= {}
     for (const u of opts.upstream) {
       const i = u.indexOf('=')
@@ -88,7 +90,7 @@ function fail (err: unknown): never {
 async function serve (opts: ServeOpts): Promise<void> {
   let config: LayerdConfig
   try { config = await loadConfig(opts.config, applyFlags(opts)) } catch (err) { fail(err) }
-  const logger = createLogger({ level: config.logLevel })
+  const logger = createLogger({ level: config.logLevel, format: config.logFormat })
   const dataDir = config.dataDir ?? defaultDataDir()
   let agent
   try {
@@ -198,6 +200,7 @@ program.command('serve')
   .option('--no-p2p', 'no peer network at all, a standalone mirror (default: peer network on)')
   .option('--secret-file <file>', 'office secret: only agents with the same secret connect (default: none, any layerd may join)')
   .addOption(new Option('--log-level <level>', `log level (default: ${DEFAULTS.logLevel})`).choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+  .addOption(new Option('--log-format <format>', `log lines: auto = readable on a terminal, JSON otherwise (default: ${DEFAULTS.logFormat})`).choices(['auto', 'json', 'pretty']))
   .action(serve)
 
 program.command('gc')

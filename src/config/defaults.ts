@@ -12,6 +12,8 @@ export const DEFAULTS = {
   listen: '127.0.0.1:5050',
   defaultRegistry: 'docker.io',
   logLevel: 'info',
+  /** `auto`: readable lines on a terminal, JSON lines otherwise. */
+  logFormat: 'auto',
   store: {
     maxBytes: 50 * GiB,
     partialTtlMs: 24 * 60 * MINUTE,
