@@ -76,7 +76,7 @@ export class FetchSession {
   private leading = false
   /** Per-piece hashes from a verified holder: `loading` while asked, then the hashes or none. */
   private pieceHashes: { state: 'none' | 'loading' | 'done', value?: Uint8Array[] } = { state: 'none' }
-  /** Bytes of this blob by where they came from: on disk when the session opened, peers, upstream. */
+  /** Bytes of this blob by where they came from: on disk when the session opened, received from peers and upstream. */
   readonly received: SourceBytes
   /** Settles when the session ends (complete, failed or stopped: see `status`). */
   readonly ended: Promise<void>
@@ -322,10 +322,11 @@ export class FetchSession {
     const { logger, metrics } = this.deps
     void (async () => {
       try {
-        await pump(this.entry, claim, open, (offset, chunk) => { this.offer(offset, chunk) }, (n) => {
-          metrics.bytesBySource.inc({ source: claim.source }, n)
-          this.received[claim.source] += n
-        }, () => {
+        await pump(this.entry, claim, open, (offset, chunk) => {
+          // Counted as they arrive, before any reader has them (bytes served are split by these).
+          this.received[claim.source] += chunk.length
+          this.offer(offset, chunk)
+        }, (n) => { metrics.bytesBySource.inc({ source: claim.source }, n) }, () => {
           // Everything arrived: plan the next transfer while these bytes are written.
           if (lead) this.leading = false
           this.plan()
