@@ -31,7 +31,7 @@ export function createLogger (init: LogInit = {}): Logger {
   }
   if (format === 'pretty' || (format === 'auto' && isatty(fd))) {
     // In this thread (no transport worker): a line is out before the process exits.
-    return pino(options, pretty({ destination: fd, sync: true, colorize: isatty(fd), translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name' }))
+    return pino(options, pretty({ destination: fd, sync: true, colorize: isatty(fd), translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name', singleLine: true }))
   }
   return pino(options, pino.destination({ fd, sync: true }))
 }

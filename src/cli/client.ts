@@ -74,6 +74,3 @@ export function exitWithFailure (err: unknown): never {
   process.stderr.write(`layerd: ${f.message}\n`)
   process.exit(f.exitCode)
 }
-
-/** A commander collector for repeatable options. */
-export const collect = (v: string, prev: string[]): string[] => [...prev, v]

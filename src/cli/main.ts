@@ -15,6 +15,7 @@ import { createMetrics } from '../metrics/metrics.js'
 import { DOCKER_HUB } from '../oci/reference.js'
 import { VERSION } from '../version.js'
 import { formatSize } from './format.js'
+import { repeatable } from './options.js'
 import { registerPull } from './pull.js'
 import { registerStatus } from './status.js'
 
@@ -23,8 +24,6 @@ export interface CliHooks {
   wrapLocal?: AgentInit['wrapLocal']
 }
 let hooks: CliHooks = {}
-
-const collect = (v: string, prev: string[]): string[] => [...prev, v]
 
 interface CommonOpts {
   config?: string
@@ -188,14 +187,14 @@ const program = new Command('layerd')
 
 program.command('serve')
   .description('run the agent: registry mirror on --listen, peers over libp2p')
-  .option('--config <file>', 'YAML config file (config/layerd.yaml documents every option; default: none)')
+  .option('--config <file>', 'YAML config file, config/layerd.yaml documents every option (default: none)')
   .option('--data-dir <dir>', 'where blobs and the index live (default: ~/.local/share/layerd, the per-user data directory)')
   .option('--listen <host:port>', `registry API, /metrics and status page listener (default: ${DEFAULTS.listen})`)
-  .option('--upstream <name=url>', `upstream registry, repeatable (default: ${DOCKER_HUB.name}=${DOCKER_HUB.url}, built in)`, collect, [])
+  .addOption(repeatable('--upstream <name=url>', 'upstream registry, repeatable', `${DOCKER_HUB.name}=${DOCKER_HUB.url}, built in`))
   .option('--default-registry <name>', `registry for requests without ?ns= (default: ${DEFAULTS.defaultRegistry})`)
-  .option('--credentials <name=user:passwordfile>', 'credentials for an upstream, password read from a file; repeatable (default: none)', collect, [])
-  .option('--p2p-listen <multiaddr>', `libp2p listen address, repeatable (default: ${DEFAULTS.p2p.listen.join(', ')})`, collect, [])
-  .option('--peer <multiaddr>', 'static peer, repeatable (default: none)', collect, [])
+  .addOption(repeatable('--credentials <name=user:passwordfile>', 'credentials for an upstream, password read from a file; repeatable', 'none'))
+  .addOption(repeatable('--p2p-listen <multiaddr>', 'libp2p listen address, repeatable', DEFAULTS.p2p.listen.join(', ')))
+  .addOption(repeatable('--peer <multiaddr>', 'static peer, repeatable', 'none'))
   .option('--no-mdns', 'do not discover peers with mDNS (default: mDNS on)')
   .option('--no-p2p', 'no peer network at all, a standalone mirror (default: peer network on)')
   .option('--secret-file <file>', 'office secret: only agents with the same secret connect (default: none, any layerd may join)')

@@ -12,8 +12,9 @@ import { parsePlatform } from '../oci/platform.js'
 import { parseImageReference } from '../oci/reference.js'
 import type { PullBlob, PullJob } from '../ops/preheat.js'
 import { sleep } from '../util/sleep.js'
-import { AgentClient, CliFailure, collect, exitWithFailure, type ClientOpts } from './client.js'
+import { AgentClient, CliFailure, exitWithFailure, type ClientOpts } from './client.js'
 import { formatDuration, formatRate, formatSize, percent, shortDigest } from './format.js'
+import { repeatable } from './options.js'
 
 interface PullOpts extends ClientOpts {
   platform: string[]
@@ -24,7 +25,7 @@ export function registerPull (program: Command): void {
   program.command('pull')
     .description('preheat: fetch an image into the running agent\'s store (from neighbours first), with progress')
     .argument('<reference>', 'image: [registry/]repository[:tag] or [registry/]repository@sha256:...; without a registry, the agent\'s default registry (docker.io: busybox = docker.io/library/busybox)')
-    .option('--platform <os/arch>', 'platform of a multi-platform image, repeatable (default: the agent\'s own, e.g. linux/amd64)', collect, [])
+    .addOption(repeatable('--platform <os/arch>', 'platform of a multi-platform image, repeatable', 'the agent\'s own, e.g. linux/amd64'))
     .option('--all-platforms', 'every platform of a multi-platform image', false)
     .option('--listen <host:port>', `where the running agent listens (default: listen of --config, else ${DEFAULTS.listen})`)
     .option('--config <file>', 'YAML config file to read listen from (default: none)')
@@ -90,7 +91,7 @@ class Lines implements View {
       this.done.add(b.digest)
       const where = b.platforms.length > 0 ? `  ${b.platforms.join(',')}` : ''
       process.stdout.write(b.state === 'complete'
-        ? `${shortDigest(b.digest)}  ${b.kind.padEnd(6)}  ${formatSize(b.size).padStart(10)}  ${b.source ?? 'local'}${where}\n`
+        ? `${`${shortDigest(b.digest)}  ${b.kind.padEnd(6)}  ${formatSize(b.size).padStart(10)}  ${(b.source ?? 'local').padEnd(8)}${where}`.trimEnd()}\n`
         : `${shortDigest(b.digest)}  ${b.kind.padEnd(6)}  failed: ${b.error ?? 'error'}\n`)
     }
   }
