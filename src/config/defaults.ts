@@ -77,7 +77,11 @@ export const DEFAULTS = {
     /** The page's chart: the served-bytes counters sampled this often in the agent... */
     sampleMs: 2 * SECOND,
     /** ...and this many samples kept (5 minutes). */
-    samples: 150
+    samples: 150,
+    /** The page lists this many most recently used blobs... */
+    recentBlobs: 30,
+    /** ...and asks for them again this often (listing walks the index). */
+    blobsPollMs: 5 * SECOND
   },
   p2p: {
     listen: ['/ip4/0.0.0.0/tcp/4050'],

@@ -3,9 +3,9 @@
 // its own body but types. It renders the embedded first report at once, then polls
 // /_layerd/status. Text from the network (peer ids, addresses) only ever goes in as textContent.
 
-import type { HistorySample, StatusReport } from './status.js'
+import type { HistorySample, StatusReport, StoredBlob } from './status.js'
 
-export function pageClient (pollMs: number): void {
+export function pageClient (pollMs: number, blobsPollMs: number): void {
   type Src = 'local' | 'peer' | 'upstream'
   const SRC: Src[] = ['local', 'peer', 'upstream']
   const byId = (id: string): HTMLElement => document.getElementById(id) as HTMLElement
@@ -14,10 +14,15 @@ export function pageClient (pollMs: number): void {
   const size = (n: number): string => {
     let i = 0
     while (n >= 1024 && i < UNITS.length - 1) { n /= 1024; i++ }
-    return `${i === 0 ? n.toFixed(0) : n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : n.toFixed(0)} ${UNITS[i]}`
+    // Three significant digits at most, no trailing zeros: 8 MiB, 4.5 MiB, 12.3 GiB, 512 KiB.
+    const digits = i === 0 || n >= 100 ? 0 : n >= 10 ? 1 : 2
+    return `${String(Number(n.toFixed(digits)))} ${UNITS[i]}`
   }
-  const pct = (a: number, b: number): string => b > 0 ? `${Math.min(100, a * 100 / b).toFixed(a >= b ? 0 : 1)}%` : '0%'
-  const short = (id: string, n = 12): string => id.length > n + 4 ? `${id.slice(0, 4)}…${id.slice(-n)}` : id
+  const pct = (a: number, b: number): string => b <= 0 || a <= 0 ? '0%' : a * 1000 < b ? '<0.1%' : `${Math.min(100, a * 100 / b).toFixed(a >= b ? 0 : 1)}%`
+  /** A peer id by its tail (they all start alike), a digest by its head as docker shows it. */
+  const shortPeer = (id: string): string => id.length > 20 ? `…${id.slice(-16)}` : id
+  const shortDigest = (d: string): string => d.startsWith('sha256:') ? d.slice(0, 7 + 16) : d
+  const noPeerId = (addr: string): string => addr.replace(/\/p2p\/[^/]+$/, '')
   const ago = (ms: number): string => ms < 60_000 ? `${Math.round(ms / 1000)} s` : ms < 3_600_000 ? `${Math.round(ms / 60_000)} min` : `${(ms / 3_600_000).toFixed(1)} h`
   const el = (tag: string, attrs: Record<string, string> = {}, ...kids: Array<Node | string>): HTMLElement => {
     const e = document.createElement(tag)
@@ -30,6 +35,7 @@ export function pageClient (pollMs: number): void {
     el('div', { class: 'bar' }, ...parts.map(([n, cls]) => el('span', { class: cls, style: `width:${total > 0 ? Math.min(100, n * 100 / total) : 0}%` })))
 
   const points: HistorySample[] = (data('layerd-history') as HistorySample[]) ?? []
+  /** The chart shows the last 5 minutes, or since the agent started when that is shorter (at least 1). */
   const WINDOW_MS = 5 * 60_000
   let updates = 0
   let last: StatusReport | undefined
@@ -39,13 +45,13 @@ export function pageClient (pollMs: number): void {
     // A point per poll interval at most: a burst of polls would make rates out of noise.
     if (prev !== undefined && r.time - prev.t < pollMs * 0.8) return
     points.push({ t: r.time, ...r.bytes })
-    while (points.length > 2 && points[0].t < r.time - WINDOW_MS) points.shift()
+    while (points.length > 2 && points[1].t < r.time - WINDOW_MS) points.shift()
   }
 
   function chart (): void {
     const svg = byId('chart')
     const W = svg.clientWidth > 0 ? svg.clientWidth : 1100
-    const H = 220; const L = 64; const B = 24; const T = 10
+    const H = 150; const L = 72; const B = 22; const T = 8
     svg.setAttribute('viewBox', `0 0 ${W} ${H}`)
     const rates: Array<{ t0: number, t: number } & Record<Src, number>> = []
     for (let i = 1; i < points.length; i++) {
@@ -56,10 +62,13 @@ export function pageClient (pollMs: number): void {
       rates.push(r)
     }
     const now = last?.time ?? Date.now()
-    const x = (t: number): number => L + (W - L - 8) * Math.max(0, 1 - (now - t) / WINDOW_MS)
+    const span = Math.min(WINDOW_MS, Math.max(60_000, now - (points[0]?.t ?? now)))
+    const x = (t: number): number => L + (W - L - 8) * Math.max(0, 1 - (now - t) / span)
     let max = 1024
     for (const r of rates) max = Math.max(max, r.local + r.peer + r.upstream)
-    const step = 2 ** Math.ceil(Math.log2(max / 4))
+    // Four grid lines at a round step: 2^n or 1.5 × 2^n bytes per second.
+    const pow = 2 ** Math.ceil(Math.log2(max / 4))
+    const step = pow * 0.75 >= max / 4 ? pow * 0.75 : pow
     max = step * 4
     const y = (v: number): number => T + (H - T - B) * (1 - v / max)
     const NS = 'http://www.w3.org/2000/svg'
@@ -74,8 +83,10 @@ export function pageClient (pollMs: number): void {
       add('line', { x1: L, x2: W - 8, y1: y(step * i), y2: y(step * i), class: 'grid' })
       add('text', { x: L - 8, y: y(step * i) + 4, 'text-anchor': 'end', class: 'axis' }, `${size(step * i)}/s`)
     }
-    for (let m = 0; m <= 5; m++) {
-      add('text', { x: x(now - m * 60_000), y: H - 6, 'text-anchor': m === 0 ? 'end' : 'middle', class: 'axis' }, m === 0 ? 'now' : `−${m} min`)
+    const tick = [10_000, 15_000, 30_000, 60_000].find(s => span / s <= 6) ?? 60_000
+    for (let k = 0; k * tick <= span + 1; k++) {
+      const back = k * tick
+      add('text', { x: x(now - back), y: H - 6, 'text-anchor': k === 0 ? 'end' : back + tick > span + 1 ? 'start' : 'middle', class: 'axis' }, k === 0 ? 'now' : back % 60_000 === 0 ? `−${back / 60_000} min` : `−${back / 1000} s`)
     }
     if (rates.length === 0) return
     // Stacked areas, each bar of the step chart spanning its sample interval.
@@ -116,11 +127,14 @@ export function pageClient (pollMs: number): void {
     byId('fetched').textContent = `fetched: ${size(r.fetched.peer)} from peers, ${size(r.fetched.upstream)} upstream`
     byId('peer-count').textContent = String(r.peers.length)
     byId('transfer-count').textContent = String(r.transfers.length)
+    const want = r.transfers.reduce((n, x) => n + x.size, 0)
+    const have = r.transfers.reduce((n, x) => n + x.presentBytes, 0)
+    byId('transfer-sub').textContent = r.transfers.length === 0 ? 'blobs being fetched' : `${size(have)} of ${size(want)}`
 
     byId('transfers').replaceChildren(...(r.transfers.length === 0
       ? [el('tr', {}, el('td', { colspan: '5', class: 'empty' }, 'No blobs being fetched right now.'))]
       : r.transfers.map(t => el('tr', { 'data-digest': t.digest },
-        el('td', { class: 'mono', title: t.digest }, short(t.digest, 16)),
+        el('td', { class: 'mono', title: t.digest }, shortDigest(t.digest)),
         el('td', { class: 'num' }, size(t.size)),
         el('td', { class: 'progress' }, bar([[t.presentBytes, t.source ?? 'none']], t.size), el('span', {}, `${size(t.presentBytes)} · ${pct(t.presentBytes, t.size)}`)),
         el('td', {}, t.source !== null ? badge(t.source) : badge('waiting', 'none')),
@@ -129,12 +143,34 @@ export function pageClient (pollMs: number): void {
     byId('peers').replaceChildren(...(r.peers.length === 0
       ? [el('tr', {}, el('td', { colspan: '5', class: 'empty' }, r.self === null ? 'The peer network is off (--no-p2p).' : 'No neighbours connected.'))]
       : r.peers.map(p => el('tr', { 'data-peer': p.peerId },
-        el('td', { class: 'mono', title: p.peerId }, short(p.peerId), ...(p.bannedUntil !== undefined ? [' ', badge('banned')] : [])),
+        el('td', { class: 'mono', title: p.peerId }, shortPeer(p.peerId), ...(p.bannedUntil !== undefined ? [' ', badge('banned')] : [])),
         el('td', {}, p.found !== undefined ? badge(p.found, 'found') : '—'),
-        el('td', { class: 'mono small' }, p.addresses[0] ?? ''),
+        el('td', { class: 'mono small' }, noPeerId(p.addresses[0] ?? '')),
         el('td', { class: 'num' }, `${p.completeBlobs} / ${p.blobs}`),
         el('td', { class: 'num' }, size(p.bytes))))))
     chart()
+  }
+
+  function renderBlobs (b: { total: number, blobs: StoredBlob[] }): void {
+    byId('blob-total').textContent = b.total > b.blobs.length ? `${b.blobs.length} most recently used of ${b.total}` : `${b.total}`
+    const now = last?.time ?? Date.now()
+    byId('blobs').replaceChildren(...(b.blobs.length === 0
+      ? [el('tr', {}, el('td', { colspan: '5', class: 'empty' }, 'The store is empty.'))]
+      : b.blobs.map(x => el('tr', { 'data-digest': x.digest },
+        el('td', { class: 'mono', title: x.digest }, shortDigest(x.digest), ...(x.pinned ? [' ', badge('pinned', 'found')] : [])),
+        el('td', { class: 'small' }, x.origin ?? ''),
+        el('td', { class: 'num' }, size(x.size)),
+        el('td', {}, x.state === 'complete' ? badge('complete', 'local') : badge(`partial ${pct(x.presentBytes, x.size)}`, 'none')),
+        el('td', { class: 'num small' }, `${ago(Math.max(0, now - x.lastAccess))} ago`)))))
+  }
+
+  async function pollBlobs (): Promise<void> {
+    try {
+      const res = await fetch('/_layerd/blobs', { cache: 'no-store' })
+      if (res.ok) renderBlobs(await res.json() as { total: number, blobs: StoredBlob[] })
+    } catch {} finally {
+      setTimeout(() => { void pollBlobs() }, blobsPollMs)
+    }
   }
 
   async function poll (): Promise<void> {
@@ -155,7 +191,9 @@ export function pageClient (pollMs: number): void {
   }
 
   render(data('layerd-status') as StatusReport)
+  renderBlobs(data('layerd-blobs'))
   document.body.dataset.updates = '0'
   window.addEventListener('resize', chart)
   setTimeout(() => { void poll() }, pollMs)
+  setTimeout(() => { void pollBlobs() }, blobsPollMs)
 }

@@ -28,6 +28,18 @@ export interface StatusInit {
   samples?: number
 }
 
+/** A blob in the store, as the page lists them. */
+export interface StoredBlob {
+  digest: string
+  size: number
+  state: 'partial' | 'complete'
+  presentBytes: number
+  /** `registry/repository` it was first fetched for. */
+  origin?: string
+  pinned: boolean
+  lastAccess: number
+}
+
 /** Blob bytes served to clients by source up to `t` (ms since the epoch). */
 export type HistorySample = SourceBytes & { t: number }
 
@@ -68,12 +80,32 @@ export class StatusSource {
 
   constructor (private readonly init: StatusInit) {}
 
-  /** GET /_layerd/status and GET /_layerd/history. */
+  /** GET /_layerd/status, /_layerd/history and /_layerd/blobs. */
   routes (): AdminRoutes {
     return {
       status: { method: 'GET', handle: async () => await this.report() },
-      history: { method: 'GET', handle: async () => ({ sampleMs: this.sampleMs, samples: this.history() }) }
+      history: { method: 'GET', handle: async () => ({ sampleMs: this.sampleMs, samples: this.history() }) },
+      blobs: { method: 'GET', handle: async () => await this.recentBlobs() }
     }
+  }
+
+  /**
+   * The most recently used blobs of the store (this walks the index: the page asks every few
+   * seconds, not every second).
+   */
+  async recentBlobs (limit = DEFAULTS.status.recentBlobs): Promise<{ total: number, blobs: StoredBlob[] }> {
+    const all = await this.init.store.list()
+    all.sort((a, b) => b.lastAccess - a.lastAccess || a.digest.localeCompare(b.digest))
+    const blobs = all.slice(0, limit).map((b): StoredBlob => ({
+      digest: b.digest,
+      size: b.size,
+      state: b.state,
+      presentBytes: b.present.bytes,
+      ...(b.origin !== undefined ? { origin: `${b.origin.registry}/${b.origin.repository}` } : {}),
+      pinned: b.pinned,
+      lastAccess: b.lastAccess
+    }))
+    return { total: all.length, blobs }
   }
 
   /**
