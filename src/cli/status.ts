@@ -37,7 +37,7 @@ export function summary (r: StatusReport, listen: string): string {
   row('fetched', `${formatSize(r.fetched.peer)} from peers, ${formatSize(r.fetched.upstream)} from upstream`)
   row('peers', r.peers.length === 0 ? 'none connected' : `${r.peers.length} connected`)
   for (const p of r.peers) {
-    out.push(`  ${p.peerId}  ${(p.found ?? '-').padEnd(7)}  ${String(p.completeBlobs).padStart(4)}/${String(p.blobs).padEnd(4)} blobs  ${formatSize(p.bytes).padStart(10)}  ${(p.addresses[0] ?? '').replace(/\/p2p\/[^/]+$/, '')}${p.bannedUntil !== undefined ? '  (banned)' : ''}`)
+    out.push(`  ${p.peerId}  ${(p.foundBy ?? '-').padEnd(7)}  ${String(p.completeBlobs).padStart(4)}/${String(p.blobs).padEnd(4)} blobs  ${formatSize(p.bytes).padStart(10)}  ${(p.addresses[0] ?? '').replace(/\/p2p\/[^/]+$/, '')}${p.bannedUntil !== undefined ? '  (banned)' : ''}`)
   }
   row('fetching', r.transfers.length === 0 ? 'nothing' : `${r.transfers.length} blob${r.transfers.length === 1 ? '' : 's'}`)
   for (const t of r.transfers) {

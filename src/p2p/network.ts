@@ -145,8 +145,8 @@ class Network implements LayerdPeerNetwork {
       const info: PeerInfo = { peerId: peer, addresses: this.connections.addresses(peer), ...this.router.stats(peer) }
       const until = this.health.bannedUntil(peer)
       if (until !== undefined) info.bannedUntil = until
-      const found = this.dialer.foundBy(peer) ?? (this.connections.connectionTo(peer)?.direction === 'inbound' ? 'inbound' : undefined)
-      if (found !== undefined) info.found = found
+      const foundBy = this.dialer.foundBy(peer) ?? (this.connections.connectionTo(peer)?.direction === 'inbound' ? 'inbound' : undefined)
+      if (foundBy !== undefined) info.foundBy = foundBy
       return info
     })
   }

@@ -73,7 +73,7 @@ export interface PeerInfo {
   bytes: number
   bannedUntil?: number
   /** How we know it: mDNS, the static peer list, or it connected to us. */
-  found?: 'mdns' | 'static' | 'inbound'
+  foundBy?: 'mdns' | 'static' | 'inbound'
 }
 
 /** The peer network: the sources for sessions, plus lifecycle and diagnostics. */

@@ -144,7 +144,7 @@ export function pageClient (pollMs: number, blobsPollMs: number): void {
       ? [el('tr', {}, el('td', { colspan: '5', class: 'empty' }, r.self === null ? 'The peer network is off (--no-p2p).' : 'No neighbours connected.'))]
       : r.peers.map(p => el('tr', { 'data-peer': p.peerId },
         el('td', { class: 'mono', title: p.peerId }, shortPeer(p.peerId), ...(p.bannedUntil !== undefined ? [' ', badge('banned')] : [])),
-        el('td', {}, p.found !== undefined ? badge(p.found, 'found') : '—'),
+        el('td', {}, p.foundBy !== undefined ? badge(p.foundBy, 'found') : '—'),
         el('td', { class: 'mono small' }, noPeerId(p.addresses[0] ?? '')),
         el('td', { class: 'num' }, `${p.completeBlobs} / ${p.blobs}`),
         el('td', { class: 'num' }, size(p.bytes))))))

@@ -15,7 +15,7 @@ export interface StatusInit {
   version: string
   dataDir: string
   /** Upstream registries (never their credentials). */
-  registries: Array<{ name: string, url: string, credentialed: boolean }>
+  registries: Array<{ name: string, url: string, credentialed: boolean, [more: string]: unknown }>
   store: BlobStore
   sessions: SessionManager
   peers?: PeerNetwork
@@ -26,6 +26,8 @@ export interface StatusInit {
   sampleMs?: number
   /** Samples kept. Default DEFAULTS.status.samples (150: 5 min). */
   samples?: number
+  /** More fields of the report that other parts of the agent own (e.g. the upstream rate cap). */
+  extra?: () => Record<string, unknown>
 }
 
 /** A blob in the store, as the page lists them. */
@@ -140,6 +142,7 @@ export class StatusSource {
     }).sort((a, b) => a.digest.localeCompare(b.digest))
     const fetched = await bySource(metrics.bytesBySource)
     return {
+      ...this.init.extra?.(),
       version: this.init.version,
       self: peers?.peerId ?? null,
       dataDir: this.init.dataDir,

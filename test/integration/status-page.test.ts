@@ -107,7 +107,7 @@ describe('status page and layerd status', { skip: !HAVE_CHROMIUM && 'chromium is
     const st = JSON.parse(j.stdout)
     const peer = st.peers.find((p: any) => p.peerId === aId)
     assert.ok(peer !== undefined, j.stdout)
-    assert.equal(peer.found, 'static')
+    assert.equal(peer.foundBy, 'static')
     assert.ok(peer.addresses.length > 0 && peer.completeBlobs >= 3 && peer.bytes >= 5 * MiB)
     assert.equal(st.store.maxBytes, 50 * 1024 ** 3)
     assert.equal(st.store.blobs.complete, 2)
