@@ -27,9 +27,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # --- 1. System packages ---------------------------------------------------------------------
-PACKAGES=(docker-registry skopeo containerd docker.io podman apache2-utils jq iproute2 ca-certificates)
+PACKAGES=(docker-registry skopeo containerd docker.io podman apache2-utils jq iproute2 ca-certificates chromium util-linux)
 # binary -> what provides it (for the message)
-BINARIES=(docker-registry skopeo containerd ctr dockerd /usr/bin/docker podman htpasswd jq ip tc openssl tar gzip)
+BINARIES=(docker-registry skopeo containerd ctr dockerd /usr/bin/docker podman htpasswd jq ip tc openssl tar gzip chromium script)
 
 missing=()
 for b in "${BINARIES[@]}"; do
@@ -79,6 +79,7 @@ echo "skopeo     $(skopeo --version 2>&1 | head -n1)"
 echo "containerd $(containerd --version 2>&1 | head -n1)"
 echo "dockerd    $(dockerd --version 2>&1 | head -n1)"
 echo "podman     $(podman --version 2>&1 | head -n1)"
+echo "chromium   $(chromium --version 2>/dev/null | head -n1)"
 echo "kernel     $(uname -r)"
 
 if [ "${LAYERD_TEST_SKIP_NPM_CI:-0}" = "1" ]; then

@@ -3,6 +3,7 @@
 
 import { access, constants, mkdir, readFile } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
+import { DEFAULTS } from './config/defaults.js'
 import { parseListen, resolveRegistries, type ResolvedRegistry } from './config/registries.js'
 import type { LayerdConfig } from './config/schema.js'
 import { ConfigError, errorMessage } from './errors.js'
@@ -15,6 +16,9 @@ import { RegistryServer } from './registry/server.js'
 import { localBlobs } from './session/local-blobs.js'
 import { SessionManager } from './session/manager.js'
 import { sharingPolicy, type SharingPolicy } from './session/sharing.js'
+import { Preheater } from './ops/preheat.js'
+import { statusPage } from './status/page.js'
+import { StatusSource } from './status/status.js'
 import { BlobStore } from './store/blob-store.js'
 import { collectGarbage, type GcReport } from './store/gc.js'
 import { createUpstream } from './upstream/client.js'
@@ -184,17 +188,19 @@ export async function startAgent (init: AgentInit): Promise<Agent> {
     return await gcRunning
   }
 
+  const status = new StatusSource({
+    version: VERSION,
+    dataDir: init.dataDir,
+    registries: registries.map(r => ({ name: r.name, url: r.url, credentialed: r.credentials !== undefined, privateCa: r.ca !== undefined })),
+    store, sessions, peers, metrics, maxBytes: config.store.maxBytes,
+    extra: () => ({ upstream: { rate: config.upstream.rate, proxy: proxy.describe() } })
+  })
+  const knownRegistries = (): string[] => registries.map(r => r.name)
+  const edge = { store, sessions, upstream, metrics, logger, maxManifestBytes: DEFAULTS.upstream.maxManifestBytes, office: peers }
+  const preheat = new Preheater({ edge, defaultRegistry: config.defaultRegistry, knownRegistries })
   const adminRoutes: AdminRoutes = {
-    status: {
-      method: 'GET',
-      handle: async () => ({
-        version: VERSION,
-        dataDir: init.dataDir,
-        registries: registries.map(r => ({ name: r.name, url: r.url, credentialed: r.credentials !== undefined, privateCa: r.ca !== undefined })),
-        upstream: { rate: config.upstream.rate, proxy: proxy.describe() },
-        sessions: sessions.active().map(s => ({ digest: s.digest, size: s.size, state: s.status, transfers: s.activeTransfers }))
-      })
-    },
+    ...status.routes(),
+    ...preheat.routes(),
     peers: { method: 'GET', handle: async () => ({ self: peers?.peerId ?? null, enabled: peers !== undefined, peers: peers?.peers() ?? [] }) },
     gc: { method: 'POST', handle: gc }
   }
@@ -205,9 +211,10 @@ export async function startAgent (init: AgentInit): Promise<Agent> {
     metrics,
     logger,
     defaultRegistry: config.defaultRegistry,
-    knownRegistries: () => registries.map(r => r.name),
+    knownRegistries,
     office: peers,
-    adminRoutes
+    adminRoutes,
+    page: statusPage(status)
   })
   const { host, port } = parseListen(config.listen)
   let address: AddressInfo
@@ -219,6 +226,7 @@ export async function startAgent (init: AgentInit): Promise<Agent> {
     throw new ConfigError(`listen ${config.listen}: ${err?.code ?? errorMessage(err)}`)
   }
 
+  status.start()
   let gcTimer: NodeJS.Timeout | undefined
   if (config.store.gcInterval > 0) {
     gcTimer = setInterval(() => { gc().catch(err => logger.error({ err: errorMessage(err) }, 'gc failed')) }, config.store.gcInterval)
@@ -233,6 +241,8 @@ export async function startAgent (init: AgentInit): Promise<Agent> {
     gc,
     async stop () {
       if (gcTimer !== undefined) clearInterval(gcTimer)
+      status.stop()
+      preheat.stop()
       await server.close()
       await sessions.stop()
       await peers?.stop()

@@ -120,6 +120,16 @@ export class ClientFileError extends LayerdError {
   readonly code = 'CLIENT_FILE'
 }
 
+/** A request to the admin API that is malformed (not JSON, a field of the wrong type). */
+export class InvalidRequestError extends LayerdError {
+  readonly code = 'INVALID_REQUEST'
+}
+
+/** An admin API job id (a `layerd pull`) that this agent does not know (never, or no longer). */
+export class JobUnknownError extends LayerdError {
+  readonly code = 'JOB_UNKNOWN'
+}
+
 /** The operation was aborted by its caller (client went away, agent stopping). */
 export class AbortedError extends LayerdError {
   readonly code = 'ABORTED'

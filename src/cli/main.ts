@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto'
 import { Command, Option } from 'commander'
 import envPaths from 'env-paths'
 import { request } from 'undici'
-import { startAgent, type AgentInit } from '../agent.js'
+import type { AgentInit } from '../agent.js'
+import { DEFAULTS } from '../config/defaults.js'
 import { parseListen } from '../config/registries.js'
 import { loadConfig, type LayerdConfig } from '../config/load.js'
 import { ConfigError, errorMessage, isLayerdError } from '../errors.js'
@@ -12,9 +13,13 @@ import { BlobStore } from '../store/blob-store.js'
 import { collectGarbage } from '../store/gc.js'
 import { createMetrics } from '../metrics/metrics.js'
 import { DOCKER_HUB } from '../oci/reference.js'
-import { applyUpstreamFlags, collect } from './flags.js'
+import { applyUpstreamFlags } from './flags.js'
 import { registerSetup } from './setup.js'
 import { VERSION } from '../version.js'
+import { formatSize } from './format.js'
+import { repeatable } from './options.js'
+import { registerPull } from './pull.js'
+import { registerStatus } from './status.js'
 
 /** What an embedding program (a test double of the agent) may add to `serve`. */
 export interface CliHooks {
@@ -33,6 +38,7 @@ interface ServeOpts extends CommonOpts {
   defaultRegistry?: string
   credentials: string[]
   logLevel?: string
+  logFormat?: string
   p2pListen: string[]
   peer: string[]
   mdns: boolean
@@ -49,6 +55,7 @@ function applyFlags (opts: ServeOpts | CommonOpts): (raw: Record<string, any>) =
     if (!('upstream' in opts)) return
     if (opts.defaultRegistry !== undefined) raw.defaultRegistry = opts.defaultRegistry
     if (opts.logLevel !== undefined) raw.logLevel = opts.logLevel
+    if (opts.logFormat !== undefined) raw.logFormat = opts.logFormat
     raw.upstreams ??= {}
     applyUpstreamFlags(raw, opts.upstream)
     for (const c of opts.credentials) {
@@ -82,10 +89,12 @@ function fail (err: unknown): never {
 async function serve (opts: ServeOpts): Promise<void> {
   let config: LayerdConfig
   try { config = await loadConfig(opts.config, applyFlags(opts)) } catch (err) { fail(err) }
-  const logger = createLogger({ level: config.logLevel })
+  const logger = createLogger({ level: config.logLevel, format: config.logFormat })
   const dataDir = config.dataDir ?? defaultDataDir()
   let agent
   try {
+    // Loaded here: the agent (libp2p) takes a second to load, and the other commands do not need it.
+    const { startAgent } = await import('../agent.js')
     agent = await startAgent({ config, dataDir, logger, metrics: createMetrics(), wrapLocal: hooks.wrapLocal })
   } catch (err) { fail(err) }
   // Handlers go in before the ready line: a supervisor may signal as soon as it sees it.
@@ -149,8 +158,8 @@ async function gc (opts: CommonOpts & { json?: boolean }): Promise<void> {
     } finally { await store.close() }
   }
   if (opts.json === true) { process.stdout.write(JSON.stringify(report, null, 2) + '\n'); return }
-  for (const r of report.removed) process.stdout.write(`removed ${r.digest} (${r.bytes} bytes, ${r.reason})\n`)
-  process.stdout.write(`gc: removed ${report.removed.length} blobs, freed ${report.freedBytes} bytes; ${report.usedBytes} of ${report.maxBytes} bytes used${report.overQuota ? ' (still over quota: the rest is pinned or in use)' : ''}\n`)
+  for (const r of report.removed) process.stdout.write(`removed ${r.digest} (${formatSize(r.bytes)}, ${r.reason})\n`)
+  process.stdout.write(`gc: removed ${report.removed.length} blobs, freed ${formatSize(report.freedBytes)}; ${formatSize(report.usedBytes)} of ${formatSize(report.maxBytes)} used${report.overQuota ? ' (still over quota: the rest is pinned or in use)' : ''}\n`)
 }
 
 async function peers (opts: CommonOpts & { json?: boolean }): Promise<void> {
@@ -162,12 +171,14 @@ async function peers (opts: CommonOpts & { json?: boolean }): Promise<void> {
     fail(new Error(`no agent answering on ${config.listen} (${err?.code ?? errorMessage(err)})`))
   }
   if (opts.json === true) { process.stdout.write(JSON.stringify(body, null, 2) + '\n'); return }
-  const list = body.peers as Array<{ peerId: string, addresses: string[], blobs: number, completeBlobs: number, bytes: number, bannedUntil?: number }>
+  const list = body.peers as Array<{ peerId: string, addresses: string[], foundBy?: string, mesh?: boolean, blobs: number, completeBlobs: number, bytes: number, bannedUntil?: number }>
   process.stdout.write(`this agent: ${body.self ?? '-'}\n`)
   if (list.length === 0) { process.stdout.write('no peers connected\n'); return }
-  process.stdout.write('PEER                                                   BLOBS  COMPLETE  BYTES         ADDRESS\n')
+  // FOUND BY: static (--peer), mdns, dht (a lookup dialled it), inbound (it dialled us).
+  // MESH: we push our whole inventory to it; other peers are asked about one blob when needed.
+  process.stdout.write('PEER                                                   FOUND BY  MESH  BLOBS  COMPLETE        SIZE  ADDRESS\n')
   for (const p of list) {
-    process.stdout.write(`${p.peerId.padEnd(54)} ${String(p.blobs).padStart(5)}  ${String(p.completeBlobs).padStart(8)}  ${String(p.bytes).padStart(12)}  ${p.addresses[0] ?? ''}${p.bannedUntil !== undefined ? '  (banned)' : ''}\n`)
+    process.stdout.write(`${p.peerId.padEnd(54)} ${(p.foundBy ?? '-').padEnd(8)}  ${(p.mesh === true ? 'yes' : 'no').padEnd(4)}  ${String(p.blobs).padStart(5)}  ${String(p.completeBlobs).padStart(8)}  ${formatSize(p.bytes).padStart(10)}  ${p.addresses[0] ?? ''}${p.bannedUntil !== undefined ? '  (banned)' : ''}\n`)
   }
 }
 
@@ -178,27 +189,28 @@ const program = new Command('layerd')
 
 program.command('serve')
   .description('run the agent: registry mirror on --listen, peers over libp2p')
-  .option('--config <file>', 'YAML config file (config/layerd.yaml documents every option)')
-  .option('--data-dir <dir>', 'where blobs and the index live (default: per-user data directory)')
-  .option('--listen <host:port>', 'registry API and /metrics listener (default 127.0.0.1:5050)')
-  .option('--upstream <name=url>', `upstream registry, repeatable (${DOCKER_HUB.name}=${DOCKER_HUB.url} is built in)`, collect, [])
-  .option('--default-registry <name>', 'registry for requests without ?ns= (default docker.io)')
-  .option('--credentials <name=user:passwordfile>', 'credentials for an upstream, password read from a file; repeatable', collect, [])
-  .option('--p2p-listen <multiaddr>', 'libp2p listen address, repeatable (default /ip4/0.0.0.0/tcp/4050)', collect, [])
-  .option('--peer <multiaddr>', 'static peer, repeatable', collect, [])
-  .option('--no-mdns', 'do not discover peers with mDNS')
-  .option('--no-dht', 'no DHT: share only with directly connected peers (the static peers are otherwise its bootstrap)')
-  .option('--no-p2p', 'no peer network at all (a standalone mirror)')
-  .option('--secret-file <file>', 'office secret: only agents with the same secret connect')
-  .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+  .option('--config <file>', 'YAML config file, config/layerd.yaml documents every option (default: none)')
+  .option('--data-dir <dir>', 'where blobs and the index live (default: ~/.local/share/layerd, the per-user data directory)')
+  .option('--listen <host:port>', `registry API, /metrics and status page listener (default: ${DEFAULTS.listen})`)
+  .addOption(repeatable('--upstream <name=url>', 'upstream registry, repeatable', `${DOCKER_HUB.name}=${DOCKER_HUB.url}, built in`))
+  .option('--default-registry <name>', `registry for requests without ?ns= (default: ${DEFAULTS.defaultRegistry})`)
+  .addOption(repeatable('--credentials <name=user:passwordfile>', 'credentials for an upstream, password read from a file; repeatable', 'none'))
+  .addOption(repeatable('--p2p-listen <multiaddr>', 'libp2p listen address, repeatable', DEFAULTS.p2p.listen.join(', ')))
+  .addOption(repeatable('--peer <multiaddr>', 'static peer, repeatable', 'none'))
+  .option('--no-mdns', 'do not discover peers with mDNS (default: mDNS on)')
+  .option('--no-dht', 'no DHT: share only with directly connected peers; the static peers are otherwise its bootstrap (default: DHT on)')
+  .option('--no-p2p', 'no peer network at all, a standalone mirror (default: peer network on)')
+  .option('--secret-file <file>', 'office secret: only agents with the same secret connect (default: none, any layerd may join)')
+  .addOption(new Option('--log-level <level>', `log level (default: ${DEFAULTS.logLevel})`).choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+  .addOption(new Option('--log-format <format>', `log lines: auto = readable on a terminal, JSON otherwise (default: ${DEFAULTS.logFormat})`).choices(['auto', 'json', 'pretty']))
   .action(serve)
 
 program.command('gc')
   .description('garbage-collect the store now (asks the running agent, or works on the data dir directly)')
-  .option('--config <file>', 'YAML config file')
-  .option('--data-dir <dir>', 'data directory (when no agent is running)')
-  .option('--listen <host:port>', 'where the running agent listens')
-  .option('--json', 'print the report as JSON')
+  .option('--config <file>', 'YAML config file (default: none)')
+  .option('--data-dir <dir>', 'data directory, when no agent is running (default: dataDir of --config, else ~/.local/share/layerd)')
+  .option('--listen <host:port>', `where the running agent listens (default: listen of --config, else ${DEFAULTS.listen})`)
+  .option('--json', 'print the report as JSON', false)
   .action(gc)
 
 program.command('secret')
@@ -207,12 +219,14 @@ program.command('secret')
 
 program.command('peers')
   .description('list the peers of the running agent and what they hold')
-  .option('--config <file>', 'YAML config file')
-  .option('--listen <host:port>', 'where the running agent listens')
-  .option('--json', 'print JSON')
+  .option('--config <file>', 'YAML config file (default: none)')
+  .option('--listen <host:port>', `where the running agent listens (default: listen of --config, else ${DEFAULTS.listen})`)
+  .option('--json', 'print JSON', false)
   .action(peers)
 
 registerSetup(program)
+registerPull(program)
+registerStatus(program)
 
 /** Run the CLI on `argv` (process.argv form). `with` lets a test double of the agent hook in. */
 export async function runCli (argv: string[], with_: CliHooks = {}): Promise<void> {

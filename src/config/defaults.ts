@@ -12,6 +12,8 @@ export const DEFAULTS = {
   listen: '127.0.0.1:5050',
   defaultRegistry: 'docker.io',
   logLevel: 'info',
+  /** `auto`: readable lines on a terminal, JSON lines otherwise. */
+  logFormat: 'auto',
   store: {
     maxBytes: 50 * GiB,
     partialTtlMs: 24 * 60 * MINUTE,
@@ -60,6 +62,28 @@ export const DEFAULTS = {
     keepAliveTimeoutMs: 30 * SECOND,
     /** Cap on upstream blob bytes per second for the whole agent (0 = none). */
     bytesPerSecond: 0
+  },
+  preheat: {
+    /** Blobs of one `layerd pull` fetched at a time (each session runs its own parallel transfers). */
+    concurrentBlobs: 3,
+    /** A finished pull job stays visible this long... */
+    keepJobsMs: 10 * MINUTE,
+    /** ...and at most this many jobs are kept. */
+    maxJobs: 64,
+    /** How often `layerd pull` asks the agent for progress. */
+    pollMs: 250
+  },
+  status: {
+    /** How often the status page polls /_layerd/status. */
+    pagePollMs: SECOND,
+    /** The page's chart: the served-bytes counters sampled this often in the agent... */
+    sampleMs: 2 * SECOND,
+    /** ...and this many samples kept (5 minutes). */
+    samples: 150,
+    /** The page lists this many most recently used blobs... */
+    recentBlobs: 30,
+    /** ...and asks for them again this often (listing walks the index). */
+    blobsPollMs: 5 * SECOND
   },
   p2p: {
     listen: ['/ip4/0.0.0.0/tcp/4050'],

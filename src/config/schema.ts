@@ -52,6 +52,8 @@ export const configSchema = z.object({
   /** Registry used for requests without ?ns= (Docker sends none). */
   defaultRegistry: registryName.default(DEFAULTS.defaultRegistry),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default(DEFAULTS.logLevel),
+  /** auto: readable lines when stdout is a terminal, JSON lines otherwise; json; pretty. */
+  logFormat: z.enum(['auto', 'json', 'pretty']).default(DEFAULTS.logFormat),
   /** Upstream registries by host name. docker.io is always there unless overridden. */
   upstreams: z.record(registryName, upstreamEntry).default({}),
   store: z.object({

@@ -10,6 +10,8 @@ export interface Metrics {
   bytesServed: Counter<'kind'>
   /** Bytes received, by source: `local` (served from disk), `upstream`, `peer`. */
   bytesBySource: Counter<'source'>
+  /** Blob bytes sent to HTTP clients, by where they came from: `local` (already on disk), `peer`, `upstream`. */
+  bytesServedBySource: Counter<'source'>
   /** Bytes received from upstream registries, by registry. */
   upstreamBytes: Counter<'registry'>
   /** Upstream requests by registry and outcome. */
@@ -42,6 +44,7 @@ export function createMetrics (opts: { defaultMetrics?: boolean } = {}): Metrics
     registry,
     bytesServed: new Counter({ name: 'layerd_bytes_served_total', help: 'Bytes sent to registry clients', labelNames: ['kind'], registers }),
     bytesBySource: new Counter({ name: 'layerd_bytes_by_source_total', help: 'Blob bytes obtained, by source (local disk, peer, upstream)', labelNames: ['source'], registers }),
+    bytesServedBySource: new Counter({ name: 'layerd_bytes_served_by_source_total', help: 'Blob bytes sent to registry clients, by where they came from (local disk, peer, upstream)', labelNames: ['source'], registers }),
     upstreamBytes: new Counter({ name: 'layerd_upstream_bytes_total', help: 'Bytes fetched from upstream registries', labelNames: ['registry'], registers }),
     upstreamRequests: new Counter({ name: 'layerd_upstream_requests_total', help: 'Upstream HTTP requests by outcome', labelNames: ['registry', 'outcome'], registers }),
     resumes: new Counter({ name: 'layerd_upstream_resumes_total', help: 'Broken upstream transfers resumed with a Range request', labelNames: ['registry'], registers }),

@@ -62,3 +62,52 @@ export function isRegistryHost (ns: string): boolean { return ns.length <= 255 &
 export function canonicalRegistry (name: string): string {
   return name === 'registry-1.docker.io' || name === 'index.docker.io' ? DOCKER_HUB.name : name
 }
+
+/** An image as people name it, resolved to a registry, a repository and a tag or digest. */
+export interface ImageReference {
+  registry: string
+  repository: string
+  tag?: string
+  digest?: string
+}
+
+/**
+ * `[registry/]repository[:tag][@digest]`, as `docker pull` takes it. The first component is a
+ * registry when it has a `.` or a `:` or is `localhost` (Docker's rule); otherwise the image is
+ * on `defaultRegistry`, and on Docker Hub a one-component name is under `library/`. Neither tag
+ * nor digest: `latest`; both: the digest decides. Throws NameInvalidError naming the reference.
+ */
+export function parseImageReference (ref: string, defaultRegistry: string): ImageReference {
+  const shown = JSON.stringify(ref.slice(0, 128))
+  try {
+    let rest = ref
+    let digest: string | undefined
+    const at = rest.indexOf('@')
+    if (at >= 0) { digest = parseDigest(rest.slice(at + 1)); rest = rest.slice(0, at) }
+    let tag: string | undefined
+    const colon = rest.lastIndexOf(':')
+    if (colon > rest.lastIndexOf('/')) {
+      tag = parseReference(rest.slice(colon + 1)).tag
+      rest = rest.slice(0, colon)
+    }
+    let registry = defaultRegistry
+    const slash = rest.indexOf('/')
+    const head = slash < 0 ? '' : rest.slice(0, slash)
+    if (head.includes('.') || head.includes(':') || head === 'localhost') {
+      if (!isRegistryHost(head)) throw new NameInvalidError(`invalid registry ${JSON.stringify(head.slice(0, 64))}`)
+      registry = canonicalRegistry(head.toLowerCase())
+      rest = rest.slice(slash + 1)
+    }
+    if (registry === DOCKER_HUB.name && rest !== '' && !rest.includes('/')) rest = `library/${rest}`
+    const repository = parseName(rest)
+    return digest !== undefined ? { registry, repository, digest } : { registry, repository, tag: tag ?? 'latest' }
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err)
+    throw new NameInvalidError(`invalid image reference ${shown}: ${why} (expected [registry/]repository[:tag][@sha256:...])`)
+  }
+}
+
+/** `registry/repository:tag` or `registry/repository@digest`. */
+export function formatImageReference (r: ImageReference): string {
+  return `${r.registry}/${r.repository}${r.digest !== undefined ? `@${r.digest}` : `:${r.tag ?? 'latest'}`}`
+}

@@ -3,6 +3,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { BlobContext } from '../session/manager.js'
+import { SOURCES, apportion } from '../session/sources.js'
 import type { BlobEntry } from '../store/blob-store.js'
 import { API_HEADER, drainOrClose, type EdgeDeps } from './http.js'
 import type { Range } from '../util/ranges.js'
@@ -39,6 +40,7 @@ async function serve (d: EdgeDeps, ctx: BlobContext, digest: string, e: BlobEntr
     const sent = await send(res, batches(e.readShared(start, end)), abort.signal)
     metrics.bytesServed.inc({ kind: 'blob' }, sent)
     metrics.bytesBySource.inc({ source: 'local' }, sent)
+    metrics.bytesServedBySource.inc({ source: 'local' }, sent)
     return
   }
 
@@ -48,10 +50,27 @@ async function serve (d: EdgeDeps, ctx: BlobContext, digest: string, e: BlobEntr
   const read = await sessions.read(digest, ctx, start, end, abort.signal)
   blobHeaders(res, digest, size, range)
   let sent = 0
+  let uncounted = 0
+  // By source in the proportions the session received them, a MiB at a time (the status page
+  // shows a long transfer as it goes).
+  const count = (): void => {
+    const parts = apportion(read.session.received, uncounted)
+    for (const s of SOURCES) if (parts[s] > 0) metrics.bytesServedBySource.inc({ source: s }, parts[s])
+    uncounted = 0
+  }
   try {
-    await send(res, read.body, abort.signal, (n) => { sent += n })
-  } finally { metrics.bytesServed.inc({ kind: 'blob' }, sent) }
+    await send(res, read.body, abort.signal, (n) => {
+      sent += n
+      uncounted += n
+      if (uncounted >= COUNT_EVERY) count()
+    })
+  } finally {
+    metrics.bytesServed.inc({ kind: 'blob' }, sent)
+    count()
+  }
 }
+
+const COUNT_EVERY = 1024 * 1024
 
 /**
  * Write every batch of chunks to the response — corked, so a batch goes out in one writev —

@@ -8,6 +8,8 @@ interface Mapping { status: number, code: string }
 const MAP: Record<string, Mapping> = {
   DIGEST_INVALID: { status: 400, code: 'DIGEST_INVALID' },
   NAME_INVALID: { status: 400, code: 'NAME_INVALID' },
+  INVALID_REQUEST: { status: 400, code: 'UNKNOWN' },
+  JOB_UNKNOWN: { status: 404, code: 'UNKNOWN' },
   RANGE_INVALID: { status: 416, code: 'RANGE_INVALID' },
   BLOB_UNKNOWN: { status: 404, code: 'BLOB_UNKNOWN' },
   MANIFEST_UNKNOWN: { status: 404, code: 'MANIFEST_UNKNOWN' },

@@ -31,12 +31,14 @@ export interface RegistryServerInit {
   adminRoutes?: AdminRoutes
   /** The office, for tags while upstream is away. */
   office?: EdgeDeps['office']
+  /** `GET /`: the status page for people (src/status/page.ts). */
+  page?: (req: IncomingMessage, res: ServerResponse) => Promise<void>
 }
 // /v2/<name>/(manifests|blobs)/<ref>; <name> may have several components, so match the last verb.
 const ROUTE = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/
 const UPLOADS = /^\/v2\/(.+)\/blobs\/uploads(\/.*)?$/
 
-type Route = 'base' | 'manifest' | 'blob' | 'metrics' | 'admin' | 'other'
+type Route = 'base' | 'manifest' | 'blob' | 'metrics' | 'admin' | 'page' | 'other'
 
 /**
  * The HTTP edge: the OCI distribution pull API, /metrics and the local admin endpoints.
@@ -101,6 +103,9 @@ export class RegistryServer {
         route = 'metrics'
         if (method !== 'GET' && !head) throw new UnsupportedError('method not allowed')
         await this.metrics(res)
+      } else if (path === '/' && this.init.page !== undefined) {
+        route = 'page'
+        await this.init.page(req, res)
       } else if (path.startsWith('/_layerd/')) {
         route = 'admin'
         await serveAdmin(this.init.adminRoutes ?? {}, path.slice('/_layerd/'.length), req, res)

@@ -7,6 +7,7 @@ import type { Holder } from '../routing/router.js'
 import type { BlobEntry } from '../store/blob-store.js'
 import type { Upstream } from '../upstream/types.js'
 import { pieceCount } from '../util/pieces.js'
+import type { SourceBytes } from './sources.js'
 import { rangesBytes } from '../util/ranges.js'
 import { coalescingSet, plan, yieldContested, type PlanAction } from './planner.js'
 import { resolveSessionOptions, type SessionInit, type SessionOptions } from './options.js'
@@ -75,8 +76,11 @@ export class FetchSession {
   private leading = false
   /** Per-piece hashes from a verified holder: `loading` while asked, then the hashes or none. */
   private pieceHashes: { state: 'none' | 'loading' | 'done', value?: Uint8Array[] } = { state: 'none' }
-  /** Bytes of this blob that came from peers (a whole-blob mismatch then disables peers for it). */
-  peerBytes = 0
+  /** Bytes of this blob by where they came from: on disk when the session opened, received from peers and upstream. */
+  readonly received: SourceBytes
+  /** Settles when the session ends (complete, failed or stopped: see `status`). */
+  readonly ended: Promise<void>
+  private resolveEnded!: () => void
   private readonly o: SessionOptions
   private readonly waiters = new Waiters()
 
@@ -84,6 +88,8 @@ export class FetchSession {
     this.entry = deps.entry
     this.digest = deps.entry.digest
     this.o = resolveSessionOptions(deps.init)
+    this.received = { local: this.entry.present.bytes, peer: 0, upstream: 0 }
+    this.ended = new Promise(resolve => { this.resolveEnded = resolve })
     this.entry.completion.then(() => this.finish(), (err) => this.finish(err))
   }
 
@@ -92,6 +98,9 @@ export class FetchSession {
   private get paused (): boolean { return this.state === 'paused' }
   get isDone (): boolean { return this.state === 'complete' || this.state === 'failed' || this.state === 'stopped' }
   get activeTransfers (): number { return this.claims.size }
+  /** Bytes of this blob that came from peers (a whole-blob mismatch then disables peers for it). */
+  get peerBytes (): number { return this.received.peer }
+  get presentBytes (): number { return this.entry.present.bytes }
   /** The error the session ended with (or upstream is paused on), if any. */
   get error (): Error | undefined { return this.endError ?? this.pauseReason }
 
@@ -322,10 +331,11 @@ export class FetchSession {
     const { logger, metrics } = this.deps
     void (async () => {
       try {
-        await pump(this.entry, claim, open, (offset, chunk) => { this.offer(offset, chunk) }, (n) => {
-          metrics.bytesBySource.inc({ source: claim.source }, n)
-          if (claim.source === 'peer') this.peerBytes += n
-        }, () => {
+        await pump(this.entry, claim, open, (offset, chunk) => {
+          // Counted as they arrive, before any reader has them (bytes served are split by these).
+          this.received[claim.source] += chunk.length
+          this.offer(offset, chunk)
+        }, (n) => { metrics.bytesBySource.inc({ source: claim.source }, n) }, () => {
           // Everything arrived: plan the next transfer while these bytes are written. After the
           // lead, an agent that started this blob at the same moment is known through the mesh
           // by now; through the DHT a lookup finds it, without holding up this plan: bytes that
@@ -402,5 +412,6 @@ export class FetchSession {
     this.deps.peers?.health.forget(this.digest)
     this.wake()
     this.deps.onDone(this)
+    this.resolveEnded()
   }
 }

@@ -45,6 +45,20 @@ describe('layerd CLI', () => {
     assert.equal(v.stdout.trim(), pkg.version)
   })
 
+  test('--help of every command shows every option with its default', async () => {
+    for (const cmd of ['serve', 'gc', 'peers', 'pull', 'status']) {
+      const h = await layerd([cmd, '--help'])
+      assert.equal(h.code, 0, h.stderr)
+      // One entry per option; commander wraps long descriptions onto indented lines.
+      const entries = h.stdout.slice(h.stdout.indexOf('Options:')).split(/\n(?= {2}-)/).slice(1)
+      assert.ok(entries.length > 0, h.stdout)
+      for (const e of entries) {
+        if (/^ {2}-h, --help/.test(e)) continue
+        assert.match(e.replace(/\s+/g, ' '), /\(default: [^)]+\)/, `${cmd}: ${e.trim()}`)
+      }
+    }
+  })
+
   test('a bad config value → exit 2 and one stderr line naming the key', async () => {
     for (const [cfg, key] of [
       [{ store: { syncBytes: 'lots' } }, 'store.syncBytes'],
@@ -139,7 +153,8 @@ describe('layerd CLI', () => {
 
     const r = await layerd(['gc', '--listen', agent.host])
     assert.equal(r.code, 0, r.stderr)
-    assert.match(r.stdout, /^gc: removed \d+ blobs, freed \d+ bytes; \d+ of \d+ bytes used/m)
+    // Sizes in units: the default quota is 50 GiB.
+    assert.match(r.stdout, /^gc: removed \d+ blobs, freed \d+(\.\d+)? [KMGT]?i?B; \d+(\.\d+)? [KMGT]?i?B of 50 GiB used/m)
     const j = await layerd(['gc', '--listen', agent.host, '--json'])
     assert.equal(j.code, 0, j.stderr)
     const report = JSON.parse(j.stdout) as { removed: unknown[], usedBytes: number }

@@ -9,7 +9,7 @@ import { UpstreamUnavailableError, ManifestUnknownError, BlobUnknownError } from
 import { silentLogger } from '../../../src/log.js'
 import { createMetrics } from '../../../src/metrics/metrics.js'
 import { OCI_MANIFEST } from '../../../src/oci/media-types.js'
-import { RegistryServer } from '../../../src/registry/server.js'
+import { RegistryServer, type RegistryServerInit } from '../../../src/registry/server.js'
 import { SessionManager } from '../../../src/session/manager.js'
 import { BlobStore } from '../../../src/store/blob-store.js'
 import type { BlobFetchOptions, Upstream } from '../../../src/upstream/types.js'
@@ -63,7 +63,7 @@ function fakeUpstream () {
   }
 }
 
-async function edge (t: any) {
+async function edge (t: any, extra: Pick<RegistryServerInit, 'adminRoutes' | 'page'> = {}) {
   const { dir, cleanup } = await tempDir()
   const metrics = createMetrics({ defaultMetrics: false })
   const store = await BlobStore.open({ dataDir: dir, logger: silentLogger(), metrics })
@@ -74,7 +74,8 @@ async function edge (t: any) {
     store, sessions, upstream: fake.up, metrics, logger: silentLogger(),
     defaultRegistry: REG,
     knownRegistries: () => [REG, 'docker.io'],
-    adminRoutes: { gc: { method: 'POST', handle: async () => { gcCalls++; return { removed: [] } } } }
+    adminRoutes: { gc: { method: 'POST', handle: async () => { gcCalls++; return { removed: [] } } }, ...extra.adminRoutes },
+    page: extra.page
   })
   const addr = await server.listen('127.0.0.1', 0)
   t.after(async () => { await server.close(); await sessions.stop(); await store.close(); await cleanup() })
@@ -93,7 +94,7 @@ async function edge (t: any) {
       req.on('error', reject)
       req.end()
     })
-  return { fake, get, store, metrics, gcCalls: () => gcCalls }
+  return { fake, get, store, sessions, metrics, gcCalls: () => gcCalls }
 }
 
 const errorCode = (r: { json: () => any }): { code: string, detail: string } => {
@@ -210,4 +211,37 @@ test('edge: admin routes check their method; /metrics shows the store without wa
   assert.match(m, /layerd_store_blobs\{state="complete"\} 1\b/)
   assert.match(m, /layerd_store_bytes\{state="complete"\} 70000\b/)
   assert.match(m, /layerd_store_blobs\{state="partial"\} 0\b/)
+})
+
+test('edge: a route named `name/` takes the rest of the path; GET / is the page when one is mounted', async (t) => {
+  const { get } = await edge(t, {
+    adminRoutes: { 'job/': { method: 'GET', handle: async (_req, rest) => ({ rest }) } },
+    page: async (_req, res) => { res.writeHead(200, { 'Content-Type': 'text/html' }).end('<p>page</p>') }
+  })
+  const r = await get('/_layerd/job/abc123')
+  assert.equal(r.status, 200)
+  assert.deepEqual(r.json(), { rest: 'abc123' })
+  assert.equal((await get('/_layerd/job/abc', { method: 'POST' })).status, 405)
+  assert.equal((await get('/_layerd/job')).status, 404, 'no route `job`')
+  const page = await get('/')
+  assert.equal(page.status, 200)
+  assert.equal(page.body.toString(), '<p>page</p>')
+  assert.equal((await get('/v2/')).status, 200)
+})
+
+test('edge: bytes served to clients are counted by where they came from', async (t) => {
+  const { get, fake, metrics } = await edge(t)
+  const data = pseudoRandom(3 * 1024 * 1024 + 5, 77)
+  const d = fake.addBlob(data)
+  const served = async (): Promise<Record<string, number>> => {
+    const out: Record<string, number> = {}
+    for (const v of (await metrics.bytesServedBySource.get()).values) out[String(v.labels.source)] = v.value
+    return out
+  }
+  const cold = await get(`/v2/app/blobs/${d}`)
+  assert.equal(sha256(cold.body), d)
+  assert.deepEqual(await served(), { upstream: data.length }, 'cold: all of it came from upstream')
+  const warm = await get(`/v2/app/blobs/${d}`)
+  assert.equal(sha256(warm.body), d)
+  assert.deepEqual(await served(), { upstream: data.length, local: data.length }, 'then from the disk')
 })
