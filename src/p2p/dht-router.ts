@@ -219,6 +219,21 @@ export class DhtRouter implements ContentRouter {
     return out.filter(id => this.components.connections.connectionTo(id) !== undefined)
   }
 
+  /** Our provider record of `digest` reached the DHT. */
+  hasProvided (digest: string): boolean { return this.provided.has(digest) }
+
+  /** Who the DHT names as providers of `digest` (records only: nobody is dialled). For diagnostics and tests. */
+  async providerRecords (digest: string, timeoutMs: number): Promise<string[]> {
+    if (!this.running) return []
+    const out = new Set<string>()
+    try {
+      for await (const ev of this.dht.findProviders(blobKey(digest), { signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), this.stopController.signal]) })) {
+        if (ev.name === 'PROVIDER') for (const p of ev.providers) out.add(p.id.toString())
+      }
+    } catch {}
+    return [...out]
+  }
+
   // ---------------------------------------------------------------- holdings callbacks
 
   theirs (peer: string, digest: string, holding: Holding | null): void {

@@ -284,6 +284,9 @@ async function followLocal (local: LocalBlobs, router: ContentRouter): Promise<(
   return off
 }
 
+/** Peers a DHT query asks at once. */
+const DHT_ALPHA = 3
+
 /** The least time a DHT query gives a peer to answer (adaptive above it, up to dhtDialTimeout). */
 const DHT_QUERY_MIN_TIMEOUT_MS = 300
 
@@ -299,12 +302,17 @@ function dhtServices (init: PeerNetworkInit): Record<string, any> {
       clientMode: false,
       peerInfoMapper: passthroughMapper,
       kBucketSize: init.dhtKBucketSize ?? d.dhtKBucketSize,
+      // Classic Kademlia fan-out (kad-dht's defaults are for the public IPFS network: 10 paths of
+      // 10 in parallel). Office agents are authenticated by the secret: one path is enough, and a
+      // query then touches a handful of agents instead of most of the office.
+      alpha: DHT_ALPHA,
+      disjointPaths: 1,
       // A query waits for its slowest peer: on a LAN a live agent answers in milliseconds, so
       // one that does not within a fraction of a second is gone (its records outlive it).
       networkDialTimeout: { minTimeout: DHT_QUERY_MIN_TIMEOUT_MS, maxTimeout: init.dialTimeoutMs ?? d.dhtDialTimeoutMs },
       providers: { provideValidity: Math.ceil(ttl / 1000), cleanupInterval: Math.ceil(every / 1000) },
       // Republish a record when it would expire within the period: about every `every`.
-      reprovide: { validity: ttl, threshold: ttl - every, interval: Math.max(60_000, Math.floor(every / 2)) }
+      reprovide: { validity: ttl, threshold: ttl - every, interval: Math.max(1000, Math.floor(every / 2)) }
     })
   }
 }

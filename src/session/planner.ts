@@ -178,30 +178,37 @@ export function coalescingSet (self: string, holders: readonly Holder[], progres
 }
 
 /**
- * Where each of this agent's running upstream requests must stop so that no piece is fetched
- * from upstream twice: at the first piece that a fetching neighbour also claims and that the
- * neighbour owns (among `members`). Returns, by index into `claims`, the new ends that are
- * shorter than the current ones; a request already inside such a piece stops where it is.
- * Both agents compute the same owner, so exactly one of them keeps each contested piece.
+ * Where each of this agent's running upstream requests must stop so that no byte is fetched from
+ * upstream twice: at the first byte ahead of it that a neighbour already holds (it comes from
+ * that neighbour instead), or at the first piece that a fetching neighbour also claims and owns
+ * (among `members`). Returns, by index into `claims`, the new ends that are shorter than the
+ * current ones; a request already inside such a piece stops where it is. Both agents compute
+ * the same owner, so exactly one of them keeps each contested piece.
  */
-export function yieldContested (digest: string, claims: readonly PlanClaim[], fetchers: readonly Holder[], members: readonly Member[]): Map<number, number> {
+export function yieldContested (digest: string, claims: readonly PlanClaim[], holders: readonly Holder[], fetchers: readonly Holder[], members: readonly Member[]): Map<number, number> {
   const out = new Map<number, number>()
-  if (members.length <= 1 || fetchers.length === 0) return out
-  const self = members[0]!.id
+  if (holders.length === 0) return out
+  const self = members[0]?.id ?? 'self'
   claims.forEach((c, i) => {
     if (c.source !== 'upstream' || c.received === true || c.end <= c.pos) return
     let cut: number | undefined
-    for (const f of fetchers) {
-      for (const [a, b] of f.claimed) {
-        const s = Math.max(a, c.pos)
-        const e = Math.min(b, c.end)
-        if (s >= e) continue
-        // The first piece in the overlap that is theirs (pieces that are ours we keep).
-        for (let p = pieceOf(s); p * PIECE_SIZE < e; p++) {
-          if (isMine(members, self, digest, p)) continue
-          const at = Math.max(c.pos, p * PIECE_SIZE)
-          if (cut === undefined || at < cut) cut = at
-          break
+    const earlier = (at: number): void => { if (cut === undefined || at < cut) cut = at }
+    for (const h of holders) {
+      if (h.complete) { earlier(c.pos); break }
+      for (const [a, b] of h.ranges) if (a < c.end && b > c.pos) { earlier(Math.max(a, c.pos)); break }
+    }
+    if (members.length > 1) {
+      for (const f of fetchers) {
+        for (const [a, b] of f.claimed) {
+          const s = Math.max(a, c.pos)
+          const e = Math.min(b, c.end)
+          if (s >= e) continue
+          // The first piece in the overlap that is theirs (pieces that are ours we keep).
+          for (let p = pieceOf(s); p * PIECE_SIZE < e; p++) {
+            if (isMine(members, self, digest, p)) continue
+            earlier(Math.max(c.pos, p * PIECE_SIZE))
+            break
+          }
         }
       }
     }

@@ -259,9 +259,10 @@ export class FetchSession {
     const peers = this.deps.peers
     const { members, fetchers } = coalescingSet(peers?.peerId ?? 'self', holders, (h) =>
       peers === undefined || peers.health.progressing(h.peerId, this.digest, rangesBytes(h.ranges), this.o.ownerStallMs))
-    // Bytes a neighbour claimed at the same moment as we did: the owner of each piece keeps it.
+    // Bytes a neighbour holds by now, or claimed at the same moment as we did (the owner of each
+    // piece keeps it): our upstream requests stop short of them.
     const claims = [...this.claims]
-    for (const [i, end] of yieldContested(this.digest, claims, fetchers, members)) {
+    for (const [i, end] of yieldContested(this.digest, claims, holders, fetchers, members)) {
       const c = claims[i]!
       this.deps.logger.debug({ digest: this.digest, from: c.pos, end: c.end, now: end }, 'upstream request shortened: a neighbour fetches the rest')
       c.end = end

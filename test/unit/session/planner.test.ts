@@ -164,8 +164,8 @@ test('contested claims: two agents that both claimed a run keep only the pieces 
   const claimB: PlanClaim = { pos: P / 4, end: size, source: 'upstream' }
   const seenByA = holder('B', size, { fetching: true, ranges: [], claimed: [[claimB.pos, claimB.end]] })
   const seenByB = holder('A', size, { fetching: true, ranges: [], claimed: [[claimA.pos, claimA.end]] })
-  const cutA = yieldContested(D, [claimA], [seenByA], ms('A', 'B')).get(0)
-  const cutB = yieldContested(D, [claimB], [seenByB], ms('B', 'A')).get(0)
+  const cutA = yieldContested(D, [claimA], [seenByA], [seenByA], ms('A', 'B')).get(0)
+  const cutB = yieldContested(D, [claimB], [seenByB], [seenByB], ms('B', 'A')).get(0)
   const firstOf = (who: string): number => { let i = 0; while (owner(i) !== who) i++; return i }
   // Each stops at the first piece the other owns; exactly one of them keeps piece 0.
   assert.equal(cutA, Math.max(claimA.pos, firstOf('B') * P))
@@ -182,6 +182,16 @@ test('contested claims: nothing changes without an overlap, for peer transfers, 
     { pos: 6 * P, end: 8 * P, source: 'peer', peerId: 'C' },
     { pos: 6 * P, end: 8 * P, source: 'upstream', received: true }
   ]
-  assert.equal(yieldContested(D, claims, [b], members).size, 0)
-  assert.equal(yieldContested(D, [{ pos: 0, end: size, source: 'upstream' }], [b], [{ id: 'A' }]).size, 0, 'alone: nothing to yield to')
+  assert.equal(yieldContested(D, claims, [b], [b], members).size, 0)
+  assert.equal(yieldContested(D, [{ pos: 0, end: size, source: 'upstream' }], [b], [], [{ id: 'A' }]).size, 0, 'not a member: its claims are not ours to yield to')
+})
+
+test('contested claims: a request stops short of bytes a neighbour already holds', () => {
+  const size = 12 * P
+  const partial = holder('B', size, { ranges: [[5 * P, 6 * P]] })
+  const claims: PlanClaim[] = [{ pos: 2 * P + 10, end: size, source: 'upstream' }, { pos: 6 * P, end: 8 * P, source: 'upstream' }]
+  const cuts = yieldContested(D, claims, [partial], [], [{ id: 'A' }])
+  assert.equal(cuts.get(0), 5 * P, 'stops where B\'s bytes begin')
+  assert.equal(cuts.has(1), false, 'nothing held ahead of it')
+  assert.equal(yieldContested(D, [{ pos: 3 * P, end: size, source: 'upstream' }], [holder('C', size)], [], [{ id: 'A' }]).get(0), 3 * P, 'a complete holder: stop now, take it from C')
 })
