@@ -109,11 +109,11 @@ export const DEFAULTS = {
     dhtLookupTimeoutMs: SECOND,
     dhtDialTimeoutMs: SECOND,
     dhtMaxProviders: 16,
-    /** K of the office DHT: how many agents keep each provider record. */
-    dhtKBucketSize: 8,
+    /** K of the office DHT: how many agents keep each provider record (8 missed holders in a young 100-agent office). */
+    dhtKBucketSize: 20,
     /** Provider records live this long on the agents that keep them, and are republished before. */
-    dhtRecordTtlMs: 30 * MINUTE,
-    dhtReprovideMs: 10 * MINUTE
+    dhtRecordTtlMs: 60 * MINUTE,
+    dhtReprovideMs: 20 * MINUTE
   },
   /** Where `layerd setup` writes each client's configuration (the clients' own default paths). */
   setup: {

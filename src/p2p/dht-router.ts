@@ -12,6 +12,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { createHash } from 'node:crypto'
+import { setMaxListeners } from 'node:events'
 import { DEFAULTS } from '../config/defaults.js'
 import { errorMessage } from '../errors.js'
 import type { Logger } from '../log.js'
@@ -85,6 +86,8 @@ export class DhtRouter implements ContentRouter {
       maxProviders: init.maxProviders ?? d.dhtMaxProviders
     }
     this.tasks = new Tasks(components.logger)
+    // Every lookup in flight listens to it.
+    setMaxListeners(Infinity, this.stopController.signal)
   }
 
   private get dht (): KadDHT { return this.components.libp2p.services.dht }
@@ -123,9 +126,25 @@ export class DhtRouter implements ContentRouter {
 
   // ---------------------------------------------------------------- ContentRouter
 
+  /**
+   * Find the providers of `digest` and watch them. Resolves as soon as the first provider
+   * answers (its holding is then known), or when the query ends or times out with none: the
+   * rest of the query goes on in the background (bounded by the same timeout), and providers
+   * it finds later reach the session through onChange.
+   */
   async lookup (digest: string, opts: LookupOptions = {}): Promise<Holder[]> {
     if (!this.running) return this.holders(digest)
     const signal = AbortSignal.any([AbortSignal.timeout(this.opts.lookupTimeoutMs), this.stopController.signal, ...(opts.signal !== undefined ? [opts.signal] : [])])
+    let found!: () => void
+    const first = new Promise<void>(resolve => { found = resolve })
+    const query = this.query(digest, signal, opts.signal, found)
+    this.tasks.track(query)
+    await Promise.race([query, first])
+    if (opts.signal?.aborted === true) throw opts.signal.reason
+    return this.holders(digest)
+  }
+
+  private async query (digest: string, signal: AbortSignal, callerSignal: AbortSignal | undefined, found: () => void): Promise<void> {
     const asked: Array<Promise<unknown>> = []
     const seen = new Set<string>()
     const t0 = Date.now()
@@ -138,18 +157,17 @@ export class DhtRouter implements ContentRouter {
           const id = p.id.toString()
           if (id === this.self || seen.has(id) || seen.size >= this.opts.maxProviders || this.isUnreachable(id)) continue
           seen.add(id)
-          if (!this.components.holdings.watching(id, digest)) asked.push(this.watch(p, digest, opts.signal))
+          if (this.components.holdings.watching(id, digest)) { found(); continue }
+          asked.push(this.watch(p, digest, callerSignal).then(() => { if (this.table.get(digest)?.has(id) === true) found() }))
         }
         if (seen.size >= this.opts.maxProviders) break
       }
-    } catch (err) {
-      // A timed-out lookup still returns what it found.
-      if (opts.signal?.aborted === true) throw err
+    } catch {
+      // Timed out or aborted: what was found stands.
     }
-    const found = Date.now() - t0
+    const queryMs = Date.now() - t0
     await Promise.allSettled(asked)
-    this.components.logger.debug({ digest, providers: seen.size, lookupMs: found, totalMs: Date.now() - t0 }, 'dht lookup')
-    return this.holders(digest)
+    this.components.logger.debug({ digest, providers: seen.size, queryMs, totalMs: Date.now() - t0 }, 'dht lookup')
   }
 
   holders (digest: string): Holder[] {

@@ -1,0 +1,61 @@
+// Fig. 11: what idle agents cost. N agents on one bridge (namespaces), peers found with mDNS as
+// in an office, nothing to do: CPU (user + sys of every agent) and bytes sent on their
+// interfaces (from /proc/net/dev in each namespace), per second in total and per agent, for
+// several office sizes.
+import { ENV, wanted } from '../context.js';
+import { CpuMeter, memOf, f1, f2 } from '../lib.js';
+import { startBenchNet } from '../net.js';
+/** TX bytes of eth0 inside a host's namespace. */
+async function txBytes(bn, h) {
+    const r = await bn.net.run(h, 'cat', ['/proc/net/dev'], { timeoutMs: 5000 });
+    const line = r.stdout.split('\n').find(l => l.trim().startsWith('eth0:'));
+    if (line === undefined)
+        return NaN;
+    const f = line.split(':')[1].trim().split(/\s+/);
+    return Number(f[8]);
+}
+export async function idleAgents(b) {
+    if (!wanted('11'))
+        return;
+    const sizes = ENV.IDLE_SIZES;
+    const rows = [];
+    for (const n of sizes) {
+        const bn = await startBenchNet(b.registry, n + 1);
+        try {
+            const hosts = bn.hosts.slice(1, n + 1);
+            const agents = [];
+            // A few at a time: n agents starting at once would only measure the start.
+            for (let i = 0; i < hosts.length; i += 5) {
+                agents.push(...await Promise.all(hosts.slice(i, i + 5).map(async (h) => await bn.startAgent(h, { mdns: true }))));
+            }
+            const want = Math.min(n - 1, ENV.IDLE_MIN_PEERS);
+            await Promise.all(agents.map(async (a) => { await bn.waitPeers(a, want); }));
+            // Let the start settle (identify, DHT self-queries, first mDNS rounds).
+            await new Promise(resolve => setTimeout(resolve, ENV.IDLE_SETTLE_MS));
+            const tx0 = await Promise.all(hosts.map(async (h) => await txBytes(bn, h)));
+            const meter = new CpuMeter(agents.map(a => a.agent.pid));
+            const t0 = performance.now();
+            await new Promise(resolve => setTimeout(resolve, ENV.IDLE_MS));
+            const secs = (performance.now() - t0) / 1000;
+            const cpu = meter.stop();
+            const tx1 = await Promise.all(hosts.map(async (h) => await txBytes(bn, h)));
+            const tx = tx1.reduce((s, v, i) => s + v - tx0[i], 0);
+            const rss = Math.max(...agents.map(a => memOf(a.agent.pid).hwmMB));
+            const row = { n, cpuPct: 100 * cpu / secs, txKBs: tx / 1e3 / secs, rssMB: rss };
+            rows.push(row);
+            b.report.say(`  ${n} idle agents: CPU ${f2(row.cpuPct)}% of one core, sent ${f2(row.txKBs)} KB/s in total, peak RSS ${f1(rss)} MB`);
+            for (const a of agents)
+                await a.agent.stop();
+        }
+        finally {
+            await bn.destroy();
+        }
+    }
+    b.report.raw.idle = rows;
+    for (const r of rows) {
+        b.report.add({ fig: '11', what: `${r.n} idle agents (mDNS): traffic in total, per agent ${f2(r.txKBs / r.n)} KB/s`, value: r.txKBs, unit: 'KB/s', target: r.n === 20 ? '< 20' : undefined, ok: r.n === 20 ? r.txKBs < 20 : undefined });
+        b.report.add({ fig: '11', what: `${r.n} idle agents: CPU in total, per agent ${f2(r.cpuPct / r.n)} %`, value: r.cpuPct, unit: '%', target: r.n === 20 ? '< 10' : undefined, ok: r.n === 20 ? r.cpuPct < 10 : undefined });
+        b.report.add({ fig: '11', what: `${r.n} idle agents: peak RSS of the largest`, value: r.rssMB, unit: 'MB', target: '< 200', ok: r.rssMB < 200 });
+    }
+}
+//# sourceMappingURL=idle.js.map

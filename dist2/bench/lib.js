@@ -1,0 +1,123 @@
+// Small measuring tools for bench/run.ts: peak RSS of a process, curl as the HTTP client,
+// a hashing Node HTTP client, medians, formatting.
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { run } from '../test/helpers/proc.js';
+export const MiB = 1024 * 1024;
+export function median(xs) {
+    if (xs.length === 0)
+        return NaN;
+    const s = [...xs].sort((a, b) => a - b);
+    const m = s.length >> 1;
+    return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+/** VmHWM / VmRSS of a process in MB (10^6 bytes), or NaN when it is gone. */
+export function memOf(pid) {
+    try {
+        const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+        const kb = (k) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? NaN);
+        return { hwmMB: kb('VmHWM') * 1024 / 1e6, rssMB: kb('VmRSS') * 1024 / 1e6 };
+    }
+    catch {
+        return { hwmMB: NaN, rssMB: NaN };
+    }
+}
+/**
+ * Peak RSS of `pid` over a stretch of work: resets the kernel's high-water mark (clear_refs 5)
+ * at start and also samples VmRSS every 50 ms, in case the reset is not allowed.
+ */
+export class PeakRss {
+    pid;
+    max = 0;
+    timer;
+    resetOk;
+    constructor(pid) {
+        this.pid = pid;
+        let ok = true;
+        try {
+            writeFileSync(`/proc/${pid}/clear_refs`, '5');
+        }
+        catch {
+            ok = false;
+        }
+        this.resetOk = ok;
+        this.sample();
+        this.timer = setInterval(() => this.sample(), 50);
+    }
+    sample() {
+        const m = memOf(this.pid);
+        if (Number.isFinite(m.rssMB))
+            this.max = Math.max(this.max, m.rssMB);
+    }
+    /** Peak RSS in MB since construction. */
+    stop() {
+        clearInterval(this.timer);
+        this.sample();
+        const hwm = memOf(this.pid).hwmMB;
+        return this.resetOk && Number.isFinite(hwm) ? Math.max(hwm, this.max) : this.max;
+    }
+}
+/** GET with curl into /dev/null (optionally inside a network namespace); bounded. */
+export async function curlGet(url, opts = {}) {
+    const args = ['-s', '--noproxy', '*', '-o', '/dev/null', '-w', '%{http_code} %{size_download} %{time_total}', url];
+    const [cmd, full] = opts.netns === undefined ? ['curl', args] : ['ip', ['netns', 'exec', opts.netns, 'curl', ...args]];
+    const r = await run(cmd, full, { timeoutMs: opts.timeoutMs ?? 300_000 });
+    const [st, by, t] = r.stdout.trim().split(' ');
+    const res = { status: Number(st), bytes: Number(by), secs: Number(t) };
+    if (r.code !== 0 || res.status !== 200)
+        throw new Error(`curl ${url}: exit ${r.code}, status ${st}: ${r.stderr.slice(-500)}`);
+    return res;
+}
+/** sha256 of a GET body (read with a Node client, in this process). */
+export async function getSha256(url, timeoutMs = 300_000) {
+    const u = new URL(url);
+    const t0 = performance.now();
+    return await new Promise((resolve, reject) => {
+        const req = httpRequest({ host: u.hostname, port: u.port, path: u.pathname + u.search, agent: false, headers: { connection: 'close' } }, (res) => {
+            const h = createHash('sha256');
+            let bytes = 0;
+            res.on('data', (c) => { bytes += c.length; h.update(c); });
+            res.on('end', () => { clearTimeout(timer); resolve({ status: res.statusCode ?? 0, bytes, sha256: h.digest('hex'), ms: performance.now() - t0 }); });
+            res.on('error', reject);
+        });
+        const timer = setTimeout(() => req.destroy(new Error(`timeout ${url}`)), timeoutMs);
+        req.on('error', (e) => { clearTimeout(timer); reject(e); });
+        req.end();
+    });
+}
+export async function getJson(url) {
+    const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+    return await res.json();
+}
+export const mbps = (bytes, secs) => bytes / 1e6 / secs;
+export const f1 = (x) => Number.isFinite(x) ? x.toFixed(1) : '-';
+export const f2 = (x) => Number.isFinite(x) ? x.toFixed(2) : '-';
+const CLK_TCK = 100; // getconf CLK_TCK on Linux x86_64 and arm64
+/** CPU seconds (user + system, all threads) a process has used so far, or NaN when it is gone. */
+export function cpuSecs(pid) {
+    try {
+        const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        // Fields after the command name (which may contain spaces) start after the last ')'.
+        const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+        return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+    }
+    catch {
+        return NaN;
+    }
+}
+/** CPU seconds a set of processes use over a stretch of work. */
+export class CpuMeter {
+    pids;
+    start;
+    constructor(pids) {
+        this.pids = pids;
+        this.start = pids.map(cpuSecs);
+    }
+    stop() {
+        return this.pids.reduce((n, pid, i) => n + (cpuSecs(pid) - this.start[i]), 0);
+    }
+}
+/** CPU seconds per GB (10^9 bytes) moved. */
+export const perGB = (cpu, bytes) => cpu / (bytes / 1e9);
+//# sourceMappingURL=lib.js.map

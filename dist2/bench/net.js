@@ -1,0 +1,112 @@
+// An office in network namespaces made by the bench: h1 is the internet side (docker-registry on
+// the same storage as the root-namespace registry, plain HTTP on 10.77.0.1:5001, and the
+// counting proxy in front of it on 10.77.0.1:5000, its egress optionally shaped with tbf); the
+// other hosts run agents (registry API on 0.0.0.0:5000, p2p on their 10.77 address, mDNS off
+// unless asked) and their clients. Nothing leaves the namespaces this file creates.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startAgent } from '../test/helpers/agent.js';
+import { createNetwork } from '../test/helpers/netns.js';
+import { makeTempDir, removeTempDir, waitFor } from '../test/helpers/proc.js';
+import { skopeoCopy, writeRegistriesConf } from '../test/helpers/skopeo.js';
+import { agentEnv, configArgs, DIST, NODE, UP } from './context.js';
+import { curlGet } from './lib.js';
+export async function startBenchNet(registry, hosts) {
+    const net = await createNetwork({ hosts });
+    const dir = makeTempDir('bench-ns');
+    const agents = [];
+    let px;
+    const destroy = async () => {
+        for (const a of agents.splice(0))
+            await a.stop().catch(() => { });
+        px?.child.stdin?.end();
+        await net.destroy();
+        removeTempDir(dir);
+    };
+    try {
+        const h1 = net.hosts[0];
+        const cfg = join(dir, 'registry.yml');
+        writeFileSync(cfg, JSON.stringify({
+            version: 0.1,
+            log: { level: 'warn', accesslog: { disabled: true } },
+            storage: { filesystem: { rootdirectory: registry.dataDir }, maintenance: { uploadpurging: { enabled: false } } },
+            http: { addr: `${h1.ip}:5001`, secret: 'bench' }
+        }));
+        net.spawn(h1, 'docker-registry', ['serve', cfg], { name: 'registry@h1' });
+        const registryUrl = `http://${h1.ip}:5001`;
+        await waitFor(async () => {
+            const r = await net.run(h1, 'curl', ['-s', '--noproxy', '*', '-o', '/dev/null', '-w', '%{http_code}', `${registryUrl}/v2/`], { timeoutMs: 5000 });
+            return r.stdout.trim() === '200';
+        }, { timeoutMs: 15_000, what: 'registry in h1' });
+        px = net.spawn(h1, NODE, [join(DIST, 'proxy-main.js'), h1.ip, '5000', registryUrl], { name: 'proxy@h1', stdio: ['pipe', 'pipe', 'pipe'] });
+        await px.waitForLine(l => l.includes('"ready"'), 15_000);
+        const proxy = px;
+        let seq = 0;
+        const cmd = async (c) => {
+            const id = String(++seq);
+            proxy.child.stdin?.write(`${c} ${id}\n`);
+            return JSON.parse(await proxy.waitForLine(l => l.includes(`"id":"${id}"`), 10_000));
+        };
+        const registriesConf = (host) => writeRegistriesConf(join(dir, `registries-${host.index}.conf`), { prefix: UP, mirror: `127.0.0.1:5000` });
+        const bn = {
+            net,
+            hosts: net.hosts,
+            upstreamUrl: `http://${h1.ip}:5000`,
+            registryUrl,
+            dir,
+            stats: async () => await cmd('stats'),
+            reset: async () => { await cmd('reset'); },
+            shape: async (rate) => { await net.shape(h1, { rate }); },
+            startAgent: async (host, o = {}) => {
+                const agent = await startAgent({
+                    netns: host.ns,
+                    listenHost: '0.0.0.0',
+                    port: 5000,
+                    upstreams: { [UP]: bn.upstreamUrl },
+                    env: agentEnv,
+                    readyTimeoutMs: 30_000,
+                    mdns: o.mdns === true,
+                    extraArgs: [
+                        ...(o.configFile !== undefined ? ['--config', o.configFile] : configArgs),
+                        '--p2p-listen', `/ip4/${host.ip}/tcp/4050`,
+                        ...(o.peers ?? []).flatMap(p => ['--peer', p.p2p]),
+                        ...(o.extraArgs ?? [])
+                    ]
+                });
+                agents.push(agent);
+                const na = { agent, host, p2p: `/ip4/${host.ip}/tcp/4050` };
+                const stop = agent.stop;
+                agent.stop = async (opts) => { agents.splice(agents.indexOf(agent), 1); return await stop(opts); };
+                return na;
+            },
+            metrics: async (a) => {
+                const r = await net.run(a.host, 'curl', ['-s', '--noproxy', '*', 'http://127.0.0.1:5000/metrics'], { timeoutMs: 5000 });
+                const out = {};
+                for (const line of r.stdout.split('\n')) {
+                    const m = /^(layerd_[a-z_]+)(\{[^}]*\})?\s+(\S+)$/.exec(line);
+                    if (m !== null)
+                        out[`${m[1]}${m[2] ?? ''}`] = (out[`${m[1]}${m[2] ?? ''}`] ?? 0) + Number(m[3]);
+                }
+                return out;
+            },
+            waitPeers: async (a, n) => {
+                await waitFor(async () => ((await bn.metrics(a)).layerd_peers_connected ?? 0) >= n, { timeoutMs: 40_000, intervalMs: 100, what: `${a.host.ns} connected to ${n} peers` });
+            },
+            curl: async (host, url, timeoutMs) => await curlGet(url, { netns: host.ns, timeoutMs: timeoutMs ?? 600_000 }),
+            pull: async (host, ref, outDir) => {
+                const t0 = performance.now();
+                const r = await skopeoCopy(ref, outDir, { registriesConf: registriesConf(host), netns: host.ns, timeoutMs: 600_000 });
+                if (!r.ok)
+                    throw new Error(`skopeo in ${host.ns}: ${r.stderr.slice(-1000)}`);
+                return (performance.now() - t0) / 1000;
+            },
+            destroy
+        };
+        return bn;
+    }
+    catch (err) {
+        await destroy();
+        throw err;
+    }
+}
+//# sourceMappingURL=net.js.map

@@ -1,0 +1,150 @@
+// The main-thread side of the data client's worker (fetch-worker.ts): one worker for all peers,
+// started on first use and kept from holding the process open while it has nothing to do. A
+// fetch yields the bytes in pieces transferred from the worker (no copy) and grants credit as it
+// consumes them, so a slow consumer slows the peer down instead of filling memory.
+import { Worker } from 'node:worker_threads';
+import { AbortedError, PeerProtocolError } from '../../errors.js';
+import { PIECE_SIZE } from '../../util/pieces.js';
+import { BadPieceError, PeerRefusedError } from '../protocol.js';
+import { dataKey } from './keys.js';
+/** Pieces in flight from the worker per fetch. */
+const CREDITS = 2;
+export class Fetcher {
+    metrics;
+    init;
+    worker;
+    jobs = new Map();
+    nextId = 1;
+    constructor(metrics, init) {
+        this.metrics = metrics;
+        this.init = init;
+    }
+    get w() {
+        if (this.worker === undefined) {
+            const w = new Worker(new URL('./fetch-worker.js', import.meta.url));
+            w.on('message', (m) => { this.onMessage(m); });
+            w.on('error', (err) => { this.failAll(err); });
+            w.on('exit', () => { this.worker = undefined; this.failAll(new PeerProtocolError('data fetch worker exited')); });
+            this.worker = w;
+            this.updateRef();
+        }
+        return this.worker;
+    }
+    /** The worker keeps the process alive only while a fetch runs. */
+    updateRef() {
+        if (this.jobs.size > 0)
+            this.worker?.ref();
+        else
+            this.worker?.unref();
+    }
+    onMessage(m) {
+        const j = this.jobs.get(m.id);
+        if (j === undefined)
+            return;
+        if (m.type === 'chunk')
+            j.chunks.push({ offset: m.offset, data: new Uint8Array(m.data) });
+        else if (m.type === 'end')
+            j.done = true;
+        else {
+            j.done = true;
+            j.error = m.kind === 'refused' ? new PeerRefusedError(m.code ?? 'UNKNOWN', m.message)
+                : m.kind === 'bad-piece' ? new BadPieceError(m.piece ?? -1, m.message)
+                    : m.kind === 'aborted' ? new AbortedError('aborted')
+                        : new PeerProtocolError(`data plane: ${m.message}`, { cause: m.kind === 'connect' ? { code: m.code ?? 'ECONNREFUSED' } : undefined });
+        }
+        const w = j.wake;
+        j.wake = undefined;
+        w?.();
+    }
+    failAll(err) {
+        for (const j of this.jobs.values()) {
+            j.done = true;
+            j.error ??= err;
+            const w = j.wake;
+            j.wake = undefined;
+            w?.();
+        }
+    }
+    send(m) { this.w.postMessage(m); }
+    /**
+     * Bytes [start, end) of `digest` from `peerId` at `endpoint`. With `check`, whole pieces are
+     * fetched and verified in the worker; a bad one throws BadPieceError and nothing of it is yielded.
+     */
+    async *fetch(peerId, endpoint, digest, start, end, signal, check) {
+        if (end === start)
+            return;
+        if (signal?.aborted === true)
+            throw new AbortedError('aborted before the request');
+        const id = this.nextId++;
+        const j = { chunks: [], done: false };
+        this.jobs.set(id, j);
+        const firstPiece = Math.floor(start / PIECE_SIZE);
+        const lastPiece = Math.floor((end - 1) / PIECE_SIZE);
+        const onAbort = () => { this.send({ type: 'cancel', id }); j.done = true; j.error = new AbortedError('aborted'); const w = j.wake; j.wake = undefined; w?.(); };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        let finished = false;
+        try {
+            this.send({
+                type: 'fetch',
+                id,
+                peerId,
+                host: endpoint.host,
+                port: endpoint.port,
+                psk: dataKey(this.init.secret, this.init.self, peerId),
+                identity: this.init.self,
+                digest,
+                start,
+                end,
+                pieceSize: PIECE_SIZE,
+                size: check?.size ?? end,
+                ...(check !== undefined ? { firstPiece, hashes: check.hashes.slice(firstPiece, lastPiece + 1) } : {}),
+                credits: CREDITS,
+                timeoutMs: this.init.timeoutMs,
+                connectionsPerPeer: this.init.connectionsPerPeer
+            });
+            this.updateRef();
+            const counter = this.metrics.peerBytesIn.labels({ peer: peerId });
+            let pos = start;
+            for (;;) {
+                const c = j.chunks.shift();
+                if (c !== undefined) {
+                    if (c.offset !== pos || c.offset + c.data.length > end)
+                        throw new PeerProtocolError('data fetch worker sent bytes out of order');
+                    pos += c.data.length;
+                    counter.inc(c.data.length);
+                    this.send({ type: 'credit', id, n: 1 });
+                    yield Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength);
+                    continue;
+                }
+                if (j.error !== undefined) {
+                    if (j.error instanceof PeerRefusedError)
+                        this.metrics.peerFailures.inc({ peer: peerId, reason: `refused-${j.error.peerCode.toLowerCase()}` });
+                    throw j.error;
+                }
+                if (j.done) {
+                    if (pos !== end)
+                        throw new PeerProtocolError(`short read from ${peerId}: ${pos - start} of ${end - start} bytes`);
+                    finished = true;
+                    return;
+                }
+                await new Promise(resolve => { j.wake = resolve; });
+            }
+        }
+        finally {
+            signal?.removeEventListener('abort', onAbort);
+            if (!finished && !j.done)
+                this.send({ type: 'cancel', id });
+            this.jobs.delete(id);
+            this.updateRef();
+        }
+    }
+    /** A peer left: close its connections. */
+    forget(peerId) { this.worker?.postMessage({ type: 'forget', peerId }); }
+    async close() {
+        const w = this.worker;
+        this.worker = undefined;
+        this.failAll(new AbortedError('data plane stopping'));
+        await w?.terminate();
+    }
+}
+//# sourceMappingURL=fetcher.js.map

@@ -1,0 +1,350 @@
+// Content routing across the whole office on @libp2p/kad-dht (our own protocol prefix, every
+// agent a server, LAN addresses kept). Each agent publishes a provider record for every blob it
+// holds or fetches (complete or partial); a lookup finds the providers of a digest on any
+// subnet, dials them (bounded) and watches them about that one blob (holdings.ts): their byte
+// ranges and claims arrive only while someone here wants the blob, and only from agents that
+// have it. A provider that is dead costs one bounded dial, then the next source.
+import { peerIdFromString } from '@libp2p/peer-id';
+import { CID } from 'multiformats/cid';
+import * as Digest from 'multiformats/hashes/digest';
+import { createHash } from 'node:crypto';
+import { DEFAULTS } from '../config/defaults.js';
+import { errorMessage } from '../errors.js';
+import { holderOf } from '../routing/router.js';
+import { Tasks } from '../util/tasks.js';
+const RAW = 0x55;
+/** Provides that reached nobody are tried again this long after a peer connects (batching a burst of connections). */
+const PROVIDE_RETRY_MS = 2000;
+const SHA2_256 = 0x12;
+/**
+ * A provider that could not be dialled is not dialled again for this long (unless it connects
+ * first): its records outlive it, and every lookup would otherwise pay the dial timeout again.
+ */
+const UNREACHABLE_MS = 60_000;
+/** The DHT key of a blob: a CIDv1 (raw) whose multihash is the blob's own sha256. */
+export function blobKey(digest) {
+    return CID.createV1(RAW, Digest.create(SHA2_256, Buffer.from(digest.slice('sha256:'.length), 'hex')));
+}
+/** The DHT key under which agents that resolved a tag provide it (offline tag resolution). */
+export function tagKey(registry, repository, tag) {
+    return CID.createV1(RAW, Digest.create(SHA2_256, createHash('sha256').update(`layerd-tag\n${registry}/${repository}:${tag}`).digest()));
+}
+export class DhtRouter {
+    components;
+    /** What we advertise, by digest (the holdings protocol answers from it). */
+    mine = new Map();
+    /** What peers told us over watches: digest → peer → holding. */
+    table = new Map();
+    /** Digests whose provide reached the DHT; the others are tried again when peers connect. */
+    provided = new Set();
+    providing = new Set();
+    /** Providers whose dial failed: peer → until (ms). */
+    unreachable = new Map();
+    retryTimer;
+    listeners = new Set();
+    tasks;
+    stopController = new AbortController();
+    opts;
+    unsubscribe;
+    running = false;
+    constructor(components, init = {}) {
+        this.components = components;
+        const d = DEFAULTS.p2p;
+        this.opts = {
+            lookupTimeoutMs: init.lookupTimeoutMs ?? d.dhtLookupTimeoutMs,
+            dialTimeoutMs: init.dialTimeoutMs ?? d.dhtDialTimeoutMs,
+            maxProviders: init.maxProviders ?? d.dhtMaxProviders
+        };
+        this.tasks = new Tasks(components.logger);
+    }
+    get dht() { return this.components.libp2p.services.dht; }
+    /** Agents in the DHT's routing table. */
+    knownPeers() { return this.dht.routingTable?.size ?? 0; }
+    async start() {
+        // Every agent answers DHT queries: an office has no clients-only peers.
+        await this.dht.setMode('server');
+        this.running = true;
+        const offHealth = this.components.health.onChange(ev => {
+            for (const [digest, m] of this.table)
+                if (m.has(ev.peerId))
+                    this.fire(digest);
+        });
+        // A provide made while nobody was connected reached no one: try again once peers come.
+        const offConnect = this.components.connections.onConnect((peer) => {
+            this.unreachable.delete(peer);
+            if (this.retryTimer !== undefined || this.mine.size === this.provided.size)
+                return;
+            this.retryTimer = setTimeout(() => {
+                this.retryTimer = undefined;
+                for (const d of this.mine.keys())
+                    if (!this.provided.has(d))
+                        this.provide(d);
+            }, PROVIDE_RETRY_MS);
+            this.retryTimer.unref();
+        });
+        this.unsubscribe = () => { offHealth(); offConnect(); };
+        for (const d of this.mine.keys())
+            this.provide(d);
+    }
+    async stop() {
+        this.running = false;
+        this.unsubscribe?.();
+        if (this.retryTimer !== undefined)
+            clearTimeout(this.retryTimer);
+        this.stopController.abort();
+        await this.tasks.settle();
+    }
+    // ---------------------------------------------------------------- ContentRouter
+    /**
+     * Find the providers of `digest` and watch them. Resolves as soon as the first provider
+     * answers (its holding is then known), or when the query ends or times out with none: the
+     * rest of the query goes on in the background (bounded by the same timeout), and providers
+     * it finds later reach the session through onChange.
+     */
+    async lookup(digest, opts = {}) {
+        if (!this.running)
+            return this.holders(digest);
+        const signal = AbortSignal.any([AbortSignal.timeout(this.opts.lookupTimeoutMs), this.stopController.signal, ...(opts.signal !== undefined ? [opts.signal] : [])]);
+        let found;
+        const first = new Promise(resolve => { found = resolve; });
+        const query = this.query(digest, signal, opts.signal, found);
+        this.tasks.track(query);
+        await Promise.race([query, first]);
+        if (opts.signal?.aborted === true)
+            throw opts.signal.reason;
+        return this.holders(digest);
+    }
+    async query(digest, signal, callerSignal, found) {
+        const asked = [];
+        const seen = new Set();
+        const t0 = Date.now();
+        try {
+            for await (const ev of this.dht.findProviders(blobKey(digest), { signal })) {
+                // A peer that did not answer the query and that we hold no connection to is gone.
+                if (ev.name === 'QUERY_ERROR' && this.components.connections.connectionTo(ev.from.toString()) === undefined)
+                    this.forgetPeer(ev.from.toString());
+                if (ev.name !== 'PROVIDER')
+                    continue;
+                for (const p of ev.providers) {
+                    const id = p.id.toString();
+                    if (id === this.self || seen.has(id) || seen.size >= this.opts.maxProviders || this.isUnreachable(id))
+                        continue;
+                    seen.add(id);
+                    if (this.components.holdings.watching(id, digest)) {
+                        found();
+                        continue;
+                    }
+                    asked.push(this.watch(p, digest, callerSignal).then(() => { if (this.table.get(digest)?.has(id) === true)
+                        found(); }));
+                }
+                if (seen.size >= this.opts.maxProviders)
+                    break;
+            }
+        }
+        catch {
+            // Timed out or aborted: what was found stands.
+        }
+        const queryMs = Date.now() - t0;
+        await Promise.allSettled(asked);
+        this.components.logger.debug({ digest, providers: seen.size, queryMs, totalMs: Date.now() - t0 }, 'dht lookup');
+    }
+    holders(digest) {
+        const out = [];
+        for (const [peer, h] of this.table.get(digest) ?? []) {
+            if (this.components.health.isBanned(peer) || this.components.connections.connectionTo(peer) === undefined)
+                continue;
+            out.push(holderOf(peer, h));
+        }
+        return out;
+    }
+    advertise(holding) {
+        const d = holding.digest;
+        this.mine.set(d, holding);
+        this.components.holdings.changed(d);
+        if (this.running && !this.provided.has(d) && !this.providing.has(d))
+            this.provide(d);
+    }
+    withdraw(digest) {
+        if (!this.mine.delete(digest))
+            return;
+        this.components.holdings.changed(digest);
+        this.provided.delete(digest);
+        if (this.running)
+            void this.dht.cancelReprovide(blobKey(digest)).catch(() => { });
+    }
+    onChange(listener) {
+        this.listeners.add(listener);
+        return () => { this.listeners.delete(listener); };
+    }
+    /** Nobody here needs holders of `digest` any more: stop watching its providers. */
+    done(digest) {
+        this.components.holdings.close(digest);
+    }
+    // ---------------------------------------------------------------- other keys (tags)
+    /** Publish a provider record for any key (e.g. a tag this agent resolved). */
+    provideKey(key) {
+        if (!this.running)
+            return;
+        this.tasks.track((async () => {
+            try {
+                for await (const ev of this.dht.provide(key, { signal: this.stopController.signal }))
+                    void ev;
+            }
+            catch { }
+        })());
+    }
+    /** Providers of a key, dialled (bounded): their peer ids. */
+    async providersOf(key, timeoutMs) {
+        if (!this.running)
+            return [];
+        const signal = AbortSignal.any([AbortSignal.timeout(timeoutMs), this.stopController.signal]);
+        const out = [];
+        const dials = [];
+        try {
+            for await (const ev of this.dht.findProviders(key, { signal })) {
+                if (ev.name !== 'PROVIDER')
+                    continue;
+                for (const p of ev.providers) {
+                    const id = p.id.toString();
+                    if (id === this.self || out.includes(id) || out.length >= this.opts.maxProviders || this.isUnreachable(id))
+                        continue;
+                    out.push(id);
+                    if (this.components.connections.connectionTo(id) === undefined) {
+                        this.components.connections.noteFoundBy(id, 'dht');
+                        dials.push(this.components.libp2p.dial(p.multiaddrs.length > 0 ? p.multiaddrs : p.id, { signal }).catch(() => { this.markUnreachable(id); }));
+                    }
+                }
+            }
+        }
+        catch { }
+        await Promise.allSettled(dials);
+        return out.filter(id => this.components.connections.connectionTo(id) !== undefined);
+    }
+    /** Our provider record of `digest` reached the DHT. */
+    hasProvided(digest) { return this.provided.has(digest); }
+    /** Who the DHT names as providers of `digest` (records only: nobody is dialled). For diagnostics and tests. */
+    async providerRecords(digest, timeoutMs) {
+        if (!this.running)
+            return [];
+        const out = new Set();
+        try {
+            for await (const ev of this.dht.findProviders(blobKey(digest), { signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), this.stopController.signal]) })) {
+                if (ev.name === 'PROVIDER')
+                    for (const p of ev.providers)
+                        out.add(p.id.toString());
+            }
+        }
+        catch { }
+        return [...out];
+    }
+    // ---------------------------------------------------------------- holdings callbacks
+    theirs(peer, digest, holding) {
+        let m = this.table.get(digest);
+        if (holding === null || (!holding.complete && !holding.fetching && holding.ranges.length === 0)) {
+            if (m?.delete(peer) === true) {
+                if (m.size === 0)
+                    this.table.delete(digest);
+                this.fire(digest);
+            }
+            return;
+        }
+        if (m === undefined) {
+            m = new Map();
+            this.table.set(digest, m);
+        }
+        m.set(peer, holding);
+        this.fire(digest);
+    }
+    ended(peer, digest) {
+        // Another watch with the same peer about the same blob may still run (one each way).
+        if (this.components.holdings.watching(peer, digest))
+            return;
+        this.theirs(peer, digest, null);
+    }
+    // ---------------------------------------------------------------- internals
+    get self() { return this.components.libp2p.peerId.toString(); }
+    /** Dial a provider (bounded) and watch it about `digest`; a dead one is skipped. */
+    async watch(p, digest, signal) {
+        const id = p.id.toString();
+        if (this.components.health.isBanned(id))
+            return;
+        const bound = AbortSignal.any([AbortSignal.timeout(this.opts.dialTimeoutMs), this.stopController.signal, ...(signal !== undefined ? [signal] : [])]);
+        try {
+            this.components.connections.noteFoundBy(id, 'dht');
+            let conn = this.components.connections.connectionTo(id);
+            if (conn === undefined) {
+                try {
+                    conn = await this.components.libp2p.dial(p.multiaddrs.length > 0 ? p.multiaddrs : p.id, { signal: bound });
+                }
+                catch (err) {
+                    if (signal?.aborted !== true)
+                        this.markUnreachable(id);
+                    throw err;
+                }
+            }
+            await this.components.holdings.watch(id, conn, digest, bound);
+        }
+        catch (err) {
+            this.components.logger.debug({ peer: id, digest, err: errorMessage(err) }, 'provider did not answer; skipped');
+        }
+    }
+    isUnreachable(peer) {
+        const until = this.unreachable.get(peer);
+        if (until === undefined)
+            return false;
+        if (Date.now() < until)
+            return true;
+        this.unreachable.delete(peer);
+        return false;
+    }
+    markUnreachable(peer) {
+        // Bounded: a map of at most the providers we ever tried in a minute.
+        this.unreachable.set(peer, Date.now() + UNREACHABLE_MS);
+        this.forgetPeer(peer);
+    }
+    /**
+     * Out of the DHT's routing table: every query would wait for it to time out. kad-dht adds it
+     * back when it connects again.
+     */
+    forgetPeer(peer) {
+        const table = this.dht.routingTable;
+        if (typeof table?.remove !== 'function')
+            return;
+        try {
+            void table.remove(peerIdFromString(peer)).catch(() => { });
+        }
+        catch { /* not a peer id */ }
+    }
+    /** Publish our provider record of `digest` (kad-dht reprovides it before it expires). */
+    provide(digest) {
+        this.providing.add(digest);
+        this.tasks.track((async () => {
+            let reached = false;
+            try {
+                for await (const ev of this.dht.provide(blobKey(digest), { signal: this.stopController.signal })) {
+                    if (ev.name === 'PEER_RESPONSE')
+                        reached = true;
+                }
+            }
+            catch (err) {
+                this.components.logger.debug({ digest, err: errorMessage(err) }, 'provide failed (tried again when peers connect)');
+            }
+            finally {
+                this.providing.delete(digest);
+                if (reached && this.mine.has(digest))
+                    this.provided.add(digest);
+            }
+        })());
+    }
+    fire(digest) {
+        for (const fn of this.listeners) {
+            try {
+                fn(digest);
+            }
+            catch (err) {
+                this.components.logger.warn({ err: errorMessage(err) }, 'onChange listener threw');
+            }
+        }
+    }
+}
+//# sourceMappingURL=dht-router.js.map

@@ -1,0 +1,59 @@
+// Inventory frames under a byte budget: the snapshot (`inventory`, last frame `done: true`),
+// `update` and `remove` frames, each body at most `budget` bytes so no peer rejects a frame.
+import { encodeJsonFrame } from '../frames.js';
+/** JSON for one entry, trimmed to fit `budget` bytes by dropping the smallest ranges (under-claiming is safe). */
+export function entryJson(e, budget) {
+    const claimed = e.claimed !== undefined && e.claimed.length > 0 ? e.claimed : undefined;
+    let json = JSON.stringify({ digest: e.digest, size: e.size, complete: e.complete, ranges: e.ranges, fetching: e.fetching, claimed });
+    if (json.length <= budget)
+        return json;
+    if (e.complete)
+        return undefined;
+    // Keep the largest ranges that fit (each range costs at most ~36 bytes of JSON).
+    const keep = Math.max(0, Math.floor((budget - 200) / 36));
+    const ranges = [...e.ranges].sort((a, b) => (b[1] - b[0]) - (a[1] - a[0])).slice(0, keep).sort((a, b) => a[0] - b[0]);
+    json = JSON.stringify({ digest: e.digest, size: e.size, complete: false, ranges, fetching: e.fetching, claimed: claimed?.slice(0, 16) });
+    return json.length <= budget ? json : undefined;
+}
+/**
+ * Encode entries (or digests for `remove`) into frames whose bodies stay within `budget` bytes.
+ * `kind` 'inventory' marks the last frame `done: true` (an empty snapshot is one frame).
+ */
+export function encodeEntryFrames(kind, entries, budget) {
+    const head = kind === 'inventory' ? '{"type":"inventory","done":false,"entries":[' : '{"type":"update","entries":[';
+    const items = [];
+    for (const e of entries) {
+        const j = entryJson(e, budget - head.length - 40);
+        if (j !== undefined)
+            items.push(j);
+    }
+    return pack(items, head, budget, kind === 'inventory');
+}
+export function encodeRemoveFrames(digests, budget) {
+    const items = [...digests].map(d => JSON.stringify(d));
+    if (items.length === 0)
+        return [];
+    return pack(items, '{"type":"remove","digests":[', budget, false);
+}
+function pack(items, head, budget, snapshot) {
+    const frames = [];
+    let cur = [];
+    let len = head.length + 2;
+    for (const it of items) {
+        if (cur.length > 0 && len + it.length + 1 > budget) {
+            frames.push(head + cur.join(',') + ']}');
+            cur = [];
+            len = head.length + 2;
+        }
+        cur.push(it);
+        len += it.length + 1;
+    }
+    if (cur.length > 0 || (snapshot && frames.length === 0))
+        frames.push(head + cur.join(',') + ']}');
+    if (snapshot) {
+        const last = frames.length - 1;
+        frames[last] = frames[last].replace('"done":false', '"done":true');
+    }
+    return frames.map(f => encodeJsonFrame(f, budget + 64));
+}
+//# sourceMappingURL=encode.js.map

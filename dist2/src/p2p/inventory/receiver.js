@@ -1,0 +1,104 @@
+// The inbound inventory stream of one peer: a snapshot (frames until `done: true`), then
+// updates and removes. Everything is validated before it reaches the table; garbage ends the
+// stream and counts a failure. A newer stream from the same peer supersedes an older one, and
+// when the current stream ends the peer's holdings are dropped (its next stream re-sends them).
+import { AbortedError } from '../../errors.js';
+import { FrameError, StreamReader, parseFrameObject } from '../frames.js';
+import { MAX_RANGES_PER_ENTRY, asError } from '../protocol.js';
+import { expectArray, expectBool, expectDigest, expectEntry } from '../validate.js';
+export class InventoryReceiver {
+    deps;
+    /** peer → sequence number of its current stream */
+    current = new Map();
+    seq = 0;
+    constructor(deps) {
+        this.deps = deps;
+    }
+    /** The peer left: whatever stream of it still ends must not drop holdings of a later one. */
+    forget(peer) {
+        this.current.delete(peer);
+    }
+    async handle(stream, conn) {
+        const { table, changed, maxInventoryEntries: max } = this.deps;
+        const peer = conn.remotePeer.toString();
+        this.deps.connected(peer, conn);
+        const seq = ++this.seq;
+        this.current.set(peer, seq);
+        const isCurrent = () => this.current.get(peer) === seq;
+        const reader = new StreamReader(stream, { highWater: 2 * this.deps.maxFrameBytes, signal: this.deps.signal });
+        const tooMany = () => new FrameError(`more than ${max} inventory entries`, 'frame-malformed');
+        let snapshot = new Map();
+        let count = 0;
+        try {
+            while (true) {
+                const body = await reader.readFrame(this.deps.maxFrameBytes);
+                if (body === null)
+                    break;
+                const msg = parseFrameObject(body);
+                if (!isCurrent())
+                    continue; // superseded by a newer stream from the same peer
+                switch (msg.type) {
+                    case 'inventory': {
+                        if (snapshot === undefined)
+                            throw new FrameError('inventory frame after the snapshot was done', 'frame-malformed');
+                        const done = expectBool(msg.done, 'done');
+                        for (const raw of expectArray(msg.entries, 'entries', max)) {
+                            const e = expectEntry(raw, MAX_RANGES_PER_ENTRY);
+                            snapshot.set(e.digest, e);
+                        }
+                        if (snapshot.size > max)
+                            throw tooMany();
+                        if (done) {
+                            changed(table.replacePeer(peer, snapshot));
+                            count = snapshot.size;
+                            this.deps.logger.debug({ peer, entries: count }, 'peer inventory received');
+                            snapshot = undefined;
+                        }
+                        break;
+                    }
+                    case 'update': {
+                        if (snapshot !== undefined)
+                            throw new FrameError('update frame before the snapshot was done', 'frame-malformed');
+                        const entries = expectArray(msg.entries, 'entries', max).map(raw => expectEntry(raw, MAX_RANGES_PER_ENTRY));
+                        const digests = [];
+                        for (const e of entries) {
+                            if (table.get(peer, e.digest) === undefined) {
+                                if (count >= max)
+                                    throw tooMany();
+                                count++;
+                            }
+                            table.set(peer, e);
+                            digests.push(e.digest);
+                        }
+                        changed(digests);
+                        break;
+                    }
+                    case 'remove': {
+                        if (snapshot !== undefined)
+                            throw new FrameError('remove frame before the snapshot was done', 'frame-malformed');
+                        const digests = expectArray(msg.digests, 'digests', max).map(d => expectDigest(d)).filter(d => table.remove(peer, d));
+                        count -= digests.length;
+                        changed(digests);
+                        break;
+                    }
+                    default:
+                        throw new FrameError(`unknown inventory frame type ${JSON.stringify(msg.type)}`, 'frame-malformed');
+                }
+            }
+        }
+        catch (err) {
+            if (!(err instanceof AbortedError)) {
+                this.deps.failure(peer, err);
+                stream.abort(asError(err));
+            }
+        }
+        finally {
+            reader.detach();
+            if (isCurrent()) {
+                this.current.delete(peer);
+                changed(table.dropPeer(peer));
+            }
+        }
+    }
+}
+//# sourceMappingURL=receiver.js.map

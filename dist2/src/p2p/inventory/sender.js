@@ -1,0 +1,128 @@
+// Our side of one peer's inventory stream: a snapshot of what we advertise, then coalesced
+// changes. Re-opened with backoff while the peer stays connected; a new connection to the peer
+// restarts it at once when the old one died.
+import { AbortedError, PeerRangeError, errorMessage } from '../../errors.js';
+import { sleep } from '../../util/sleep.js';
+import { sendCapped } from '../frames.js';
+import { INVENTORY_PROTOCOL } from '../protocol.js';
+import { encodeEntryFrames, encodeRemoveFrames } from './encode.js';
+/** Keep at most this much of inventory queued in the stream (inventory yields to range bytes). */
+const WRITE_CAP = 256 * 1024;
+export class InventorySender {
+    deps;
+    pending = new Map();
+    stream;
+    conn;
+    closed = false;
+    wake;
+    kicked = false;
+    constructor(deps) {
+        this.deps = deps;
+    }
+    enqueue(change) {
+        const digest = change.type === 'remove' ? change.digest : change.entry.digest;
+        this.pending.delete(digest); // keep insertion order = change order
+        this.pending.set(digest, change);
+        this.notify();
+    }
+    /** A new connection to the peer appeared: if ours is gone, start over on the new one now. */
+    connectionOpened() {
+        if (this.conn !== undefined && this.conn.status !== 'open') {
+            this.kicked = true;
+            this.stream?.abort(new AbortedError('connection replaced'));
+            this.notify();
+        }
+    }
+    stop() {
+        this.closed = true;
+        if (this.stream !== undefined) {
+            const s = this.stream;
+            void s.close({ signal: AbortSignal.timeout(1000) }).catch(() => { s.abort(new AbortedError('stopping')); });
+        }
+        this.notify();
+    }
+    notify() {
+        const w = this.wake;
+        this.wake = undefined;
+        w?.();
+    }
+    live() {
+        return !this.closed && this.deps.live();
+    }
+    async run() {
+        let backoff = this.deps.retryMinMs;
+        while (this.live()) {
+            try {
+                await this.session();
+                backoff = this.deps.retryMinMs;
+            }
+            catch (err) {
+                if (!this.live())
+                    break;
+                this.deps.logger.debug({ peer: this.deps.peer, err: errorMessage(err) }, 'inventory stream failed');
+            }
+            if (!this.live())
+                break;
+            if (this.kicked) {
+                this.kicked = false;
+                continue;
+            }
+            try {
+                await sleep(backoff, this.deps.signal);
+            }
+            catch {
+                break;
+            }
+            backoff = Math.min(backoff * 2, this.deps.retryMaxMs);
+        }
+    }
+    async session() {
+        const { budget, signal } = this.deps;
+        const conn = this.deps.connection();
+        if (conn === undefined)
+            throw new PeerRangeError('not connected');
+        this.conn = conn;
+        const stream = await conn.newStream(INVENTORY_PROTOCOL, { signal: AbortSignal.any([signal, AbortSignal.timeout(this.deps.requestTimeoutMs)]) });
+        this.stream = stream;
+        const onClose = () => { this.notify(); };
+        stream.addEventListener('close', onClose);
+        try {
+            this.pending.clear(); // the snapshot covers everything up to now
+            const opts = { cap: WRITE_CAP, signal };
+            for (const f of encodeEntryFrames('inventory', this.deps.snapshot(), budget))
+                await sendCapped(stream, f, opts);
+            while (this.live() && stream.writeStatus === 'writable') {
+                if (this.pending.size === 0) {
+                    await new Promise(resolve => { this.wake = resolve; });
+                    continue;
+                }
+                const updates = [];
+                const removes = [];
+                for (const c of this.pending.values()) {
+                    if (c.type === 'remove')
+                        removes.push(c.digest);
+                    else
+                        updates.push(c.entry);
+                }
+                this.pending.clear();
+                for (const f of encodeRemoveFrames(removes, budget))
+                    await sendCapped(stream, f, opts);
+                if (updates.length > 0)
+                    for (const f of encodeEntryFrames('update', updates, budget))
+                        await sendCapped(stream, f, opts);
+            }
+        }
+        finally {
+            stream.removeEventListener('close', onClose);
+            if (this.stream === stream)
+                this.stream = undefined;
+            if (stream.status === 'open' && this.closed) {
+                await stream.close({ signal: AbortSignal.timeout(1000) }).catch(() => { stream.abort(new AbortedError('stopping')); });
+            }
+            else if (stream.status === 'open') {
+                stream.abort(new AbortedError('inventory session ended'));
+            }
+        }
+    }
+}
+//# sourceMappingURL=sender.js.map

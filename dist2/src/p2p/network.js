@@ -1,0 +1,281 @@
+// The peer network facade: composes the p2p services (node, connections, dialer, mesh router,
+// uploads, range and pieces) and implements PeerNetwork (src/p2p/types.ts). It also feeds the
+// router from LocalBlobs, so callers never advertise by hand. Wire format: docs/PROTOCOL.md.
+import '../polyfill.js';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { DEFAULTS } from '../config/defaults.js';
+import { ConfigError, PeerRangeError } from '../errors.js';
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht';
+import { ping } from '@libp2p/ping';
+import { connections } from './connections.js';
+import { DataPlane } from './data/index.js';
+import { DhtRouter } from './dht-router.js';
+import { HoldingsService } from './holdings.js';
+import { OfficeRouter } from './office-router.js';
+import { BackoffService } from './backoff.js';
+import { TagsService } from './tags.js';
+import { tagKey } from './dht-router.js';
+import { dialer } from './dialer.js';
+import { loadOrCreatePeerKey } from './identity.js';
+import { meshRouter } from './mesh-router.js';
+import { createNode } from './node.js';
+import { PeerHealth } from './peer-health.js';
+import { piecesProtocol } from './pieces.js';
+import { DHT_PROTOCOL } from './protocol.js';
+import { rangeProtocol } from './range.js';
+import { uploads } from './uploads.js';
+import { verifiedRange } from './verify.js';
+export function createPeerNetwork(init) {
+    return new Network(validate(init));
+}
+function validate(init) {
+    const check = (key, allowZero = false) => {
+        const v = init[key] ?? DEFAULTS.p2p[key];
+        if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (!allowZero && v === 0))
+            throw new ConfigError(`${key} must be a ${allowZero ? 'non-negative' : 'positive'} number`);
+    };
+    for (const key of ['mdnsIntervalMs', 'maxUploadsPerPeer', 'maxUploadsTotal', 'maxFrameBytes', 'requestTimeoutMs', 'redialMinMs', 'redialMaxMs', 'maxInventoryEntries'])
+        check(key);
+    check('uploadBytesPerSecond', true);
+    check('inventoryThrottleMs', true);
+    if ((init.maxFrameBytes ?? DEFAULTS.p2p.maxFrameBytes) < 1024)
+        throw new ConfigError('maxFrameBytes must be at least 1024');
+    return init;
+}
+/**
+ * What the services share, in the way of js-libp2p's components: each service reads the fields
+ * it declares. `libp2p` exists from start() on (the node is built there), so services only touch
+ * it in start() and later.
+ */
+class Components {
+    logger;
+    metrics;
+    health;
+    local;
+    node;
+    connections;
+    uploads;
+    router;
+    constructor(logger, metrics, health, local) {
+        this.logger = logger;
+        this.metrics = metrics;
+        this.health = health;
+        this.local = local;
+    }
+    get libp2p() {
+        if (this.node === undefined)
+            throw new PeerRangeError('p2p is not running');
+        return this.node;
+    }
+}
+class Network {
+    init;
+    peerId;
+    health;
+    router;
+    mesh;
+    dht;
+    transfers;
+    privateKey;
+    components;
+    connections;
+    dialer;
+    data;
+    tags;
+    backoff;
+    /** In start order; stopped in reverse. */
+    services;
+    log;
+    started = false;
+    stopped = false;
+    unfollow;
+    constructor(init) {
+        this.init = init;
+        this.log = init.logger.child({ component: 'p2p' });
+        this.health = new PeerHealth({ logger: this.log });
+        const c = this.components = new Components(this.log, init.metrics, this.health, init.local);
+        this.connections = c.connections = connections(c);
+        c.uploads = uploads(c, init);
+        const useDht = init.dht ?? DEFAULTS.p2p.dht;
+        this.mesh = c.router = meshRouter(c, { ...init, maxMeshPeers: useDht ? (init.maxMeshPeers ?? DEFAULTS.p2p.maxMeshPeers) : Infinity });
+        let holdings;
+        if (useDht) {
+            const dhtRef = {};
+            holdings = new HoldingsService(c, {
+                mine: (d) => dhtRef.router?.mine.get(d),
+                theirs: (peer, d, h) => { dhtRef.router?.theirs(peer, d, h); },
+                ended: (peer, d) => { dhtRef.router?.ended(peer, d); },
+                throttleMs: init.inventoryThrottleMs ?? DEFAULTS.p2p.inventoryThrottleMs,
+                timeoutMs: init.dialTimeoutMs ?? DEFAULTS.p2p.dhtDialTimeoutMs
+            });
+            this.dht = dhtRef.router = new DhtRouter({ get libp2p() { return c.libp2p; }, connections: this.connections, health: this.health, holdings, logger: this.log }, init);
+            this.router = new OfficeRouter(this.mesh, this.dht, (init.peers ?? []).length > 0);
+        }
+        else {
+            this.router = this.mesh;
+        }
+        const range = rangeProtocol(c, init);
+        const pieces = piecesProtocol(c, init);
+        this.dialer = dialer(c, { ...init, dialTimeoutMs: init.requestTimeoutMs });
+        // Last: a configuration error (a bad static peer) must not leave a new identity behind.
+        this.privateKey = loadOrCreatePeerKey(init.dataDir, this.log);
+        this.peerId = peerIdFromPrivateKey(this.privateKey).toString();
+        const libp2pRange = (peerId, digest, start, end, signal) => range.fetchRange(peerId, digest, start, end, signal);
+        // Bulk bytes over the data plane (TLS 1.3 PSK, src/p2p/data/); the range protocol stays as
+        // its fallback for peers without one.
+        this.data = init.dataPlane === false
+            ? undefined
+            : new DataPlane(c, { ...init, self: this.peerId, listen: init.listen ?? [...DEFAULTS.p2p.listen] }, libp2pRange);
+        this.tags = new TagsService(c, { ...init, known: async (q) => await (init.localTags?.(q) ?? Promise.resolve(undefined)) });
+        this.backoff = new BackoffService(c, {
+            ...init,
+            heard: (registry, until, from) => {
+                if (init.heardBackoff?.(registry, until) !== true)
+                    return;
+                this.log.info({ registry, from, seconds: Math.ceil((until - Date.now()) / 1000) }, 'a neighbour was rate-limited: passing it on');
+                void this.backoff.tell(this.connections.peers().filter(p => p !== from), { registry, until }, DEFAULTS.p2p.requestTimeoutMs);
+            }
+        });
+        this.services = [this.connections, c.uploads, this.mesh, range, pieces, this.tags, this.backoff, ...(this.data !== undefined ? [this.data] : []), ...(holdings !== undefined && this.dht !== undefined ? [holdings, this.dht] : []), this.dialer];
+        const data = this.data;
+        this.transfers = {
+            fetchRange: data !== undefined
+                ? (peerId, digest, start, end, signal, check) => data.fetchRange(peerId, digest, start, end, signal, check)
+                : (peerId, digest, start, end, signal, check) => check === undefined
+                    ? libp2pRange(peerId, digest, start, end, signal)
+                    : verifiedRange((s, e) => libp2pRange(peerId, digest, s, e, signal), start, end, check),
+            fetchPieceHashes: async (peerId, digest, signal) => await pieces.fetchPieceHashes(peerId, digest, signal)
+        };
+    }
+    get libp2p() { return this.components.node; }
+    get dataPort() { return this.data?.port; }
+    // ---------------------------------------------------------------- the office while upstream is away
+    /** The newest digest the office knows for a tag: connected agents and the tag's DHT providers. */
+    async resolveTag(q, timeoutMs = 2 * (this.init.lookupTimeoutMs ?? DEFAULTS.p2p.dhtLookupTimeoutMs)) {
+        const peers = new Set(this.connections.peers());
+        for (const p of await this.dht?.providersOf(tagKey(q.registry, q.repository, q.tag), timeoutMs / 2) ?? [])
+            peers.add(p);
+        return await this.tags.resolve([...peers].filter(p => !this.health.isBanned(p)), q, timeoutMs / 2);
+    }
+    /** We resolved a tag upstream (and hold its manifest): agents on other subnets can find it. */
+    tagResolved(q) {
+        this.dht?.provideKey(tagKey(q.registry, q.repository, q.tag));
+    }
+    /** A registry rate-limited us until `until`: tell every connected agent (one hop). */
+    tellBackoff(registry, until) {
+        void this.backoff.tell(this.connections.peers(), { registry, until }, DEFAULTS.p2p.requestTimeoutMs);
+    }
+    multiaddrs() {
+        return this.components.node?.getMultiaddrs().map(a => a.toString()) ?? [];
+    }
+    neighbours() { return this.connections.peers().length; }
+    peers() {
+        return this.connections.peers().map(peer => {
+            const info = { peerId: peer, addresses: this.connections.addresses(peer), foundBy: this.connections.foundBy(peer), mesh: this.mesh.meshPeers().includes(peer), ...this.mesh.stats(peer) };
+            const until = this.health.bannedUntil(peer);
+            if (until !== undefined)
+                info.bannedUntil = until;
+            return info;
+        });
+    }
+    async start() {
+        if (this.started || this.stopped)
+            throw new Error('PeerNetwork.start() called twice');
+        this.started = true;
+        try {
+            // Before the node: the first peer then gets our whole inventory in its snapshot.
+            this.unfollow = await followLocal(this.init.local, this.router);
+            const { init } = this;
+            const services = { ...(this.dht !== undefined ? dhtServices(init) : {}), ...init.services };
+            const node = await createNode({ privateKey: this.privateKey, listen: init.listen, secret: init.secret, mdns: init.mdns, mdnsIntervalMs: init.mdnsIntervalMs, serviceTag: init.serviceTag, services, peerDiscovery: init.peerDiscovery, logger: this.log, onMdnsPeer: (p) => { this.dialer.mdnsPeers.add(p); this.connections.noteFoundBy(p, 'mdns'); } });
+            this.components.node = node;
+            // Handlers and listeners are in place before the first connection.
+            for (const s of this.services)
+                await s.start();
+            await node.start();
+            this.dialer.afterStart();
+            this.log.info({ peerId: this.peerId, addresses: this.multiaddrs(), dataPort: this.data?.port, mdns: init.mdns ?? DEFAULTS.p2p.mdns, staticPeers: this.dialer.peers.length }, 'p2p started');
+        }
+        catch (err) {
+            await this.stop().catch(() => { });
+            throw err;
+        }
+    }
+    async stop() {
+        if (this.stopped)
+            return;
+        this.stopped = true;
+        this.unfollow?.();
+        // Each stop() aborts its work at once and resolves when its tasks have unwound; the node's
+        // stop ends the streams those tasks may still wait on, so it runs in between.
+        const stopping = [...this.services].reverse().map(async (s) => { await s.stop(); });
+        this.health.stop();
+        try {
+            await this.components.node?.stop();
+        }
+        finally {
+            await Promise.allSettled(stopping);
+            this.log.info('p2p stopped');
+        }
+    }
+}
+/**
+ * Advertise what `local` holds and follow its changes; returns the unsubscribe function.
+ * Changes that arrive while the snapshot is read are applied after it, in order.
+ */
+async function followLocal(local, router) {
+    const apply = (c) => {
+        if (c.type === 'remove')
+            router.withdraw(c.digest);
+        else
+            router.advertise(c.entry);
+    };
+    let early = [];
+    const off = local.onChange(c => { if (early !== undefined)
+        early.push(c);
+    else
+        apply(c); });
+    try {
+        for (const e of await local.inventory())
+            router.advertise(e);
+    }
+    catch (err) {
+        off();
+        throw err;
+    }
+    for (const c of early)
+        apply(c);
+    early = undefined;
+    return off;
+}
+/** Peers a DHT query asks at once. */
+const DHT_ALPHA = 3;
+/** The least time a DHT query gives a peer to answer (adaptive above it, up to dhtDialTimeout). */
+const DHT_QUERY_MIN_TIMEOUT_MS = 300;
+/** The office DHT: our own protocol, every agent a server, every address kept (it is a LAN). */
+function dhtServices(init) {
+    const d = DEFAULTS.p2p;
+    const ttl = init.dhtRecordTtlMs ?? d.dhtRecordTtlMs;
+    const every = init.dhtReprovideMs ?? d.dhtReprovideMs;
+    return {
+        ping: ping(),
+        dht: kadDHT({
+            protocol: DHT_PROTOCOL,
+            clientMode: false,
+            peerInfoMapper: passthroughMapper,
+            kBucketSize: init.dhtKBucketSize ?? d.dhtKBucketSize,
+            // Classic Kademlia fan-out (kad-dht's defaults are for the public IPFS network: 10 paths of
+            // 10 in parallel). Office agents are authenticated by the secret: one path is enough, and a
+            // query then touches a handful of agents instead of most of the office.
+            alpha: DHT_ALPHA,
+            disjointPaths: 1,
+            // A query waits for its slowest peer: on a LAN a live agent answers in milliseconds, so
+            // one that does not within a fraction of a second is gone (its records outlive it).
+            networkDialTimeout: { minTimeout: DHT_QUERY_MIN_TIMEOUT_MS, maxTimeout: init.dialTimeoutMs ?? d.dhtDialTimeoutMs },
+            providers: { provideValidity: Math.ceil(ttl / 1000), cleanupInterval: Math.ceil(every / 1000) },
+            // Republish a record when it would expire within the period: about every `every`.
+            reprovide: { validity: ttl, threshold: ttl - every, interval: Math.max(1000, Math.floor(every / 2)) }
+        })
+    };
+}
+//# sourceMappingURL=network.js.map

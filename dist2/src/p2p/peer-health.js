@@ -1,0 +1,128 @@
+// Everything layerd remembers about how a peer behaved, in one place: banned (sent bad bytes:
+// neither asked nor served for a long while), busy (its upload slots were full a moment ago),
+// failed (a transfer of one blob broke: skip it for that blob for a moment) and stalled (a peer
+// fetching a blob whose holdings stopped growing loses its share of the upstream work).
+export class PeerHealth {
+    init;
+    bans = new Map();
+    busyUntil = new Map();
+    /** `${peer}\n${digest}` → until */
+    failedUntil = new Map();
+    /** `${peer}\n${digest}` → when its advertised bytes last grew */
+    growth = new Map();
+    timers = new Map();
+    listeners = new Set();
+    now;
+    constructor(init = {}) {
+        this.init = init;
+        this.now = init.now ?? Date.now;
+    }
+    /** Stop using and serving a peer for `ms` (it sent bad bytes). Bans only ever get longer. */
+    ban(peerId, ms, reason) {
+        const before = this.bans.get(peerId) ?? 0;
+        const until = Math.max(before, this.now() + Math.max(0, ms));
+        this.bans.set(peerId, until);
+        this.init.logger?.warn({ peer: peerId, ms, reason }, 'peer banned');
+        this.emit({ type: 'banned', peerId });
+        // One expiry timer per peer, so a ban period ends with exactly one 'unbanned'.
+        if (until === before && this.timers.has(peerId))
+            return;
+        clearTimeout(this.timers.get(peerId));
+        const timer = setTimeout(() => {
+            this.timers.delete(peerId);
+            if (!this.isBanned(peerId)) {
+                this.init.logger?.info({ peer: peerId }, 'peer ban expired');
+                this.emit({ type: 'unbanned', peerId });
+            }
+        }, Math.max(0, until - this.now()) + 5);
+        timer.unref();
+        this.timers.set(peerId, timer);
+    }
+    isBanned(peerId) {
+        const until = this.bans.get(peerId);
+        if (until === undefined)
+            return false;
+        if (this.now() >= until) {
+            this.bans.delete(peerId);
+            return false;
+        }
+        return true;
+    }
+    bannedUntil(peerId) {
+        return this.isBanned(peerId) ? this.bans.get(peerId) : undefined;
+    }
+    /** The peer answered BUSY: do not ask it for bytes for `ms` (it stays a holder and a member). */
+    busy(peerId, ms) { this.busyUntil.set(peerId, this.now() + ms); }
+    isBusy(peerId) {
+        const until = this.busyUntil.get(peerId);
+        if (until === undefined)
+            return false;
+        if (this.now() >= until) {
+            this.busyUntil.delete(peerId);
+            return false;
+        }
+        return true;
+    }
+    /**
+     * A transfer of `digest` from the peer failed (garbage, stall, hang-up): for `ms`, what it
+     * advertises of that blob cannot be counted on, so its bytes and its share go to other sources.
+     */
+    failed(peerId, digest, ms) { this.failedUntil.set(key(peerId, digest), this.now() + ms); }
+    hasFailed(peerId, digest) {
+        const k = key(peerId, digest);
+        const until = this.failedUntil.get(k);
+        if (until === undefined)
+            return false;
+        if (this.now() >= until) {
+            this.failedUntil.delete(k);
+            return false;
+        }
+        return true;
+    }
+    /**
+     * Owner stall rule: record how many bytes of `digest` the peer advertises and say whether they
+     * grew within the last `stallMs` (a first sighting counts as growth).
+     */
+    progressing(peerId, digest, bytes, stallMs) {
+        const k = key(peerId, digest);
+        const now = this.now();
+        const g = this.growth.get(k);
+        if (g === undefined || g.bytes !== bytes) {
+            this.growth.set(k, { bytes, at: now });
+            return true;
+        }
+        return now - g.at <= stallMs;
+    }
+    /** Drop per-blob state (its session ended). */
+    forget(digest) {
+        const suffix = '\n' + digest;
+        for (const k of this.failedUntil.keys())
+            if (k.endsWith(suffix))
+                this.failedUntil.delete(k);
+        for (const k of this.growth.keys())
+            if (k.endsWith(suffix))
+                this.growth.delete(k);
+    }
+    onChange(listener) {
+        this.listeners.add(listener);
+        return () => { this.listeners.delete(listener); };
+    }
+    stop() {
+        for (const t of this.timers.values())
+            clearTimeout(t);
+        this.timers.clear();
+        this.listeners.clear();
+    }
+    emit(ev) {
+        for (const fn of this.listeners) {
+            try {
+                fn(ev);
+            }
+            catch (err) {
+                this.init.logger?.warn({ err: String(err) }, 'peer health listener threw');
+            }
+        }
+    }
+}
+function key(peerId, digest) { return `${peerId}\n${digest}`; }
+//# sourceMappingURL=peer-health.js.map

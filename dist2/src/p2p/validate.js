@@ -1,0 +1,80 @@
+// Strict validation of everything a peer sends. Anything that fails throws FrameError
+// ('frame-malformed'); callers close the stream and count a peer failure.
+import { isSha256Digest } from '../oci/reference.js';
+import { FrameError } from './frames.js';
+export function isSize(value) {
+    return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+function bad(message) {
+    throw new FrameError(message, 'frame-malformed');
+}
+export function expectDigest(value, what = 'digest') {
+    if (!isSha256Digest(value))
+        bad(`${what} is not sha256:<64 lowercase hex>`);
+    return value;
+}
+export function expectSize(value, what) {
+    if (!isSize(value))
+        bad(`${what} is not a non-negative safe integer`);
+    return value;
+}
+export function expectBool(value, what) {
+    if (typeof value !== 'boolean')
+        bad(`${what} is not a boolean`);
+    return value;
+}
+/**
+ * Ranges must be [start, end) pairs of safe integers with start < end <= size, sorted and
+ * non-overlapping. Adjacent ranges are accepted and merged.
+ */
+export function expectRanges(value, size, maxRanges) {
+    if (!Array.isArray(value))
+        bad('ranges is not an array');
+    if (value.length > maxRanges)
+        bad(`more than ${maxRanges} ranges`);
+    const out = [];
+    let prevEnd = -1;
+    for (const r of value) {
+        if (!Array.isArray(r) || r.length !== 2)
+            bad('a range is not a [start, end] pair');
+        const [start, end] = r;
+        if (!isSize(start) || !isSize(end))
+            bad('range bounds are not non-negative safe integers');
+        if (start >= end)
+            bad('empty or inverted range');
+        if (end > size)
+            bad('range ends past the blob size');
+        if (start < prevEnd)
+            bad('ranges are unsorted or overlapping');
+        const last = out[out.length - 1];
+        if (last !== undefined && last[1] === start)
+            last[1] = end;
+        else
+            out.push([start, end]);
+        prevEnd = end;
+    }
+    return out;
+}
+export function expectEntry(value, maxRanges) {
+    if (value === null || typeof value !== 'object' || Array.isArray(value))
+        bad('entry is not an object');
+    const v = value;
+    const digest = expectDigest(v.digest);
+    const size = expectSize(v.size, 'size');
+    const complete = expectBool(v.complete, 'complete');
+    const fetching = expectBool(v.fetching, 'fetching');
+    const ranges = expectRanges(v.ranges, size, maxRanges);
+    if (complete && size > 0 && (ranges.length !== 1 || ranges[0][0] !== 0 || ranges[0][1] !== size)) {
+        bad('a complete entry must hold [[0, size]]');
+    }
+    const claimed = v.claimed === undefined ? [] : expectRanges(v.claimed, size, maxRanges);
+    return { digest, size, complete, ranges, fetching, claimed };
+}
+export function expectArray(value, what, max) {
+    if (!Array.isArray(value))
+        bad(`${what} is not an array`);
+    if (value.length > max)
+        bad(`${what} has more than ${max} items`);
+    return value;
+}
+//# sourceMappingURL=validate.js.map

@@ -1,0 +1,120 @@
+// GET and HEAD of /v2/<name>/blobs/<digest>: from the store when complete, else through the
+// blob's fetch session (peers first, then upstream), with Range support.
+import { SOURCES, apportion } from '../session/sources.js';
+import { API_HEADER, drainOrClose } from './http.js';
+import { parseRange } from './range.js';
+export async function serveBlob(d, ctx, digest, req, res, head) {
+    // One lookup: the entry (if the store knows the digest) answers size and state, and the
+    // reference keeps its file open while we serve from it.
+    const e = await d.store.acquire(digest);
+    try {
+        await serve(d, ctx, digest, e, req, res, head);
+    }
+    finally {
+        if (e !== undefined)
+            d.store.release(e);
+    }
+}
+async function serve(d, ctx, digest, e, req, res, head) {
+    const { sessions, upstream, metrics } = d;
+    let size = e?.size;
+    if (head) {
+        size ??= (await upstream.statBlob(ctx.registry, ctx.repository, digest)).size;
+        const range = parseRange(req.headers.range, size);
+        blobHeaders(res, digest, size, range);
+        res.end();
+        return;
+    }
+    const abort = new AbortController();
+    res.on('close', () => abort.abort());
+    if (e?.complete === true) {
+        // Cache hit: straight from the file, through reads shared with the blob's other readers.
+        const range = parseRange(req.headers.range, e.size);
+        const [start, end] = range ?? [0, e.size];
+        blobHeaders(res, digest, e.size, range);
+        e.touch();
+        const sent = await send(res, batches(e.readShared(start, end)), abort.signal);
+        metrics.bytesServed.inc({ kind: 'blob' }, sent);
+        metrics.bytesBySource.inc({ source: 'local' }, sent);
+        metrics.bytesServedBySource.inc({ source: 'local' }, sent);
+        return;
+    }
+    if (size === undefined)
+        size = (await sessions.session(digest, ctx, abort.signal)).size;
+    const range = parseRange(req.headers.range, size);
+    const [start, end] = range ?? [0, size];
+    const read = await sessions.read(digest, ctx, start, end, abort.signal);
+    blobHeaders(res, digest, size, range);
+    let sent = 0;
+    let uncounted = 0;
+    // By source in the proportions the session received them, a MiB at a time (the status page
+    // shows a long transfer as it goes).
+    const count = () => {
+        const parts = apportion(read.session.received, uncounted);
+        for (const s of SOURCES)
+            if (parts[s] > 0)
+                metrics.bytesServedBySource.inc({ source: s }, parts[s]);
+        uncounted = 0;
+    };
+    try {
+        await send(res, read.body, abort.signal, (n) => {
+            sent += n;
+            uncounted += n;
+            if (uncounted >= COUNT_EVERY)
+                count();
+        });
+    }
+    finally {
+        metrics.bytesServed.inc({ kind: 'blob' }, sent);
+        count();
+    }
+}
+const COUNT_EVERY = 1024 * 1024;
+/**
+ * Write every batch of chunks to the response — corked, so a batch goes out in one writev —
+ * following its back-pressure; returns the bytes sent.
+ */
+async function send(res, body, signal, onBytes) {
+    let sent = 0;
+    for await (const chunks of body) {
+        let room = true;
+        res.cork();
+        for (const chunk of chunks) {
+            sent += chunk.length;
+            onBytes?.(chunk.length);
+            room = res.write(chunk);
+        }
+        res.uncork();
+        if (!room) {
+            await drainOrClose(res);
+            if (signal.aborted)
+                break;
+        }
+    }
+    res.end();
+    return sent;
+}
+async function* batches(src) {
+    for await (const b of src)
+        yield [b];
+}
+function blobHeaders(res, digest, size, range) {
+    const headers = {
+        ...API_HEADER,
+        'Content-Type': 'application/octet-stream',
+        'Docker-Content-Digest': digest,
+        ETag: `"${digest}"`,
+        'Accept-Ranges': 'bytes',
+        'Cache-Control': 'max-age=31536000'
+    };
+    if (range !== undefined) {
+        headers['Content-Range'] = `bytes ${range[0]}-${range[1] - 1}/${size}`;
+        headers['Content-Length'] = range[1] - range[0];
+        res.writeHead(206, headers);
+    }
+    else {
+        headers['Content-Length'] = size;
+        res.writeHead(200, headers);
+    }
+}
+//# sourceMappingURL=blobs.js.map

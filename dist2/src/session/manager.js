@@ -1,0 +1,250 @@
+import { DEFAULTS } from '../config/defaults.js';
+import { AbortedError, DigestMismatchError, StoreFullError } from '../errors.js';
+import { FetchSession } from './session.js';
+import { SHARE_ALL } from './sharing.js';
+/** Size hints kept (a few hundred bytes each). */
+const SIZE_HINTS = 10_000;
+/**
+ * Owns the fetch sessions: at most one per digest, created on first demand and shared by every
+ * later reader. A blob the store has never seen is opened with an upstream GET from byte 0,
+ * whose response tells the size and becomes the session's first transfer (no extra HEAD).
+ */
+export class SessionManager {
+    init;
+    sessions = new Map();
+    opening = new Map();
+    noPeers = new Map();
+    sizes = new Map();
+    listeners = new Set();
+    stopped = false;
+    unsubscribe;
+    constructor(init) {
+        this.init = init;
+        // A neighbour's holdings changed: the session for that digest may have new sources.
+        this.unsubscribe = init.peers?.router.onChange((digest) => {
+            const s = this.sessions.get(digest);
+            if (s !== undefined && !s.isDone)
+                s.plan();
+        });
+    }
+    get segmentBytes() { return this.init.session?.segmentBytes ?? DEFAULTS.fetch.segmentBytes; }
+    get leadBytes() { return this.init.leadBytes ?? DEFAULTS.fetch.leadBytes; }
+    get smallBlobBytes() { return this.init.smallBlobBytes ?? DEFAULTS.fetch.smallBlobBytes; }
+    /**
+     * Sizes of blobs named by manifests this agent served (layers and configs): a client asks for
+     * them next, and a known size lets a cold blob be announced to the office before upstream
+     * answered. Bounded; the oldest go first.
+     */
+    hintSizes(descriptors) {
+        for (const d of descriptors) {
+            this.sizes.delete(d.digest);
+            this.sizes.set(d.digest, d.size);
+        }
+        while (this.sizes.size > SIZE_HINTS)
+            this.sizes.delete(this.sizes.keys().next().value);
+    }
+    /** Subscribe to sessions starting and ending (the inventory's `fetching` flag). */
+    onFetchingChange(fn) {
+        this.listeners.add(fn);
+        return () => this.listeners.delete(fn);
+    }
+    usePeers(digest, registry) {
+        const peers = this.init.peers;
+        if (peers === undefined)
+            return undefined;
+        if (!(this.init.sharing ?? SHARE_ALL).registry(registry))
+            return undefined;
+        const until = this.noPeers.get(digest);
+        if (until !== undefined) {
+            if (until > Date.now())
+                return undefined;
+            this.noPeers.delete(digest);
+        }
+        return peers;
+    }
+    /** Ranges the session of `digest` is fetching from upstream right now. */
+    claimed(digest) {
+        const s = this.sessions.get(digest);
+        return s === undefined || s.isDone ? [] : s.upstreamClaims();
+    }
+    /** Digests with a running session (for the inventory's `fetching` flag). */
+    isFetching(digest) {
+        const s = this.sessions.get(digest);
+        return s !== undefined && !s.isDone;
+    }
+    active() { return [...this.sessions.values()]; }
+    async session(digest, ctx, signal) {
+        if (this.stopped)
+            throw new AbortedError('agent is stopping');
+        const s = this.sessions.get(digest);
+        if (s !== undefined && !s.isDone)
+            return s;
+        let p = this.opening.get(digest);
+        if (p === undefined) {
+            p = this.create(digest, ctx, signal).finally(() => this.opening.delete(digest));
+            this.opening.set(digest, p);
+        }
+        return await p;
+    }
+    async create(digest, ctx, signal) {
+        const { store, upstream } = this.init;
+        const peers = this.usePeers(digest, ctx.registry);
+        // A blob of a registry we hold credentials for is taken from neighbours only after those
+        // credentials authorised it for this repository: a HEAD upstream here, or, on the cold paths
+        // below, the first upstream GET. A 401/403/404 reaches the client and no peer byte is taken.
+        const credentialed = upstream.isCredentialed(ctx.registry);
+        const authorise = async () => {
+            if (!credentialed)
+                return undefined;
+            return (await upstream.statBlob(ctx.registry, ctx.repository, digest, signal)).size;
+        };
+        let entry = await store.acquire(digest);
+        if (entry !== undefined) {
+            if (!entry.complete && peers !== undefined) {
+                try {
+                    await authorise();
+                }
+                catch (err) {
+                    store.release(entry);
+                    throw err;
+                }
+            }
+            const s = this.attach(entry, peers);
+            if (!entry.complete) {
+                // Bytes on disk from before a restart are hashed from the start; fetching resumes at the
+                // first missing byte.
+                entry.startHashing();
+                s.ensureBackground(ctx);
+            }
+            return s;
+        }
+        const origin = { registry: ctx.registry, repository: ctx.repository };
+        // A neighbour holds or fetches it: its size is all we need; we join at once (the planner
+        // divides what is left with the neighbours that fetch it).
+        const holders = peers === undefined ? [] : await peers.router.lookup(digest, { signal });
+        if (holders.length > 0) {
+            const size = (await authorise()) ?? holders[0].size;
+            entry = await store.acquire(digest, { size, origin, credentialed });
+            const s = this.attach(entry, peers);
+            s.ensureBackground(ctx);
+            return s;
+        }
+        const neighbours = peers !== undefined && peers.neighbours() > 0;
+        const known = this.sizes.get(digest);
+        if (neighbours && known !== undefined && !credentialed) {
+            // Cold, neighbours around, size known from the manifest: announce it now and lead.
+            entry = await store.acquire(digest, { size: known, origin, credentialed });
+            const s = this.attach(entry, peers);
+            if (!entry.complete)
+                s.lead(ctx, known <= this.smallBlobBytes ? known : this.leadBytes);
+            return s;
+        }
+        // Otherwise the first upstream response gives the size and becomes the first transfer: a
+        // closed segment when alone, the lead with neighbours around. Its abort is not tied to the
+        // client: the download outlives a client that goes away.
+        const first = neighbours ? this.leadBytes : this.segmentBytes;
+        const abort = new AbortController();
+        const onAbort = () => abort.abort();
+        signal?.addEventListener('abort', onAbort, { once: true });
+        let res;
+        try {
+            res = await upstream.fetchBlob(ctx.registry, ctx.repository, digest, { start: 0, end: first, signal: abort.signal });
+        }
+        finally {
+            signal?.removeEventListener('abort', onAbort);
+        }
+        entry = await store.acquire(digest, { size: res.size, origin, credentialed });
+        const s = this.attach(entry, peers);
+        if (entry.size !== res.size || entry.complete)
+            abort.abort();
+        else
+            s.adoptUpstream(ctx, 0, first, res.body, abort, neighbours);
+        s.ensureBackground(ctx);
+        return s;
+    }
+    attach(entry, peers) {
+        const s = new FetchSession({
+            entry,
+            upstream: this.init.upstream,
+            peers,
+            metrics: this.init.metrics,
+            logger: this.init.logger,
+            init: this.init.session ?? {},
+            onClaimsChange: () => { for (const fn of this.listeners)
+                fn(entry.digest, true); },
+            onDone: (done) => {
+                if (this.sessions.get(entry.digest) === done)
+                    this.sessions.delete(entry.digest);
+                if (done.error instanceof DigestMismatchError && done.peerBytes > 0) {
+                    // Some bytes came from peers and the blob failed: we cannot tell who lied without piece
+                    // hashes, so the next attempt uses upstream only.
+                    this.noPeers.set(entry.digest, Date.now() + (this.init.peerQuarantineMs ?? DEFAULTS.fetch.peerQuarantineMs));
+                    this.init.logger.warn({ digest: entry.digest }, 'blob with bytes from peers failed verification: next fetch from upstream only');
+                }
+                if (done.error instanceof StoreFullError && !entry.complete) {
+                    // It does not fit: keeping the partial bytes would only keep the disk full for others.
+                    entry.dropWhenIdle = 'disk-full';
+                    this.init.logger.error({ digest: entry.digest, size: entry.size }, 'disk full: partial blob dropped; free space or lower store.maxBytes');
+                }
+                this.init.store.release(entry);
+                peers?.router.done?.(entry.digest);
+                for (const fn of this.listeners)
+                    fn(entry.digest, false);
+            }
+        });
+        this.sessions.set(entry.digest, s);
+        if (entry.complete)
+            s.finish();
+        else
+            for (const fn of this.listeners)
+                fn(entry.digest, true);
+        return s;
+    }
+    /**
+     * Bytes [start, end) of a blob that is not complete on disk (end undefined = to the end).
+     * Holds its own reference on the entry so the file stays open while the client reads.
+     */
+    async read(digest, ctx, start, end, signal) {
+        const s = await this.session(digest, ctx, signal);
+        const entry = await this.init.store.acquire(digest);
+        if (entry === undefined)
+            throw new AbortedError('blob vanished while opening');
+        entry.touch(); // GC order and the partial-blob TTL count from the last reader
+        const stop = Math.min(end ?? s.size, s.size);
+        const store = this.init.store;
+        async function* body() {
+            try {
+                yield* s.stream(ctx, start, stop, signal);
+            }
+            finally {
+                store.release(entry);
+            }
+        }
+        return { size: s.size, body: body(), session: s };
+    }
+    /**
+     * A small blob (a manifest by digest) from the office, if a neighbour holds it: its bytes,
+     * verified, or undefined when no neighbour has it (the caller asks upstream then).
+     */
+    async fromOffice(digest, ctx, maxBytes, signal) {
+        const peers = this.usePeers(digest, ctx.registry);
+        if (peers === undefined)
+            return undefined;
+        const holders = (await peers.router.lookup(digest, { signal })).filter(h => h.size <= maxBytes);
+        if (!holders.some(h => h.complete))
+            return undefined;
+        const r = await this.read(digest, ctx, 0, undefined, signal);
+        const parts = [];
+        for await (const chunks of r.body)
+            parts.push(...chunks);
+        return Buffer.concat(parts);
+    }
+    async stop() {
+        this.stopped = true;
+        this.unsubscribe?.();
+        for (const s of this.sessions.values())
+            s.finish(new AbortedError('agent is stopping'));
+        this.sessions.clear();
+    }
+}
+//# sourceMappingURL=manager.js.map

@@ -1,0 +1,107 @@
+// Worker thread that computes the sha256 of blobs from their files, in order, as the main
+// thread reports how far the contiguous prefix on disk reaches — and, in the same pass, the
+// sha256 of every piece, which peers ask for. Hashing is the costliest CPU step of a download;
+// here it runs beside the network and disk work instead of between them.
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { parentPort } from 'node:worker_threads';
+const jobs = new Map();
+const runnable = new Set();
+const buf = Buffer.allocUnsafe(4 * 1024 * 1024);
+// Bytes hashed per job per turn, so one big blob does not starve the others.
+const SLICE = 64 * 1024 * 1024;
+let scheduled = false;
+function post(m) { parentPort.postMessage(m); }
+function close(id) {
+    const j = jobs.get(id);
+    if (j?.fd !== undefined) {
+        try {
+            closeSync(j.fd);
+        }
+        catch { }
+    }
+    jobs.delete(id);
+    runnable.delete(id);
+}
+function step(id, j) {
+    j.fd ??= openSync(j.path, 'r');
+    let budget = SLICE;
+    while (j.pos < j.avail && budget > 0) {
+        // Reads stop at piece boundaries, so each read belongs to one piece.
+        const toPiece = j.pieceSize !== undefined ? j.pieceSize - (j.pos % j.pieceSize) : Infinity;
+        const n = readSync(j.fd, buf, 0, Math.min(buf.length, j.avail - j.pos, toPiece), j.pos);
+        if (n === 0)
+            throw new Error(`unexpected end of file at ${j.pos}`);
+        const bytes = buf.subarray(0, n);
+        j.hash.update(bytes);
+        if (j.pieceSize !== undefined) {
+            j.piece ??= createHash('sha256');
+            j.piece.update(bytes);
+            if ((j.pos + n) % j.pieceSize === 0 || j.pos + n === j.size) {
+                j.piece.digest().copy(j.pieces, Math.floor(j.pos / j.pieceSize) * 32);
+                j.piece = undefined;
+            }
+        }
+        j.pos += n;
+        budget -= n;
+    }
+    if (j.pos === j.size) {
+        const pieces = j.pieces === undefined ? undefined : new Uint8Array(j.pieces).buffer;
+        post({ type: 'done', id, digest: 'sha256:' + j.hash.digest('hex'), ...(pieces !== undefined ? { pieces } : {}) });
+        close(id);
+        return false;
+    }
+    if (j.pos < j.avail)
+        return true;
+    post({ type: 'caught-up', id, pos: j.pos });
+    return false;
+}
+function run() {
+    scheduled = false;
+    for (const id of [...runnable]) {
+        const j = jobs.get(id);
+        if (j === undefined) {
+            runnable.delete(id);
+            continue;
+        }
+        try {
+            if (!step(id, j))
+                runnable.delete(id);
+        }
+        catch (err) {
+            post({ type: 'error', id, message: err instanceof Error ? err.message : String(err) });
+            close(id);
+        }
+    }
+    if (runnable.size > 0)
+        schedule();
+}
+function schedule() {
+    if (scheduled)
+        return;
+    scheduled = true;
+    setImmediate(run); // lets messages in between slices
+}
+parentPort.on('message', (m) => {
+    if (m.type === 'open') {
+        close(m.id);
+        const pieces = m.pieceSize !== undefined && m.size > 0 ? Buffer.alloc(Math.ceil(m.size / m.pieceSize) * 32) : undefined;
+        jobs.set(m.id, { path: m.path, size: m.size, pos: 0, avail: 0, hash: createHash('sha256'), pieceSize: m.pieceSize, pieces });
+        if (m.size === 0) {
+            runnable.add(m.id);
+            schedule();
+        }
+    }
+    else if (m.type === 'avail') {
+        const j = jobs.get(m.id);
+        if (j === undefined || m.upto <= j.avail)
+            return;
+        j.avail = Math.min(m.upto, j.size);
+        runnable.add(m.id);
+        schedule();
+    }
+    else {
+        close(m.id);
+    }
+});
+//# sourceMappingURL=hash-worker.js.map

@@ -1,0 +1,117 @@
+import { Worker } from 'node:worker_threads';
+/**
+ * The worker hears of new bytes once this many more are there (or the blob is all there): one
+ * message per write would cost the main thread more than the hashing saves.
+ */
+const AVAIL_STEP = 2 * 1024 * 1024;
+/**
+ * The main-thread side of the hash worker: one worker per store, any number of blobs. A job is
+ * opened for a file and size, fed with how far the bytes on disk are contiguous from 0, and
+ * settles with the sha256 of the whole file once that reaches the size.
+ */
+export class Hasher {
+    worker;
+    pending = new Map();
+    nextId = 1;
+    get w() {
+        if (this.worker === undefined) {
+            const w = new Worker(new URL('./hash-worker.js', import.meta.url));
+            w.on('message', (m) => {
+                const p = this.pending.get(m.id);
+                if (p === undefined)
+                    return;
+                if (m.type === 'caught-up') {
+                    p.hashedTo = m.pos;
+                    if (p.seen >= p.fedTo + AVAIL_STEP)
+                        this.feed(m.id, p, p.seen); // what arrived while it was busy
+                    this.updateRef();
+                    return;
+                }
+                this.pending.delete(m.id);
+                this.updateRef();
+                if (m.type === 'done')
+                    p.resolve({ digest: m.digest, pieces: m.pieces !== undefined ? splitHashes(Buffer.from(m.pieces)) : undefined });
+                else
+                    p.reject(new Error(m.message));
+            });
+            w.on('error', (err) => this.failAll(err));
+            w.on('exit', () => { this.worker = undefined; this.failAll(new Error('hash worker exited')); });
+            this.worker = w;
+            this.updateRef();
+        }
+        return this.worker;
+    }
+    /**
+     * The worker keeps the process alive only while it has bytes to hash (work in progress), never
+     * on its own nor for a partial blob waiting for more bytes. Called after the listeners are
+     * attached too: adding a 'message' listener refs it again.
+     */
+    updateRef() {
+        if (this.worker === undefined)
+            return;
+        let busy = false;
+        for (const p of this.pending.values())
+            if (p.fedTo > p.hashedTo) {
+                busy = true;
+                break;
+            }
+        if (busy)
+            this.worker.ref();
+        else
+            this.worker.unref();
+    }
+    failAll(err) {
+        const all = [...this.pending.values()];
+        this.pending.clear();
+        for (const p of all)
+            p.reject(err);
+    }
+    send(m) { this.w.postMessage(m); }
+    /**
+     * Start hashing `path` (of `size` bytes), and every piece of `pieceSize` bytes if given;
+     * returns the job id and the result promise.
+     */
+    open(path, size, pieceSize) {
+        const id = this.nextId++;
+        // An empty file is hashed at once: count it as work so the promise keeps the process alive.
+        const digest = new Promise((resolve, reject) => { this.pending.set(id, { resolve, reject, size, seen: 0, fedTo: size === 0 ? 1 : 0, hashedTo: 0 }); });
+        digest.catch(() => { });
+        this.send({ type: 'open', id, path, size, ...(pieceSize !== undefined ? { pieceSize } : {}) });
+        this.updateRef();
+        return { id, digest };
+    }
+    /** Bytes [0, upto) of the job's file are on disk. */
+    avail(id, upto) {
+        const p = this.pending.get(id);
+        if (p === undefined || upto <= p.fedTo)
+            return;
+        p.seen = Math.max(p.seen, upto);
+        if (upto < p.size && upto - p.fedTo < AVAIL_STEP)
+            return; // tell it when there is more (or all)
+        this.feed(id, p, upto);
+        this.updateRef();
+    }
+    feed(id, p, upto) {
+        p.fedTo = upto;
+        this.send({ type: 'avail', id, upto });
+    }
+    close(id) {
+        if (!this.pending.delete(id))
+            return;
+        this.worker?.postMessage({ type: 'close', id });
+        this.updateRef();
+    }
+    async stop() {
+        const w = this.worker;
+        this.worker = undefined;
+        this.failAll(new Error('store closed'));
+        await w?.terminate();
+    }
+}
+function splitHashes(all) {
+    const out = [];
+    for (let i = 0; i + 32 <= all.length; i += 32)
+        out.push(all.subarray(i, i + 32));
+    return out;
+}
+//# sourceMappingURL=hasher.js.map

@@ -1,0 +1,55 @@
+// The data plane: bulk bytes over HTTPS with a pre-shared key, office members only, and the
+// libp2p range protocol as the fallback for a peer without one.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:tls';
+import { DATA_TLS, dataKey } from '../../../src/p2p/data/keys.js';
+import { collect, counterValue, random, sha256, useNodes, waitFor, within } from './fixtures.js';
+const MiB = 1024 * 1024;
+const { node } = useNodes();
+/** Try a TLS handshake with the data server of `port` as `identity` with `key`; resolves with the outcome. */
+async function handshake(port, identity, key) {
+    return await new Promise(resolve => {
+        const s = connect({ port, host: '127.0.0.1', ...DATA_TLS, pskCallback: () => ({ psk: key, identity }), checkServerIdentity: () => undefined });
+        s.once('secureConnect', () => { s.destroy(); resolve('ok'); });
+        s.once('error', () => { s.destroy(); resolve('refused'); });
+    });
+}
+describe('p2p data plane', () => {
+    it('bytes of a blob go over the data plane: exact, counted, and the data port answers only office members', async () => {
+        const secret = Buffer.from('office secret for the data plane test');
+        const a = await node({ secret });
+        const b = await node({ secret, peers: [a.addr] });
+        const data = random(9 * MiB + 77);
+        const d = a.local.add(data);
+        await waitFor(() => b.net.router.holders(d).length === 1, 5000, 'inventory');
+        const got = await within(collect(b.net.transfers.fetchRange(a.net.peerId, d, 1000, data.length)), 20_000, 'fetchRange');
+        assert.equal(sha256(got), sha256(data.subarray(1000)));
+        assert.equal(await counterValue(b.metrics, 'peerBytesIn', { peer: a.net.peerId }), data.length - 1000);
+        const port = a.net.dataPort;
+        assert.ok(port !== undefined && port > 0, 'A has a data port');
+        // B's key works; the same identity with another secret, or an agent A never met, does not.
+        assert.equal(await handshake(port, b.net.peerId, dataKey(secret, b.net.peerId, a.net.peerId)), 'ok');
+        assert.equal(await handshake(port, b.net.peerId, dataKey(Buffer.from('another secret'), b.net.peerId, a.net.peerId)), 'refused');
+        const c = await node({ secret });
+        assert.equal(await handshake(port, c.net.peerId, dataKey(secret, c.net.peerId, a.net.peerId)), 'refused', 'not connected over libp2p');
+    });
+    it('a banned peer is refused at the handshake', async () => {
+        const a = await node();
+        const b = await node({ peers: [a.addr] });
+        const d = a.local.add(random(100_000));
+        await waitFor(() => b.net.router.holders(d).length === 1, 5000, 'inventory');
+        a.net.health.ban(b.net.peerId, 60_000, 'test');
+        assert.equal(await handshake(a.net.dataPort, b.net.peerId, dataKey(undefined, b.net.peerId, a.net.peerId)), 'refused');
+    });
+    it('a peer without a data plane is served over the libp2p range protocol', async () => {
+        const a = await node({ dataPlane: false });
+        const b = await node({ peers: [a.addr] });
+        const data = random(3 * MiB);
+        const d = a.local.add(data);
+        await waitFor(() => b.net.router.holders(d).length === 1, 5000, 'inventory');
+        assert.equal(a.net.dataPort, undefined);
+        assert.equal(sha256(await within(collect(b.net.transfers.fetchRange(a.net.peerId, d, 0, data.length)), 20_000, 'fetchRange')), d);
+    });
+});
+//# sourceMappingURL=data.test.js.map

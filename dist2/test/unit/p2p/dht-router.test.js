@@ -1,0 +1,71 @@
+// Content routing on the office DHT, over real libp2p nodes on 127.0.0.1: agents that only know
+// a bootstrap agent find each other's blobs, watch the holder about one blob, take its bytes,
+// and forget a holder that left.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { collect, random, sha256, useNodes, waitFor, within } from './fixtures.js';
+const { node } = useNodes();
+async function eventually(cond, ms, what) {
+    const deadline = Date.now() + ms;
+    while (!(await cond())) {
+        if (Date.now() > deadline)
+            throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+        await new Promise(resolve => setTimeout(resolve, 100));
+    }
+}
+describe('DHT router', () => {
+    it('an agent that only knows the bootstrap finds a blob two hops away, with its ranges, and takes it', async () => {
+        const boot = await node({ maxMeshPeers: 0 });
+        const a = await node({ peers: [boot.addr], maxMeshPeers: 0 });
+        const b = await node({ peers: [boot.addr], maxMeshPeers: 0 });
+        const data = random(300_000);
+        const d = a.local.add(data, [[0, 200_000]]);
+        await waitFor(() => boot.net.neighbours() >= 2, 5000, 'both connected to the bootstrap');
+        // b has no mesh and no connection to a: only the DHT can tell it.
+        assert.equal(b.net.router.holders(d).length, 0);
+        const found = await within((async () => {
+            for (let i = 0; i < 50; i++) {
+                const hs = await b.net.router.lookup(d);
+                if (hs.some(h => h.peerId === a.net.peerId))
+                    return hs;
+                await new Promise(resolve => setTimeout(resolve, 100));
+            }
+            return [];
+        })(), 15_000, 'lookup');
+        const h = found.find(x => x.peerId === a.net.peerId);
+        assert.ok(h !== undefined, 'a found through the DHT');
+        assert.deepEqual(h.ranges, [[0, 200_000]]);
+        assert.equal(b.net.peers().find(p => p.peerId === a.net.peerId)?.foundBy, 'dht');
+        assert.deepEqual(await collect(b.net.transfers.fetchRange(a.net.peerId, d, 1000, 150_000)), data.subarray(1000, 150_000));
+        // The watch follows what a holds of this blob, without a new lookup.
+        a.local.setRanges(d, [[0, 300_000]]);
+        await waitFor(() => b.net.router.holders(d).find(x => x.peerId === a.net.peerId)?.complete === true, 5000, 'the watch update');
+        assert.equal(sha256(await collect(b.net.transfers.fetchRange(a.net.peerId, d, 0, 300_000))), d);
+    });
+    it('the watched holder learns who wants the blob (fetching members see each other)', async () => {
+        const boot = await node({ maxMeshPeers: 0 });
+        const a = await node({ peers: [boot.addr], maxMeshPeers: 0 });
+        const b = await node({ peers: [boot.addr], maxMeshPeers: 0 });
+        const data = random(50_000);
+        const d = a.local.add(data, [[0, 10_000]]);
+        b.local.add(data, [[20_000, 30_000]]);
+        await waitFor(() => boot.net.neighbours() >= 2, 5000, 'connected');
+        await eventually(async () => (await b.net.router.lookup(d)).some(h => h.peerId === a.net.peerId), 10_000, 'b finds a');
+        await waitFor(() => a.net.router.holders(d).some(h => h.peerId === b.net.peerId && h.ranges[0]?.[0] === 20_000), 5000, 'a learns b');
+    });
+    it('a holder that left is no holder any more', async () => {
+        const boot = await node({ maxMeshPeers: 0 });
+        const a = await node({ peers: [boot.addr], maxMeshPeers: 0 });
+        const b = await node({ peers: [boot.addr], maxMeshPeers: 0 });
+        const d = a.local.add(random(10_000));
+        await waitFor(() => boot.net.neighbours() >= 2, 5000, 'connected');
+        await eventually(async () => (await b.net.router.lookup(d)).length === 1, 10_000, 'b finds a');
+        await a.net.stop();
+        await waitFor(() => b.net.router.holders(d).length === 0, 5000, 'a gone');
+        // Its record outlives it on the DHT: a lookup dials it, fails within the bound, and moves on.
+        const t0 = Date.now();
+        assert.deepEqual(await b.net.router.lookup(d), []);
+        assert.ok(Date.now() - t0 < 3000, `a lookup with a dead provider took ${Date.now() - t0} ms`);
+    });
+});
+//# sourceMappingURL=dht-router.test.js.map
