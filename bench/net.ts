@@ -54,8 +54,9 @@ export interface BenchNet {
   destroy (): Promise<void>
 }
 
-export async function startBenchNet (registry: Registry, hosts: number): Promise<BenchNet> {
-  const net = await createNetwork({ hosts })
+/** `subnets`: hosts per subnet, joined by a router (h1, the registry, is on the first). */
+export async function startBenchNet (registry: Registry, hosts: number, subnets?: number[]): Promise<BenchNet> {
+  const net = await createNetwork({ hosts, ...(subnets !== undefined ? { subnets } : {}) })
   const dir = makeTempDir('bench-ns')
   const agents: Agent[] = []
   let px: Tracked | undefined

@@ -16,6 +16,8 @@
 //   fig 9   three neighbours capped at CAP_MIBS upload each serve one pull (namespaces)
 //   fig 10  cold COLD_MB blob via agent vs the durability floor (curl | dd oflag=dsync)
 //   fig 11  idle agents (5, 20, ... on one bridge, mDNS): CPU and traffic in total and per agent
+//   fig 12  20 agents on one bridge, 8 pull cold at once behind the shaped link vs 1 alone
+//   fig 13  two subnets joined by a router, one bootstrap peer: a pull on each side, upstream bytes
 //
 // Environment:
 //   BENCH_BLOB_MB   big layer in MiB (default 1024; a second layer is 1/4 of it): figs 1–4, 6
@@ -23,7 +25,7 @@
 //   BENCH_RUNS      repetitions, medians reported (default 3)
 //   BENCH_CLIENTS   concurrent HTTP clients for fig 3 (default 8)
 //   BENCH_PEERS     concurrent peers for fig 6 (default 4)
-//   BENCH_NET_MB / BENCH_NET_RATE / BENCH_NET_RUNS   fig 5: data (128), link (50mbit), pairs (1)
+//   BENCH_NET_MB / BENCH_NET_RATE / BENCH_NET_RUNS   figs 5, 12, 13: data (128), link (50mbit), pairs (1, fig 5)
 //   BENCH_SMALL_LAYERS / BENCH_SMALL_KB   fig 7 image (30 layers of 1024 KiB)
 //   BENCH_CAP_MIBS / BENCH_CAP_MB   fig 9: upload cap per neighbour (8) and blob (96)
 //   BENCH_IDLE_SIZES / BENCH_IDLE_MS   fig 11: office sizes (5,20; e.g. 5,20,100) and measuring time (30 s)
@@ -38,6 +40,7 @@ import { blobUrl, ENV, REPO_ROOT, wanted, type Bench } from './context.js'
 import { cacheHits, coldPull, durabilityFloor } from './figures/local.js'
 import { idleAgents } from './figures/idle.js'
 import { cappedNeighbours, peerPath, smallLayers, threeHosts } from './figures/office.js'
+import { twentyAgents, twoSubnets } from './figures/scale.js'
 import { peerFigures } from './figures/peer.js'
 import { curlGet, MiB } from './lib.js'
 import { Report } from './report.js'
@@ -60,7 +63,11 @@ async function main (): Promise<void> {
     layers: [{ size: (loopback ? ENV.BLOB_MB : 1) * MiB, seed: `bench-big-${loopback ? ENV.BLOB_MB : 1}` }, { size: (loopback ? quarterMiB : 1) * MiB, seed: `bench-quarter-${loopback ? quarterMiB : 1}` }]
   })
   const netMiB = Math.max(2, ENV.NET_MB)
-  const net = await image('bench/net', [{ size: Math.floor(netMiB / 2) * MiB, seed: `bench-net-a-${netMiB}` }, { size: Math.ceil(netMiB / 2) * MiB, seed: `bench-net-b-${netMiB}` }], wanted('5'))
+  const net = await image('bench/net', [{ size: Math.floor(netMiB / 2) * MiB, seed: `bench-net-a-${netMiB}` }, { size: Math.ceil(netMiB / 2) * MiB, seed: `bench-net-b-${netMiB}` }], wanted('5') || wanted('13'))
+  // Fig. 12: two images of one realistic shape (a big layer, smaller ones), for "alone" and "together".
+  const shape = [0.5, 0.25, 0.15, 0.07, 0.03].map(f => Math.max(1, Math.round(netMiB * f)))
+  const twentyA = await image('bench/twenty-a', shape.map((m, i) => ({ size: m * MiB, seed: `bench-twenty-a-${m}-${i}` })), wanted('12'))
+  const twentyB = await image('bench/twenty-b', shape.map((m, i) => ({ size: m * MiB, seed: `bench-twenty-b-${m}-${i}` })), wanted('12'))
   const cold = await image('bench/cold', [{ size: ENV.COLD_MB * MiB, seed: `bench-cold-${ENV.COLD_MB}` }], wanted('8') || wanted('10'))
   const small = await image('bench/small', Array.from({ length: ENV.SMALL_LAYERS }, (_, i) => ({ size: ENV.SMALL_KB * 1024, seed: `bench-small-${ENV.SMALL_KB}-${i}` })), wanted('7'))
   const capped = await image('bench/capped', [{ size: ENV.CAP_MB * MiB, seed: `bench-capped-${ENV.CAP_MB}` }], wanted('9'))
@@ -69,7 +76,7 @@ async function main (): Promise<void> {
   try {
     const t = performance.now()
     await pushImage(big, registry.host, 'bench/big', 'v1')
-    for (const [img, repo] of [[net, 'bench/net'], [cold, 'bench/cold'], [small, 'bench/small'], [capped, 'bench/capped']] as const) {
+    for (const [img, repo] of [[net, 'bench/net'], [cold, 'bench/cold'], [small, 'bench/small'], [capped, 'bench/capped'], [twentyA, 'bench/twenty-a'], [twentyB, 'bench/twenty-b']] as const) {
       if (img !== undefined) await pushImage(img, registry.host, repo, 'v1')
     }
     report.say(`pushed to docker-registry ${registry.url} in ${((performance.now() - t) / 1000).toFixed(1)} s`)
@@ -94,6 +101,8 @@ async function main (): Promise<void> {
     if (capped !== undefined) await cappedNeighbours(b, capped)
     if (net !== undefined) await threeHosts(b, net)
     await idleAgents(b)
+    if (twentyA !== undefined && twentyB !== undefined) await twentyAgents(b, twentyA, twentyB)
+    if (net !== undefined) await twoSubnets(b, net)
   } finally { await registry.stop() }
 }
 

@@ -1,0 +1,89 @@
+// Offices beyond a few hosts (namespaces, bench/net.ts): twenty agents on one bridge found by
+// mDNS, eight pulling the same image cold at once behind the shaped link, vs one pulling alone
+// (fig. 12); two subnets joined by a router, every agent given one bootstrap peer, a pull on
+// each side one after the other (fig. 13).
+
+import type { BuiltImage } from '../../test/helpers/images.js'
+import type { NetHost } from '../../test/helpers/netns.js'
+import { blobUrl, ENV, wanted, type Bench } from '../context.js'
+import { memOf, f1, f2 } from '../lib.js'
+import { startBenchNet, type BenchNet, type NetAgent } from '../net.js'
+import { must } from '../report.js'
+
+/** Every layer of `img` (repository `repo`) through the agent on `h`, all at once; seconds. */
+async function pullLayers (bn: BenchNet, h: NetHost, base: string, repo: string, img: BuiltImage): Promise<number> {
+  const t0 = performance.now()
+  const rs = await Promise.all(img.layers.map(async l => await bn.curl(h, blobUrl(base, repo, l.digest))))
+  must(rs.every((r, i) => r.bytes === img.layers[i]?.size), `${h.ns}: short body`)
+  return (performance.now() - t0) / 1000
+}
+
+const layerBytes = (img: BuiltImage): number => img.layers.reduce((s, l) => s + l.size, 0)
+
+/**
+ * Fig. 12: 20 agents on one bridge (mDNS, at most 16 in each one's mesh, the DHT for the rest);
+ * 8 pull image B cold at the same moment behind the shaped link, vs 1 pulling image A (the same
+ * shape) alone while the others idle. Target: one copy upstream, ≤ 1.5x the time of one copy.
+ */
+export async function twentyAgents (b: Bench, imgA: BuiltImage, imgB: BuiltImage): Promise<void> {
+  if (!wanted('12')) return
+  const n = 20
+  const pullers = 8
+  const bn = await startBenchNet(b.registry, n + 1)
+  try {
+    await bn.shape(ENV.NET_RATE)
+    const hosts = bn.hosts.slice(1, n + 1)
+    const agents: NetAgent[] = []
+    for (let i = 0; i < hosts.length; i += 5) {
+      agents.push(...await Promise.all(hosts.slice(i, i + 5).map(async h => await bn.startAgent(h, { mdns: true }))))
+    }
+    await Promise.all(agents.map(async a => { await bn.waitPeers(a, 16) }))
+    const total = layerBytes(imgA)
+    await bn.reset()
+    const directSecs = await pullLayers(bn, hosts[0]!, bn.upstreamUrl, 'bench/twenty-a', imgA)
+    await bn.reset()
+    const aloneSecs = await pullLayers(bn, hosts[0]!, 'http://127.0.0.1:5000', 'bench/twenty-a', imgA)
+    const alone = await bn.stats()
+    await bn.reset()
+    const group = hosts.slice(1, 1 + pullers)
+    const t0 = performance.now()
+    const each = await Promise.all(group.map(async h => await pullLayers(bn, h, 'http://127.0.0.1:5000', 'bench/twenty-b', imgB)))
+    const togetherSecs = (performance.now() - t0) / 1000
+    const together = await bn.stats()
+    const rss = Math.max(...agents.map(a => memOf(a.agent.pid).hwmMB))
+    b.report.say(`  20 agents: direct ${f1(directSecs)} s, one alone ${f1(aloneSecs)} s (${alone.totalBytes} bytes up), 8 at once ${f1(togetherSecs)} s [${each.map(f1).join(' ')}] (${together.totalBytes} bytes up, ${together.blobGets} blob GETs)`)
+    b.report.raw.twenty = { total, directSecs, aloneSecs, togetherSecs, each, aloneBytes: alone.totalBytes, togetherBytes: together.totalBytes, rss }
+    b.report.add({ fig: '12', what: `20 agents, 8 pull cold at once vs 1 alone, time (${f1(total / 1e6)} MB, ${ENV.NET_RATE})`, value: togetherSecs, unit: 's', baseline: aloneSecs, ratio: togetherSecs / aloneSecs, target: '≤ 1.5', ok: togetherSecs / aloneSecs <= 1.5,
+      detail: `one copy straight over the link ${f1(directSecs)} s (8 at once / that: ${f2(togetherSecs / directSecs)}x)` })
+    b.report.add({ fig: '12', what: '20 agents, 8 pull cold at once, upstream bytes vs the image', value: together.totalBytes / 1e6, unit: 'MB', baseline: total / 1e6, ratio: together.totalBytes / total, target: '≤ 1.05', ok: together.totalBytes / total <= 1.05 })
+    b.report.add({ fig: '12', what: 'peak RSS of the largest of the 20 agents', value: rss, unit: 'MB', target: '< 200', ok: rss < 200 })
+  } finally { await bn.destroy() }
+}
+
+/**
+ * Fig. 13: two subnets (h2–h4 with the upstream, h5–h7) joined by a router, mDNS on, every agent
+ * given only h2 as --peer: h3 pulls, then h6 (across the router), then h7. Upstream must carry
+ * one copy; h6's pull through the DHT vs h3's from upstream.
+ */
+export async function twoSubnets (b: Bench, img: BuiltImage): Promise<void> {
+  if (!wanted('13')) return
+  const bn = await startBenchNet(b.registry, 7, [4, 3])
+  try {
+    await bn.shape(ENV.NET_RATE)
+    const [h2, h3, h4, h5, h6, h7] = bn.hosts.slice(1) as [NetHost, NetHost, NetHost, NetHost, NetHost, NetHost]
+    const first = await bn.startAgent(h2, { mdns: true })
+    const rest = await Promise.all([h3, h4, h5, h6, h7].map(async h => await bn.startAgent(h, { mdns: true, peers: [first] })))
+    for (const a of rest) await bn.waitPeers(a, 1)
+    const total = layerBytes(img)
+    await bn.reset()
+    const s3 = await pullLayers(bn, h3, 'http://127.0.0.1:5000', 'bench/net', img)
+    const s6 = await pullLayers(bn, h6, 'http://127.0.0.1:5000', 'bench/net', img)
+    const s7 = await pullLayers(bn, h7, 'http://127.0.0.1:5000', 'bench/net', img)
+    const st = await bn.stats()
+    void h4; void h5
+    b.report.say(`  two subnets: h3 ${f1(s3)} s (upstream), h6 ${f1(s6)} s, h7 ${f1(s7)} s; upstream ${st.totalBytes} bytes for ${total}`)
+    b.report.raw.twoSubnets = { total, s3, s6, s7, upstreamBytes: st.totalBytes }
+    b.report.add({ fig: '13', what: 'two subnets: h3, then h6 across the router, then h7 pull; upstream bytes vs the image', value: st.totalBytes / 1e6, unit: 'MB', baseline: total / 1e6, ratio: st.totalBytes / total, target: '≤ 1.02', ok: st.totalBytes / total <= 1.02 })
+    b.report.add({ fig: '13', what: 'two subnets: h6 (from h3 across the router, found through the DHT) vs h3 (upstream), time', value: s6, unit: 's', baseline: s3, ratio: s6 / s3, target: '≤ 1', ok: s6 <= s3 })
+  } finally { await bn.destroy() }
+}
