@@ -16,7 +16,11 @@ export class OfficeRouter implements ContentRouter {
   async lookup (digest: string, opts: LookupOptions = {}): Promise<Holder[]> {
     // One LAN segment (mDNS only) whose agents all fit in our mesh: a DHT query could only name
     // peers whose holdings the mesh already pushed to us, so skip its round trips.
-    if (this.bootstrapped || this.dht.knownPeers() > this.mesh.meshPeers().length) await this.dht.lookup(digest, opts)
+    if (!this.bootstrapped && this.dht.knownPeers() <= this.mesh.meshPeers().length) return this.holders(digest)
+    const query = this.dht.lookup(digest, opts)
+    // A neighbour in the mesh has it: start with it; holders the DHT finds arrive through onChange.
+    if (this.mesh.holders(digest).length > 0) { query.catch(() => {}); return this.holders(digest) }
+    await query
     return this.holders(digest)
   }
 
