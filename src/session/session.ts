@@ -1,4 +1,4 @@
-import { AbortedError, NoProgressError, PeerProtocolError, StoreFullError, errorMessage } from '../errors.js'
+import { AbortedError, NoProgressError, StoreFullError, errorMessage } from '../errors.js'
 import { DEFAULTS } from '../config/defaults.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics/metrics.js'
@@ -6,13 +6,14 @@ import type { PeerSources } from '../p2p/types.js'
 import type { Holder } from '../routing/router.js'
 import type { BlobEntry } from '../store/blob-store.js'
 import type { Upstream } from '../upstream/types.js'
-import { pieceCount } from '../util/pieces.js'
 import type { SourceBytes } from './sources.js'
 import { rangesBytes } from '../util/ranges.js'
 import { coalescingSet, plan, yieldContested, type PlanAction } from './planner.js'
 import { resolveSessionOptions, type SessionInit, type SessionOptions } from './options.js'
-import { peerOpener, pump, upstreamOpener, type BlobContext, type Claim, type Opener } from './transfers.js'
+import { PieceHashes, peerFailed, peerOpener, pump, upstreamOpener, type BlobContext, type Claim, type Opener } from './transfers.js'
 import { Waiters } from './waiters.js'
+import { Claims } from './claims.js'
+import { Readers, drain, type Reader } from './readers.js'
 
 export type { BlobContext, SessionInit }
 
@@ -24,16 +25,6 @@ export type { BlobContext, SessionInit }
  *   too long, or the agent stops).
  */
 export type SessionState = 'active' | 'paused' | 'complete' | 'failed' | 'stopped'
-
-/**
- * One reader of the session, with the registry and repository of its request. `queue` holds
- * bytes handed over from memory as a transfer received them (they follow `pos` exactly); a
- * reader that falls behind stops taking them and reads from the file instead.
- */
-interface Reader { pos: number, end: number, ctx: BlobContext, queue: Uint8Array[], queued: number }
-
-/** Bytes a reader may hold from memory before it is left to catch up from the file. */
-const READER_QUEUE_BYTES = 4 * 1024 * 1024
 
 export interface SessionDeps {
   entry: BlobEntry
@@ -63,8 +54,8 @@ export class FetchSession {
   private pauseReason?: Error
   /** Why the session ended (terminal states). */
   private endError?: Error
-  private readonly claims = new Set<Claim>()
-  private readonly readers = new Set<Reader>()
+  private readonly claims = new Claims()
+  private readonly readers = new Readers()
   /** The context that opened the session: background requests use it when no reader is attached. */
   private origin?: BlobContext
   private detachedTimer?: NodeJS.Timeout
@@ -75,7 +66,7 @@ export class FetchSession {
    */
   private leading = false
   /** Per-piece hashes from a verified holder: `loading` while asked, then the hashes or none. */
-  private pieceHashes: { state: 'none' | 'loading' | 'done', value?: Uint8Array[] } = { state: 'none' }
+  private readonly pieceHashes = new PieceHashes()
   /** Bytes of this blob by where they came from: on disk when the session opened, received from peers and upstream. */
   readonly received: SourceBytes
   /** Settles when the session ends (complete, failed or stopped: see `status`). */
@@ -105,11 +96,7 @@ export class FetchSession {
   get error (): Error | undefined { return this.endError ?? this.pauseReason }
 
   /** Byte ranges being fetched from upstream right now (advertised to neighbours as `claimed`). */
-  upstreamClaims (): Array<[number, number]> {
-    const out: Array<[number, number]> = []
-    for (const c of this.claims) if (c.source === 'upstream' && c.end > c.pos) out.push([c.pos, c.end])
-    return out.sort((a, b) => a[0] - b[0])
-  }
+  upstreamClaims (): Array<[number, number]> { return this.claims.upstream() }
 
   /**
    * Adopt an upstream response that is already open (the request that told us the size). A
@@ -143,21 +130,15 @@ export class FetchSession {
     this.origin ??= ctx
     // A new request is the user asking again: upstream may be tried again.
     if (this.state === 'paused') { this.state = 'active'; this.pauseReason = undefined }
-    const reader: Reader = { pos: start, end, ctx, queue: [], queued: 0 }
-    this.readers.add(reader)
+    const reader = this.readers.add(ctx, start, end)
     this.attached()
     try {
       while (reader.pos < end) {
         if (signal?.aborted === true) throw new AbortedError('client went away')
         if (this.entry.failed !== undefined) throw this.entry.failed
         if (reader.queue.length > 0) {
-          // Straight from the transfers that received them, all that queued up at once (the
-          // caller writes them in one go): no write-then-read round trip, no copy.
-          const chunks = reader.queue.map(c => Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength))
-          reader.queue = []
-          reader.pos += reader.queued
-          reader.queued = 0
-          yield chunks
+          // Straight from the transfers that received them: no write-then-read round trip.
+          yield drain(reader)
           continue
         }
         const present = this.entry.present
@@ -178,7 +159,7 @@ export class FetchSession {
           await this.wait(signal, this.entry.completion)
           continue
         }
-        if (this.paused && !this.isClaimed(reader.pos)) throw this.pauseReason!
+        if (this.paused && !this.claims.covers(reader.pos)) throw this.pauseReason!
         if (this.isDone) throw this.endError ?? new AbortedError('fetch session stopped')
         this.plan()
         await this.wait(signal)
@@ -203,34 +184,15 @@ export class FetchSession {
 
   private wake (): void { this.waiters.wake() }
 
-  private isClaimed (pos: number): boolean {
-    for (const c of this.claims) if (c.pos <= pos && pos < c.end) return true
-    return false
-  }
-
   /** First byte after `pos` that is present or claimed by another worker (or the size). */
   private nextBoundary (pos: number): number {
-    let b = this.entry.present.nextPresent(pos) ?? this.size
-    for (const c of this.claims) if (c.pos > pos && c.pos < b) b = c.pos
-    return b
+    return this.claims.nextStart(pos, this.entry.present.nextPresent(pos) ?? this.size)
   }
 
-  /**
-   * A transfer received bytes at `offset` (verified, for peer pieces): hand them to every reader
-   * that wants exactly them next and keeps up, so it does not wait for the disk. The tail of the
-   * blob stays held back until the whole blob verified.
-   */
+  /** A transfer received bytes at `offset` (verified, for peer pieces): readers that want them next get them. */
   private offer (offset: number, chunk: Uint8Array): void {
     if (this.readers.size === 0) return
-    const hold = this.size - this.o.tailHoldBytes
-    for (const r of this.readers) {
-      if (r.pos + r.queued !== offset || r.queued >= READER_QUEUE_BYTES) continue
-      const limit = r.end === this.size ? Math.min(r.end, hold) : r.end
-      const take = Math.min(chunk.length, limit - offset)
-      if (take <= 0) continue
-      r.queue.push(take === chunk.length ? chunk : chunk.subarray(0, take))
-      r.queued += take
-    }
+    this.readers.offer(offset, chunk, this.size, this.size - this.o.tailHoldBytes)
     this.wake()
   }
 
@@ -269,7 +231,7 @@ export class FetchSession {
       if (c.end <= c.pos) c.abort.abort()
       this.deps.onClaimsChange?.(this)
     }
-    const readers = [...this.readers]
+    const readers = this.readers.list()
     const p = plan({
       digest: this.digest,
       size: this.size,
@@ -313,15 +275,8 @@ export class FetchSession {
   }
 
   private loadPieceHashes (peerId: string): void {
-    this.pieceHashes = { state: 'loading' }
-    const timeout = AbortSignal.timeout(this.o.peerStallMs)
-    this.deps.peers!.transfers.fetchPieceHashes(peerId, this.digest, timeout).then((hashes) => {
-      const ok = hashes !== undefined && hashes.length === pieceCount(this.size)
-      this.pieceHashes = { state: 'done', value: ok ? hashes : undefined }
-    }, (err) => {
-      this.deps.logger.debug({ digest: this.digest, peer: peerId, err: errorMessage(err) }, 'no piece hashes from peer')
-      this.pieceHashes = { state: 'done' }
-    }).finally(() => { this.plan() })
+    const { peers, logger } = this.deps
+    void this.pieceHashes.load(peers!, peerId, this.digest, this.size, this.o.peerStallMs, logger).finally(() => { this.plan() })
   }
 
   /** Run one transfer; when it ends, decide what its failure means and plan again. */
@@ -348,7 +303,7 @@ export class FetchSession {
       } catch (err: any) {
         const stalled = err instanceof NoProgressError
         if ((claim.abort.signal.aborted && !stalled) || this.isDone) return
-        if (claim.source === 'peer') this.peerFailed(claim, err)
+        if (claim.source === 'peer') peerFailed({ peers: this.deps.peers!, metrics, logger, digest: this.digest, stallMs: this.o.peerStallMs }, claim.peerId!, claim.pos, err)
         else {
           this.state = 'paused'
           this.pauseReason = err instanceof Error ? err : new Error(String(err))
@@ -368,24 +323,6 @@ export class FetchSession {
         }
       }
     })()
-  }
-
-  /** Peers are never the fallback: skip this one for a moment, plan again. */
-  private peerFailed (claim: Claim, err: any): void {
-    const peers = this.deps.peers!
-    const peerId = claim.peerId!
-    // BUSY only means its upload slots are taken for now (often by the piece we just finished,
-    // not yet released on its side): ask again shortly.
-    if (err?.peerCode === 'BUSY') {
-      peers.health.busy(peerId, DEFAULTS.fetch.busyRetryMs)
-      this.deps.logger.debug({ digest: this.digest, peer: peerId, at: claim.pos }, 'peer busy; asking again shortly')
-      return
-    }
-    peers.health.failed(peerId, this.digest, this.o.peerStallMs)
-    if (!(err instanceof NoProgressError) && !(err instanceof PeerProtocolError)) {
-      this.deps.metrics.peerFailures.inc({ peer: peerId, reason: err?.peerCode ?? err?.code ?? 'error' })
-    }
-    this.deps.logger.info({ digest: this.digest, peer: peerId, at: claim.pos, err: errorMessage(err) }, 'peer transfer failed; trying another source')
   }
 
   private attached (): void {

@@ -4,7 +4,8 @@
 // move bytes.
 
 import { pipe } from 'it-pipe'
-import { BlobUnknownError, NoProgressError } from '../errors.js'
+import { BlobUnknownError, NoProgressError, PeerProtocolError, errorMessage } from '../errors.js'
+import { DEFAULTS } from '../config/defaults.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics/metrics.js'
 import { BadPieceError } from '../p2p/protocol.js'
@@ -12,6 +13,7 @@ import type { PeerSources } from '../p2p/types.js'
 import type { BlobEntry } from '../store/blob-store.js'
 import type { Upstream } from '../upstream/types.js'
 import { WriteBehind } from './write-behind.js'
+import { pieceCount } from '../util/pieces.js'
 
 /** Where a blob comes from upstream: the registry and repository of the request that wanted it. */
 export interface BlobContext {
@@ -116,6 +118,40 @@ async function * banBadPieces (d: PeerOpenerDeps, peerId: string, src: AsyncIter
     }
     throw err
   }
+}
+
+/** Per-piece hashes of a blob from a verified holder: `loading` while asked, then the hashes or none. */
+export class PieceHashes {
+  state: 'none' | 'loading' | 'done' = 'none'
+  value?: Uint8Array[]
+
+  async load (peers: PeerSources, peerId: string, digest: string, size: number, timeoutMs: number, logger: Logger): Promise<void> {
+    this.state = 'loading'
+    try {
+      const hashes = await peers.transfers.fetchPieceHashes(peerId, digest, AbortSignal.timeout(timeoutMs))
+      if (hashes !== undefined && hashes.length === pieceCount(size)) this.value = hashes
+    } catch (err) {
+      logger.debug({ digest, peer: peerId, err: errorMessage(err) }, 'no piece hashes from peer')
+    } finally { this.state = 'done' }
+  }
+}
+
+/**
+ * What a failed peer transfer means. Peers are never the fallback: this one is skipped for the
+ * digest a moment and the session plans again. BUSY only means its upload slots are taken for
+ * now (often by the piece we just finished, not yet released on its side): ask again shortly.
+ */
+export function peerFailed (d: Pick<PeerOpenerDeps, 'peers' | 'metrics' | 'logger' | 'digest' | 'stallMs'>, peerId: string, at: number, err: any): void {
+  if (err?.peerCode === 'BUSY') {
+    d.peers.health.busy(peerId, DEFAULTS.fetch.busyRetryMs)
+    d.logger.debug({ digest: d.digest, peer: peerId, at }, 'peer busy; asking again shortly')
+    return
+  }
+  d.peers.health.failed(peerId, d.digest, d.stallMs)
+  if (!(err instanceof NoProgressError) && !(err instanceof PeerProtocolError)) {
+    d.metrics.peerFailures.inc({ peer: peerId, reason: err?.peerCode ?? err?.code ?? 'error' })
+  }
+  d.logger.info({ digest: d.digest, peer: peerId, at, err: errorMessage(err) }, 'peer transfer failed; trying another source')
 }
 
 /** Abort a transfer that delivers nothing for `stallMs`; its error is then NoProgressError. */

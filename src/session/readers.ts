@@ -1,0 +1,55 @@
+// The readers of one fetch session: local clients streaming a byte range of the blob. Bytes a
+// transfer receives are handed to every reader that wants exactly them next (from memory, no
+// write-then-read round trip); a reader that falls behind reads from the file instead.
+
+import type { BlobContext } from './transfers.js'
+
+/**
+ * One reader, with the registry and repository of its request. `queue` holds bytes handed over
+ * from memory as a transfer received them (they follow `pos` exactly).
+ */
+export interface Reader { pos: number, end: number, ctx: BlobContext, queue: Uint8Array[], queued: number }
+
+/** Bytes a reader may hold from memory before it is left to catch up from the file. */
+export const READER_QUEUE_BYTES = 4 * 1024 * 1024
+
+export class Readers {
+  private readonly set = new Set<Reader>()
+
+  get size (): number { return this.set.size }
+
+  add (ctx: BlobContext, start: number, end: number): Reader {
+    const r: Reader = { pos: start, end, ctx, queue: [], queued: 0 }
+    this.set.add(r)
+    return r
+  }
+
+  delete (r: Reader): void { this.set.delete(r) }
+
+  list (): Reader[] { return [...this.set] }
+
+  /**
+   * Bytes received at `offset`: queue them for each reader whose next byte that is and that keeps
+   * up. Nothing at or beyond `hold` goes to a reader of the blob's end (`size`): the tail waits
+   * for the verdict on the whole blob.
+   */
+  offer (offset: number, chunk: Uint8Array, size: number, hold: number): void {
+    for (const r of this.set) {
+      if (r.pos + r.queued !== offset || r.queued >= READER_QUEUE_BYTES) continue
+      const limit = r.end === size ? Math.min(r.end, hold) : r.end
+      const take = Math.min(chunk.length, limit - offset)
+      if (take <= 0) continue
+      r.queue.push(take === chunk.length ? chunk : chunk.subarray(0, take))
+      r.queued += take
+    }
+  }
+}
+
+/** Everything queued for `r`, as Buffers without a copy (the caller writes them in one go). */
+export function drain (r: Reader): Buffer[] {
+  const chunks = r.queue.map(c => Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength))
+  r.queue = []
+  r.pos += r.queued
+  r.queued = 0
+  return chunks
+}
