@@ -21,7 +21,7 @@ async function pullLayers (bn: BenchNet, h: NetHost, base: string, repo: string,
 const layerBytes = (img: BuiltImage): number => img.layers.reduce((s, l) => s + l.size, 0)
 
 /**
- * Fig. 12: 20 agents on one bridge (mDNS, at most 16 in each one's mesh, the DHT for the rest);
+ * Fig. 12: 20 agents on one bridge (mDNS, a full mesh: the DHT stays idle on one segment);
  * 8 pull image B cold at the same moment behind the shaped link, vs 1 pulling image A (the same
  * shape) alone while the others idle. Target: one copy upstream, ≤ 1.5x the time of one copy.
  */

@@ -38,6 +38,11 @@ export interface DhtRouterInit {
   dialTimeoutMs?: number
   /** Providers asked per lookup. @default DEFAULTS.p2p.dhtMaxProviders */
   maxProviders?: number
+  /**
+   * Whether anyone needs our provider records now. Records are published only while it says
+   * so, and what waited is published when a peer connects and it does. @default always
+   */
+  needed?: () => boolean
 }
 
 const RAW = 0x55
@@ -74,7 +79,10 @@ export class DhtRouter implements ContentRouter {
   private readonly listeners = new Set<(digest: string) => void>()
   private readonly tasks: Tasks
   private readonly stopController = new AbortController()
-  private readonly opts: Required<DhtRouterInit>
+  private readonly opts: Required<Omit<DhtRouterInit, 'needed'>>
+  private readonly needed: () => boolean
+  /** Keys other than blobs (tags) whose provide waits for `needed`. */
+  private readonly pendingKeys = new Map<string, CID>()
   private unsubscribe?: () => void
   private running = false
 
@@ -85,6 +93,7 @@ export class DhtRouter implements ContentRouter {
       dialTimeoutMs: init.dialTimeoutMs ?? d.dhtDialTimeoutMs,
       maxProviders: init.maxProviders ?? d.dhtMaxProviders
     }
+    this.needed = init.needed ?? (() => true)
     this.tasks = new Tasks(components.logger)
     // Every lookup in flight listens to it.
     setMaxListeners(Infinity, this.stopController.signal)
@@ -105,15 +114,19 @@ export class DhtRouter implements ContentRouter {
     // A provide made while nobody was connected reached no one: try again once peers come.
     const offConnect = this.components.connections.onConnect((peer) => {
       this.unreachable.delete(peer)
-      if (this.retryTimer !== undefined || this.mine.size === this.provided.size) return
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = undefined
-        for (const d of this.mine.keys()) if (!this.provided.has(d)) this.provide(d)
-      }, PROVIDE_RETRY_MS)
+      if (this.retryTimer !== undefined || (this.mine.size === this.provided.size && this.pendingKeys.size === 0)) return
+      this.retryTimer = setTimeout(() => { this.retryTimer = undefined; this.provideWaiting() }, PROVIDE_RETRY_MS)
       this.retryTimer.unref()
     })
     this.unsubscribe = () => { offHealth(); offConnect() }
-    for (const d of this.mine.keys()) this.provide(d)
+    this.provideWaiting()
+  }
+
+  /** Publish what has not reached the DHT yet, if anyone needs it now. */
+  private provideWaiting (): void {
+    if (!this.running || !this.needed()) return
+    for (const d of this.mine.keys()) if (!this.provided.has(d) && !this.providing.has(d)) this.provide(d)
+    for (const key of this.pendingKeys.values()) this.provideKey(key)
   }
 
   async stop (): Promise<void> {
@@ -183,7 +196,7 @@ export class DhtRouter implements ContentRouter {
     const d = holding.digest
     this.mine.set(d, holding)
     this.components.holdings.changed(d)
-    if (this.running && !this.provided.has(d) && !this.providing.has(d)) this.provide(d)
+    if (this.running && !this.provided.has(d) && !this.providing.has(d) && this.needed()) this.provide(d)
   }
 
   withdraw (digest: string): void {
@@ -208,6 +221,8 @@ export class DhtRouter implements ContentRouter {
   /** Publish a provider record for any key (e.g. a tag this agent resolved). */
   provideKey (key: CID): void {
     if (!this.running) return
+    if (!this.needed()) { this.pendingKeys.set(key.toString(), key); return }
+    this.pendingKeys.delete(key.toString())
     this.tasks.track((async () => {
       try { for await (const ev of this.dht.provide(key, { signal: this.stopController.signal })) void ev } catch {}
     })())

@@ -149,8 +149,12 @@ class Network implements LayerdPeerNetwork {
         throttleMs: init.inventoryThrottleMs ?? DEFAULTS.p2p.inventoryThrottleMs,
         timeoutMs: init.dialTimeoutMs ?? DEFAULTS.p2p.dhtDialTimeoutMs
       })
-      this.dht = dhtRef.router = new DhtRouter({ get libp2p () { return c.libp2p as any }, connections: this.connections, health: this.health, holdings, logger: this.log }, init)
-      this.router = new OfficeRouter(this.mesh, this.dht, (init.peers ?? []).length > 0)
+      // Across subnets (static peers) records are always needed; on one segment only once it has
+      // agents beyond our mesh (the mesh already tells the others, for far less work).
+      const bootstrapped = (init.peers ?? []).length > 0
+      const needed = (): boolean => bootstrapped || (this.dht?.knownPeers() ?? 0) > this.mesh.meshPeers().length
+      this.dht = dhtRef.router = new DhtRouter({ get libp2p () { return c.libp2p as any }, connections: this.connections, health: this.health, holdings, logger: this.log }, { ...init, needed })
+      this.router = new OfficeRouter(this.mesh, this.dht, bootstrapped)
     } else {
       this.router = this.mesh
     }

@@ -17,9 +17,16 @@ export class OfficeRouter implements ContentRouter {
     // One LAN segment (mDNS only) whose agents all fit in our mesh: a DHT query could only name
     // peers whose holdings the mesh already pushed to us, so skip its round trips.
     if (!this.bootstrapped && this.dht.knownPeers() <= this.mesh.meshPeers().length) return this.holders(digest)
+    // A neighbour in the mesh holds or fetches it: start with it, no query (its round trips and
+    // the providers it would make us watch cost every agent CPU, for holders we do not need).
+    if (this.mesh.holders(digest).length > 0) return this.holders(digest)
     const query = this.dht.lookup(digest, opts)
-    // A neighbour in the mesh has it: start with it; holders the DHT finds arrive through onChange.
-    if (this.mesh.holders(digest).length > 0) { query.catch(() => {}); return this.holders(digest) }
+    // On one LAN segment (no static peers) the DHT only adds the few agents beyond our mesh: a
+    // cold blob does not wait for it (a query for a digest nobody holds runs to its timeout, on
+    // every blob of a cold pull); what it finds arrives through onChange and the session
+    // re-plans (at most its lead went upstream). An office across subnets waits for it: there
+    // the agents that hold a blob are often only found through it.
+    if (!this.bootstrapped) { query.catch(() => {}); return this.holders(digest) }
     await query
     return this.holders(digest)
   }

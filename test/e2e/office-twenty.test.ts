@@ -1,5 +1,5 @@
-// Issue 8, end to end: twenty agents on one bridge, found by real mDNS (each keeps at most 16
-// in its mesh; the DHT reaches the rest), the upstream behind a 50 Mbit link.
+// Issue 8, end to end: twenty agents on one bridge, found by real mDNS (a full mesh: on one
+// segment the DHT stays out of the way), the upstream behind a 50 Mbit link.
 //
 // 1. Eight agents pull the same image cold at the same moment: the upstream (counted by the
 //    test's proxy, outside the agents) carries it at most 1.05 times, every digest verifies.
@@ -54,14 +54,14 @@ describe('issue 8: twenty agents on one bridge, eight pull cold at once', { time
     office = await startOffice({ hosts: AGENTS, rate: '50mbit', config: { p2p: { mdnsInterval: 60_000 } } })
     img = await buildImage({ name: 'e2e/office-twenty', tag: 'v1', layers: [8 * MiB, 6 * MiB, 4 * MiB, 2 * MiB, 400_000], seed: 'e2e-office-twenty' })
     await pushImage(img, office.registry.host, 'e2e/office-twenty', 'v1')
-    for (let i = 1; i <= AGENTS; i += 5) {
-      hs.push(...await Promise.all([0, 1, 2, 3, 4].map(async k => await office.startAgent(i + k))))
-    }
-    // Everyone is connected to at least the 16 of a full mesh.
+    // One after another: agents that start at the same instant can miss each other's first mDNS
+    // query and then meet only at the next one, a minute later (noted in docs/ROUTING.md).
+    for (let i = 1; i <= AGENTS; i++) hs.push(await office.startAgent(i))
+    // Everyone is connected to everyone else.
     await waitFor(async () => {
-      for (const a of hs) if ((await a.peers()).peers.length < 16) return false
+      for (const a of hs) if ((await a.peers()).peers.length < AGENTS - 1) return false
       return true
-    }, { timeoutMs: 60_000, intervalMs: 500, what: 'every agent connected to 16 others' })
+    }, { timeoutMs: 60_000, intervalMs: 500, what: `every agent connected to the ${AGENTS - 1} others` })
   })
 
   after(async () => {
@@ -85,7 +85,7 @@ describe('issue 8: twenty agents on one bridge, eight pull cold at once', { time
 
   test('the office at rest: bytes sent per agent, CPU and peak RSS', async (t) => {
     // Let the pulls' announcements settle, then measure a quiet stretch.
-    await new Promise(resolve => setTimeout(resolve, 3000))
+    await new Promise(resolve => setTimeout(resolve, 10_000))
     const tx0 = await Promise.all(hs.map(async a => await txBytes(office, a)))
     const cpu0 = hs.map(a => cpuTicks(a.agent.pid))
     const t0 = performance.now()
