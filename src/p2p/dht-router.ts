@@ -54,6 +54,9 @@ const SHA2_256 = 0x12
  * first): its records outlive it, and every lookup would otherwise pay the dial timeout again.
  */
 const UNREACHABLE_MS = 60_000
+/** A lookup this recent answers another of the same digest. */
+const RECENT_LOOKUP_MS = 10_000
+const MAX_RECENT_LOOKUPS = 1000
 
 /** The DHT key of a blob: a CIDv1 (raw) whose multihash is the blob's own sha256. */
 export function blobKey (digest: string): CID {
@@ -83,6 +86,8 @@ export class DhtRouter implements ContentRouter {
   private readonly needed: () => boolean
   /** Keys other than blobs (tags) whose provide waits for `needed`. */
   private readonly pendingKeys = new Map<string, CID>()
+  /** Lookups started lately, by digest (oldest first): a second lookup shares the first. */
+  private readonly recent = new Map<string, { at: number, answered: Promise<void> }>()
   private unsubscribe?: () => void
   private running = false
 
@@ -147,17 +152,27 @@ export class DhtRouter implements ContentRouter {
    */
   async lookup (digest: string, opts: LookupOptions = {}): Promise<Holder[]> {
     if (!this.running) return this.holders(digest)
-    const signal = AbortSignal.any([AbortSignal.timeout(this.opts.lookupTimeoutMs), this.stopController.signal, ...(opts.signal !== undefined ? [opts.signal] : [])])
-    let found!: () => void
-    const first = new Promise<void>(resolve => { found = resolve })
-    const query = this.query(digest, signal, opts.signal, found)
-    this.tasks.track(query)
-    await Promise.race([query, first])
+    // A lookup of the same digest a moment ago (often the one started when the manifest naming
+    // it was served) answers this one: what it finds later still arrives through onChange.
+    const now = Date.now()
+    let shared = this.recent.get(digest)
+    if (shared === undefined || now - shared.at > RECENT_LOOKUP_MS) {
+      const signal = AbortSignal.any([AbortSignal.timeout(this.opts.lookupTimeoutMs), this.stopController.signal])
+      let found!: () => void
+      const first = new Promise<void>(resolve => { found = resolve })
+      const query = this.query(digest, signal, found)
+      this.tasks.track(query)
+      shared = { at: now, answered: Promise.race([query, first]) }
+      this.recent.delete(digest)
+      this.recent.set(digest, shared)
+      for (const [d, r] of this.recent) { if (now - r.at <= RECENT_LOOKUP_MS && this.recent.size <= MAX_RECENT_LOOKUPS) break; this.recent.delete(d) }
+    }
+    await (opts.signal === undefined ? shared.answered : Promise.race([shared.answered, new Promise<void>(resolve => { opts.signal!.addEventListener('abort', () => resolve(), { once: true }) })]))
     if (opts.signal?.aborted === true) throw opts.signal.reason
     return this.holders(digest)
   }
 
-  private async query (digest: string, signal: AbortSignal, callerSignal: AbortSignal | undefined, found: () => void): Promise<void> {
+  private async query (digest: string, signal: AbortSignal, found: () => void): Promise<void> {
     const asked: Array<Promise<unknown>> = []
     const seen = new Set<string>()
     const t0 = Date.now()
@@ -171,7 +186,7 @@ export class DhtRouter implements ContentRouter {
           if (id === this.self || seen.has(id) || seen.size >= this.opts.maxProviders || this.isUnreachable(id)) continue
           seen.add(id)
           if (this.components.holdings.watching(id, digest)) { found(); continue }
-          asked.push(this.watch(p, digest, callerSignal).then(() => { if (this.table.get(digest)?.has(id) === true) found() }))
+          asked.push(this.watch(p, digest).then(() => { if (this.table.get(digest)?.has(id) === true) found() }))
         }
         if (seen.size >= this.opts.maxProviders) break
       }

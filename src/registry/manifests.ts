@@ -55,7 +55,7 @@ export async function loadManifest (d: EdgeDeps, ctx: BlobContext, ref: { tag?: 
 async function complete (d: EdgeDeps, ctx: BlobContext, m: Resolved, accept: string[]): Promise<Manifest> {
   const full = m.body !== undefined ? m as Manifest : await manifestByDigest(d, ctx, m.digest, accept, m.mediaType)
   // The client asks for these blobs next: their sizes let the office coalesce at once.
-  d.sessions.hintSizes(blobDescriptors(full.body))
+  d.sessions.hintSizes(blobDescriptors(full.body), ctx.registry)
   return full
 }
 

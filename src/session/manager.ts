@@ -71,12 +71,31 @@ export class SessionManager {
    * them next, and a known size lets a cold blob be announced to the office before upstream
    * answered. Bounded; the oldest go first.
    */
-  hintSizes (descriptors: Iterable<{ digest: string, size: number }>): void {
+  hintSizes (descriptors: Iterable<{ digest: string, size: number }>, registry?: string): void {
+    const named: string[] = []
     for (const d of descriptors) {
       this.sizes.delete(d.digest)
       this.sizes.set(d.digest, d.size)
+      named.push(d.digest)
     }
     while (this.sizes.size > SIZE_HINTS) this.sizes.delete(this.sizes.keys().next().value as string)
+    if (registry !== undefined) void this.lookAhead(named, registry)
+  }
+
+  /**
+   * Ask the office now for the blobs a client is about to want and the store lacks, all at
+   * once: when the client asks (one blob after another, for skopeo), the answers are in (the
+   * router shares a lookup made a moment ago) instead of costing a round of the DHT each.
+   */
+  private async lookAhead (digests: string[], registry: string): Promise<void> {
+    for (const digest of digests) {
+      const peers = this.usePeers(digest, registry)
+      if (peers === undefined || this.stopped || this.sessions.has(digest)) continue
+      try {
+        if ((await this.init.store.stat(digest))?.state === 'complete') continue
+        void peers.router.lookup(digest).catch(() => {})
+      } catch { /* a hint only */ }
+    }
   }
 
   /** Subscribe to sessions starting and ending (the inventory's `fetching` flag). */

@@ -219,3 +219,17 @@ test('a cold credentialed blob no neighbour holds: the first upstream GET is the
   assert.deepEqual(stats.calls[0], { start: 0, end: 256 * 1024 }, 'the lead GET comes first')
   assert.equal(stats.bytes, data.length)
 })
+
+test('a manifest served: the office is asked at once for the blobs it names that the store lacks, not for those it holds', async (t) => {
+  const data = pseudoRandom(300_000, 611)
+  const held = pseudoRandom(200_000, 612)
+  const o = office(data, { complete: true, ranges: [[0, data.length]] })
+  const asked: string[] = []
+  const lookup = o.peers.router.lookup.bind(o.peers.router)
+  o.peers.router.lookup = async (d, opts) => { asked.push(d); return await lookup(d, opts) }
+  const { mgr, store } = await setup(t, data, o.peers)
+  await store.putSmall(sha256(held), held, { origin: ctx, credentialed: false })
+  mgr.hintSizes([{ digest: sha256(data), size: data.length }, { digest: sha256(held), size: held.length }], ctx.registry)
+  await new Promise(resolve => setTimeout(resolve, 50))
+  assert.deepEqual(asked, [sha256(data)])
+})
