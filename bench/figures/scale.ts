@@ -34,9 +34,9 @@ export async function twentyAgents (b: Bench, imgA: BuiltImage, imgB: BuiltImage
     await bn.shape(ENV.NET_RATE)
     const hosts = bn.hosts.slice(1, n + 1)
     const agents: NetAgent[] = []
-    for (let i = 0; i < hosts.length; i += 5) {
-      agents.push(...await Promise.all(hosts.slice(i, i + 5).map(async h => await bn.startAgent(h, { mdns: true }))))
-    }
+    // One after another: agents that start at the same instant can miss each other's first mDNS
+    // query (docs/ROUTING.md).
+    for (const h of hosts) agents.push(await bn.startAgent(h, { mdns: true }))
     await Promise.all(agents.map(async a => { await bn.waitPeers(a, 16) }))
     const total = layerBytes(imgA)
     await bn.reset()

@@ -90,6 +90,8 @@ export class DhtRouter implements ContentRouter {
   private readonly recent = new Map<string, { at: number, answered: Promise<void> }>()
   private unsubscribe?: () => void
   private running = false
+  /** kad-dht's self-query found peers: the routing table names the agents closest to us. */
+  explored = false
 
   constructor (private readonly components: DhtRouterComponents, init: DhtRouterInit = {}) {
     const d = DEFAULTS.p2p
@@ -123,7 +125,10 @@ export class DhtRouter implements ContentRouter {
       this.retryTimer = setTimeout(() => { this.retryTimer = undefined; this.provideWaiting() }, PROVIDE_RETRY_MS)
       this.retryTimer.unref()
     })
-    this.unsubscribe = () => { offHealth(); offConnect() }
+    const onSelfQuery = (evt: CustomEvent<{ peers?: number }>): void => { if ((evt.detail?.peers ?? 0) > 0) this.explored = true }
+    const events = this.components.libp2p as unknown as EventTarget
+    events.addEventListener('kad-dht:query:self', onSelfQuery as EventListener)
+    this.unsubscribe = () => { offHealth(); offConnect(); events.removeEventListener('kad-dht:query:self', onSelfQuery as EventListener) }
     this.provideWaiting()
   }
 

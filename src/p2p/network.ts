@@ -149,12 +149,14 @@ class Network implements LayerdPeerNetwork {
         throttleMs: init.inventoryThrottleMs ?? DEFAULTS.p2p.inventoryThrottleMs,
         timeoutMs: init.dialTimeoutMs ?? DEFAULTS.p2p.dhtDialTimeoutMs
       })
-      // Across subnets (static peers) records are always needed; on one segment only once it has
-      // agents beyond our mesh (the mesh already tells the others, for far less work).
+      // The DHT is worth its work (records published, lookups made) only when it knows agents
+      // beyond our mesh: the mesh already tells us everything of the others, for far less. With
+      // static peers the routing table may not name the other subnets' agents before kad-dht's
+      // first self-query through them, so until then it is assumed to.
       const bootstrapped = (init.peers ?? []).length > 0
-      const needed = (): boolean => bootstrapped || (this.dht?.knownPeers() ?? 0) > this.mesh.meshPeers().length
-      this.dht = dhtRef.router = new DhtRouter({ get libp2p () { return c.libp2p as any }, connections: this.connections, health: this.health, holdings, logger: this.log }, { ...init, needed })
-      this.router = new OfficeRouter(this.mesh, this.dht, bootstrapped)
+      const useful = (): boolean => (bootstrapped && this.dht?.explored !== true) || (this.dht?.knownPeers() ?? 0) > this.mesh.meshPeers().length
+      this.dht = dhtRef.router = new DhtRouter({ get libp2p () { return c.libp2p as any }, connections: this.connections, health: this.health, holdings, logger: this.log }, { ...init, needed: useful })
+      this.router = new OfficeRouter(this.mesh, this.dht, bootstrapped, useful)
     } else {
       this.router = this.mesh
     }

@@ -8,15 +8,15 @@ import type { MeshRouter } from './mesh-router.js'
 
 export class OfficeRouter implements ContentRouter {
   /**
-   * @param bootstrapped - static peers (`--peer`) are configured: the office may span subnets
-   * whose agents the DHT has not told us of yet, so every lookup asks it.
+   * @param bootstrapped - static peers (`--peer`) are configured: the office may span subnets,
+   * so a cold blob waits for the DHT (on one segment it does not).
+   * @param useful - whether the DHT can name anyone the mesh does not (see PeerNetwork): when it
+   * cannot, lookups skip its round trips.
    */
-  constructor (readonly mesh: MeshRouter, readonly dht: DhtRouter, private readonly bootstrapped = false) {}
+  constructor (readonly mesh: MeshRouter, readonly dht: DhtRouter, private readonly bootstrapped = false, private readonly useful: () => boolean = () => true) {}
 
   async lookup (digest: string, opts: LookupOptions = {}): Promise<Holder[]> {
-    // One LAN segment (mDNS only) whose agents all fit in our mesh: a DHT query could only name
-    // peers whose holdings the mesh already pushed to us, so skip its round trips.
-    if (!this.bootstrapped && this.dht.knownPeers() <= this.mesh.meshPeers().length) return this.holders(digest)
+    if (!this.useful()) return this.holders(digest)
     // A neighbour in the mesh holds or fetches it: start with it, no query (its round trips and
     // the providers it would make us watch cost every agent CPU, for holders we do not need).
     if (this.mesh.holders(digest).length > 0) return this.holders(digest)

@@ -147,6 +147,15 @@ export function peerFailed (d: Pick<PeerOpenerDeps, 'peers' | 'metrics' | 'logge
     d.logger.debug({ digest: d.digest, peer: peerId, at }, 'peer busy; asking again shortly')
     return
   }
+  // A neighbour that is itself still fetching the blob sent nothing for a while: its upstream
+  // share is slow (many agents on one link), not broken. Counting it failed would hand its
+  // pieces to everyone else, upstream, and slow the link further; whether it still makes
+  // progress at all is the planner's owner-stall rule. Ask it again in a moment.
+  if (err instanceof NoProgressError && d.peers.router.holders(d.digest).some(h => h.peerId === peerId && h.fetching && !h.complete)) {
+    d.peers.health.busy(peerId, DEFAULTS.fetch.busyRetryMs)
+    d.logger.debug({ digest: d.digest, peer: peerId, at }, 'a neighbour that fetches it sent nothing for a while; asking again shortly')
+    return
+  }
   d.peers.health.failed(peerId, d.digest, d.stallMs)
   if (!(err instanceof NoProgressError) && !(err instanceof PeerProtocolError)) {
     d.metrics.peerFailures.inc({ peer: peerId, reason: err?.peerCode ?? err?.code ?? 'error' })

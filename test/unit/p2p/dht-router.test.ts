@@ -24,6 +24,8 @@ describe('DHT router', () => {
     const data = random(300_000)
     const d = a.local.add(data, [[0, 200_000]])
     await waitFor(() => boot.net.neighbours() >= 2, 5000, 'both connected to the bootstrap')
+    // A lookup shares one made in the last seconds: look only once a's record is out.
+    await waitFor(() => a.net.dht!.hasProvided(d), 10_000, 'a\'s provider record published')
     // b has no mesh and no connection to a: only the DHT can tell it.
     assert.equal(b.net.router.holders(d).length, 0)
     const found = await within((async () => {
