@@ -86,7 +86,7 @@ export class DhtRouter implements ContentRouter {
   private readonly needed: () => boolean
   /** Keys other than blobs (tags) whose provide waits for `needed`. */
   private readonly pendingKeys = new Map<string, CID>()
-  /** Lookups started lately, by digest (oldest first): a second lookup shares the first. */
+  /** Lookups in flight, or lately done with providers, by digest (oldest first): a second lookup shares the first. */
   private readonly recent = new Map<string, { at: number, answered: Promise<void> }>()
   private unsubscribe?: () => void
   private running = false
@@ -167,7 +167,9 @@ export class DhtRouter implements ContentRouter {
       const first = new Promise<void>(resolve => { found = resolve })
       const query = this.query(digest, signal, found)
       this.tasks.track(query)
-      shared = { at: now, answered: Promise.race([query, first]) }
+      const entry = shared = { at: now, answered: Promise.race([query.then(() => {}), first]) }
+      // An answer of "nobody" is not reused once its query ended: a holder may publish any moment.
+      void query.then((providers) => { if (providers === 0 && this.recent.get(digest) === entry) this.recent.delete(digest) })
       this.recent.delete(digest)
       this.recent.set(digest, shared)
       for (const [d, r] of this.recent) { if (now - r.at <= RECENT_LOOKUP_MS && this.recent.size <= MAX_RECENT_LOOKUPS) break; this.recent.delete(d) }
@@ -177,7 +179,8 @@ export class DhtRouter implements ContentRouter {
     return this.holders(digest)
   }
 
-  private async query (digest: string, signal: AbortSignal, found: () => void): Promise<void> {
+  /** The DHT query of one lookup; resolves with the number of providers it found. */
+  private async query (digest: string, signal: AbortSignal, found: () => void): Promise<number> {
     const asked: Array<Promise<unknown>> = []
     const seen = new Set<string>()
     const t0 = Date.now()
@@ -201,6 +204,7 @@ export class DhtRouter implements ContentRouter {
     const queryMs = Date.now() - t0
     await Promise.allSettled(asked)
     this.components.logger.debug({ digest, providers: seen.size, queryMs, totalMs: Date.now() - t0 }, 'dht lookup')
+    return seen.size
   }
 
   holders (digest: string): Holder[] {

@@ -181,9 +181,9 @@ export function coalescingSet (self: string, holders: readonly Holder[], progres
  * Where each of this agent's running upstream requests must stop so that no byte is fetched from
  * upstream twice: at the first byte ahead of it that a neighbour already holds (it comes from
  * that neighbour instead), or at the first piece that a fetching neighbour also claims and owns
- * (among `members`). Returns, by index into `claims`, the new ends that are shorter than the
- * current ones; a request already inside such a piece stops where it is. Both agents compute
- * the same owner, so exactly one of them keeps each contested piece.
+ * (rendezvous between the two of them). Returns, by index into `claims`, the new ends that are
+ * shorter than the current ones; a request already inside such a piece stops where it is. Both
+ * agents compute the same owner, so exactly one of them keeps each contested piece.
  */
 export function yieldContested (digest: string, claims: readonly PlanClaim[], holders: readonly Holder[], fetchers: readonly Holder[], members: readonly Member[]): Map<number, number> {
   const out = new Map<number, number>()
@@ -203,9 +203,13 @@ export function yieldContested (digest: string, claims: readonly PlanClaim[], ho
           const s = Math.max(a, c.pos)
           const e = Math.min(b, c.end)
           if (s >= e) continue
-          // The first piece in the overlap that is theirs (pieces that are ours we keep).
+          // The first piece in the overlap that is theirs (pieces that are ours we keep). Decided
+          // between the two of us only: our views of the whole set can differ for a moment (that
+          // is how both came to claim it), the pair's scores cannot, and since each member's
+          // score per piece is fixed, of several claimants only the highest keeps it.
+          const pair = [{ id: self }, { id: f.peerId }]
           for (let p = pieceOf(s); p * PIECE_SIZE < e; p++) {
-            if (isMine(members, self, digest, p)) continue
+            if (isMine(pair, self, digest, p)) continue
             earlier(Math.max(c.pos, p * PIECE_SIZE))
             break
           }
