@@ -167,9 +167,10 @@ export class DhtRouter implements ContentRouter {
       const first = new Promise<void>(resolve => { found = resolve })
       const query = this.query(digest, signal, found)
       this.tasks.track(query)
-      const entry = shared = { at: now, answered: Promise.race([query.then(() => {}), first]) }
-      // An answer of "nobody" is not reused once its query ended: a holder may publish any moment.
-      void query.then((providers) => { if (providers === 0 && this.recent.get(digest) === entry) this.recent.delete(digest) })
+      const entry = shared = { at: now, answered: Promise.race([query, first]) }
+      // An answer of "nobody" (no provider, or none that answered) is not reused once its query
+      // ended: a holder may publish, or answer, any moment.
+      void query.then(() => { if (this.holders(digest).length === 0 && this.recent.get(digest) === entry) this.recent.delete(digest) })
       this.recent.delete(digest)
       this.recent.set(digest, shared)
       for (const [d, r] of this.recent) { if (now - r.at <= RECENT_LOOKUP_MS && this.recent.size <= MAX_RECENT_LOOKUPS) break; this.recent.delete(d) }
@@ -179,8 +180,7 @@ export class DhtRouter implements ContentRouter {
     return this.holders(digest)
   }
 
-  /** The DHT query of one lookup; resolves with the number of providers it found. */
-  private async query (digest: string, signal: AbortSignal, found: () => void): Promise<number> {
+  private async query (digest: string, signal: AbortSignal, found: () => void): Promise<void> {
     const asked: Array<Promise<unknown>> = []
     const seen = new Set<string>()
     const t0 = Date.now()
@@ -204,7 +204,6 @@ export class DhtRouter implements ContentRouter {
     const queryMs = Date.now() - t0
     await Promise.allSettled(asked)
     this.components.logger.debug({ digest, providers: seen.size, queryMs, totalMs: Date.now() - t0 }, 'dht lookup')
-    return seen.size
   }
 
   holders (digest: string): Holder[] {
