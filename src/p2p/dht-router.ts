@@ -90,9 +90,6 @@ export class DhtRouter implements ContentRouter {
   private readonly recent = new Map<string, { at: number, answered: Promise<void> }>()
   private unsubscribe?: () => void
   private running = false
-  /** A self-query found peers: the routing table names the agents closest to us. */
-  explored = false
-  private exploring = false
 
   constructor (private readonly components: DhtRouterComponents, init: DhtRouterInit = {}) {
     const d = DEFAULTS.p2p
@@ -122,38 +119,12 @@ export class DhtRouter implements ContentRouter {
     // A provide made while nobody was connected reached no one: try again once peers come.
     const offConnect = this.components.connections.onConnect((peer) => {
       this.unreachable.delete(peer)
-      this.explore()
       if (this.retryTimer !== undefined || (this.mine.size === this.provided.size && this.pendingKeys.size === 0)) return
       this.retryTimer = setTimeout(() => { this.retryTimer = undefined; this.provideWaiting() }, PROVIDE_RETRY_MS)
       this.retryTimer.unref()
     })
-    const onSelfQuery = (evt: CustomEvent<{ peers?: number }>): void => { if ((evt.detail?.peers ?? 0) > 0) this.explored = true }
-    const events = this.components.libp2p as unknown as EventTarget
-    events.addEventListener('kad-dht:query:self', onSelfQuery as EventListener)
-    this.unsubscribe = () => { offHealth(); offConnect(); events.removeEventListener('kad-dht:query:self', onSelfQuery as EventListener) }
+    this.unsubscribe = () => { offHealth(); offConnect() }
     this.provideWaiting()
-  }
-
-  /**
-   * Look ourselves up as soon as a first peer connects (kad-dht's own self-query runs 1 s after
-   * start, often before any peer is there, and then only every few minutes): it fills the
-   * routing table with the agents closest to us, on every subnet, and tells whether the office
-   * is larger than our mesh.
-   */
-  private explore (): void {
-    if (this.explored || this.exploring || !this.running) return
-    this.exploring = true
-    this.tasks.track((async () => {
-      try {
-        const signal = AbortSignal.any([AbortSignal.timeout(5 * this.opts.lookupTimeoutMs), this.stopController.signal])
-        let answered = false
-        for await (const ev of this.dht.getClosestPeers(this.components.libp2p.peerId.toMultihash().bytes, { signal })) {
-          if (ev.name === 'FINAL_PEER' || ev.name === 'PEER_RESPONSE') answered = true
-        }
-        // Only once the query is over: until then the routing table may still be filling.
-        if (answered) this.explored = true
-      } catch { /* tried again when the next peer connects */ } finally { this.exploring = false }
-    })())
   }
 
   /** Publish what has not reached the DHT yet, if anyone needs it now. */

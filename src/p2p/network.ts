@@ -149,12 +149,12 @@ class Network implements LayerdPeerNetwork {
         throttleMs: init.inventoryThrottleMs ?? DEFAULTS.p2p.inventoryThrottleMs,
         timeoutMs: init.dialTimeoutMs ?? DEFAULTS.p2p.dhtDialTimeoutMs
       })
-      // The DHT is worth its work (records published, lookups made) only when it knows agents
+      // The DHT is worth its work (records published, lookups made) only when it can name agents
       // beyond our mesh: the mesh already tells us everything of the others, for far less. With
-      // static peers the routing table may not name the other subnets' agents before kad-dht's
-      // first self-query through them, so until then it is assumed to.
+      // static peers the office may span subnets whose agents our routing table never names
+      // (kad-dht adds only peers it is connected to), so there it always is.
       const bootstrapped = (init.peers ?? []).length > 0
-      const useful = (): boolean => (bootstrapped && this.dht?.explored !== true) || (this.dht?.knownPeers() ?? 0) > this.mesh.meshPeers().length
+      const useful = (): boolean => bootstrapped || (this.dht?.knownPeers() ?? 0) > this.mesh.meshPeers().length
       this.dht = dhtRef.router = new DhtRouter({ get libp2p () { return c.libp2p as any }, connections: this.connections, health: this.health, holdings, logger: this.log }, { ...init, needed: useful })
       this.router = new OfficeRouter(this.mesh, this.dht, bootstrapped, useful)
     } else {
