@@ -48,6 +48,8 @@ export interface DhtRouterInit {
 const RAW = 0x55
 /** Provides that reached nobody are tried again this long after a peer connects (batching a burst of connections). */
 const PROVIDE_RETRY_MS = 2000
+/** ...and, with no new connection, again after a growing pause up to this. */
+const PROVIDE_RETRY_MAX_MS = 60_000
 const SHA2_256 = 0x12
 /**
  * A provider that could not be dialled is not dialled again for this long (unless it connects
@@ -79,6 +81,8 @@ export class DhtRouter implements ContentRouter {
   /** Providers whose dial failed: peer → until (ms). */
   private readonly unreachable = new Map<string, number>()
   private retryTimer?: NodeJS.Timeout
+  /** Until the next try of provides that reached no one; doubles up to PROVIDE_RETRY_MAX_MS. */
+  private retryDelay = PROVIDE_RETRY_MS
   private readonly listeners = new Set<(digest: string) => void>()
   private readonly tasks: Tasks
   private readonly stopController = new AbortController()
@@ -86,7 +90,7 @@ export class DhtRouter implements ContentRouter {
   private readonly needed: () => boolean
   /** Keys other than blobs (tags) whose provide waits for `needed`. */
   private readonly pendingKeys = new Map<string, CID>()
-  /** Lookups in flight, or lately done with providers, by digest (oldest first): a second lookup shares the first. */
+  /** Lookups in flight, by digest (oldest first): a second lookup of the same digest shares the first. */
   private readonly recent = new Map<string, { at: number, answered: Promise<void> }>()
   private unsubscribe?: () => void
   private running = false
@@ -119,12 +123,22 @@ export class DhtRouter implements ContentRouter {
     // A provide made while nobody was connected reached no one: try again once peers come.
     const offConnect = this.components.connections.onConnect((peer) => {
       this.unreachable.delete(peer)
-      if (this.retryTimer !== undefined || (this.mine.size === this.provided.size && this.pendingKeys.size === 0)) return
-      this.retryTimer = setTimeout(() => { this.retryTimer = undefined; this.provideWaiting() }, PROVIDE_RETRY_MS)
-      this.retryTimer.unref()
+      this.retryDelay = PROVIDE_RETRY_MS
+      this.scheduleRetry()
     })
     this.unsubscribe = () => { offHealth(); offConnect() }
     this.provideWaiting()
+  }
+
+  /**
+   * Try again, a moment from now, the provides that have not reached the DHT (a peer connected,
+   * or a provide reached no one: under load every peer it asked can time out).
+   */
+  private scheduleRetry (): void {
+    if (!this.running || this.retryTimer !== undefined || (this.mine.size === this.provided.size && this.pendingKeys.size === 0)) return
+    this.retryTimer = setTimeout(() => { this.retryTimer = undefined; this.provideWaiting() }, this.retryDelay)
+    this.retryTimer.unref()
+    this.retryDelay = Math.min(this.retryDelay * 2, PROVIDE_RETRY_MAX_MS)
   }
 
   /** Publish what has not reached the DHT yet, if anyone needs it now. */
@@ -152,7 +166,7 @@ export class DhtRouter implements ContentRouter {
    */
   async lookup (digest: string, opts: LookupOptions = {}): Promise<Holder[]> {
     if (!this.running) return this.holders(digest)
-    // A lookup of the same digest a moment ago (often the one started when the manifest naming
+    // A lookup of the same digest still running (often the one started when the manifest naming
     // it was served) answers this one: what it finds later still arrives through onChange.
     const now = Date.now()
     let shared = this.recent.get(digest)
@@ -163,9 +177,9 @@ export class DhtRouter implements ContentRouter {
       const query = this.query(digest, signal, found)
       this.tasks.track(query)
       const entry = shared = { at: now, answered: Promise.race([query, first]) }
-      // An answer of "nobody" (no provider, or none that answered) is not reused once its query
-      // ended: a holder may publish, or answer, any moment.
-      void query.then(() => { if (this.holders(digest).length === 0 && this.recent.get(digest) === entry) this.recent.delete(digest) })
+      // Shared while it runs only: a finished answer is in the table (holders, watched), and a
+      // new query may find a holder that published or answered since.
+      void query.then(() => { if (this.recent.get(digest) === entry) this.recent.delete(digest) })
       this.recent.delete(digest)
       this.recent.set(digest, shared)
       for (const [d, r] of this.recent) { if (now - r.at <= RECENT_LOOKUP_MS && this.recent.size <= MAX_RECENT_LOOKUPS) break; this.recent.delete(d) }
@@ -361,13 +375,15 @@ export class DhtRouter implements ContentRouter {
       let reached = false
       try {
         for await (const ev of this.dht.provide(blobKey(digest), { signal: this.stopController.signal })) {
-          if (ev.name === 'PEER_RESPONSE') reached = true
+          // An acknowledged ADD_PROVIDER, not merely a hop of the query that finds where to put it.
+          if (ev.name === 'PEER_RESPONSE' && String((ev as { messageType?: unknown }).messageType) === 'ADD_PROVIDER') reached = true
         }
       } catch (err) {
         this.components.logger.debug({ digest, err: errorMessage(err) }, 'provide failed (tried again when peers connect)')
       } finally {
         this.providing.delete(digest)
         if (reached && this.mine.has(digest)) this.provided.add(digest)
+        else if (this.mine.has(digest)) this.scheduleRetry()
       }
     })())
   }
