@@ -10,8 +10,6 @@ import type { PeerId, PeerInfo } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { CID } from 'multiformats/cid'
-import * as Digest from 'multiformats/hashes/digest'
-import { createHash } from 'node:crypto'
 import { setMaxListeners } from 'node:events'
 import { DEFAULTS } from '../config/defaults.js'
 import { errorMessage } from '../errors.js'
@@ -19,6 +17,7 @@ import type { Logger } from '../log.js'
 import type { ContentRouter, Holder, Holding, LookupOptions } from '../routing/router.js'
 import { holderOf } from '../routing/router.js'
 import { Tasks } from '../util/tasks.js'
+import { Publisher, blobKey } from './dht-publish.js'
 import type { Connections } from './connections.js'
 import type { HoldingsService } from './holdings.js'
 import type { PeerHealth } from './peer-health.js'
@@ -45,12 +44,6 @@ export interface DhtRouterInit {
   needed?: () => boolean
 }
 
-const RAW = 0x55
-/** Provides that reached nobody are tried again this long after a peer connects (batching a burst of connections). */
-const PROVIDE_RETRY_MS = 2000
-/** ...and, with no new connection, again after a growing pause up to this. */
-const PROVIDE_RETRY_MAX_MS = 60_000
-const SHA2_256 = 0x12
 /**
  * A provider that could not be dialled is not dialled again for this long (unless it connects
  * first): its records outlive it, and every lookup would otherwise pay the dial timeout again.
@@ -60,36 +53,18 @@ const UNREACHABLE_MS = 60_000
 const RECENT_LOOKUP_MS = 10_000
 const MAX_RECENT_LOOKUPS = 1000
 
-/** The DHT key of a blob: a CIDv1 (raw) whose multihash is the blob's own sha256. */
-export function blobKey (digest: string): CID {
-  return CID.createV1(RAW, Digest.create(SHA2_256, Buffer.from(digest.slice('sha256:'.length), 'hex')))
-}
-
-/** The DHT key under which agents that resolved a tag provide it (offline tag resolution). */
-export function tagKey (registry: string, repository: string, tag: string): CID {
-  return CID.createV1(RAW, Digest.create(SHA2_256, createHash('sha256').update(`layerd-tag\n${registry}/${repository}:${tag}`).digest()))
-}
-
 export class DhtRouter implements ContentRouter {
   /** What we advertise, by digest (the holdings protocol answers from it). */
   readonly mine = new Map<string, Holding>()
   /** What peers told us over watches: digest → peer → holding. */
   private readonly table = new Map<string, Map<string, Holding>>()
-  /** Digests whose provide reached the DHT; the others are tried again when peers connect. */
-  private readonly provided = new Set<string>()
-  private readonly providing = new Set<string>()
   /** Providers whose dial failed: peer → until (ms). */
   private readonly unreachable = new Map<string, number>()
-  private retryTimer?: NodeJS.Timeout
-  /** Until the next try of provides that reached no one; doubles up to PROVIDE_RETRY_MAX_MS. */
-  private retryDelay = PROVIDE_RETRY_MS
   private readonly listeners = new Set<(digest: string) => void>()
   private readonly tasks: Tasks
   private readonly stopController = new AbortController()
   private readonly opts: Required<Omit<DhtRouterInit, 'needed'>>
-  private readonly needed: () => boolean
-  /** Keys other than blobs (tags) whose provide waits for `needed`. */
-  private readonly pendingKeys = new Map<string, CID>()
+  private readonly records: Publisher
   /** Lookups in flight, by digest (oldest first): a second lookup of the same digest shares the first. */
   private readonly recent = new Map<string, { at: number, answered: Promise<void> }>()
   private unsubscribe?: () => void
@@ -102,8 +77,8 @@ export class DhtRouter implements ContentRouter {
       dialTimeoutMs: init.dialTimeoutMs ?? d.dhtDialTimeoutMs,
       maxProviders: init.maxProviders ?? d.dhtMaxProviders
     }
-    this.needed = init.needed ?? (() => true)
     this.tasks = new Tasks(components.logger)
+    this.records = new Publisher({ dht: () => this.dht, tasks: this.tasks, logger: components.logger, signal: this.stopController.signal, needed: init.needed ?? (() => true), mine: () => this.mine })
     // Every lookup in flight listens to it.
     setMaxListeners(Infinity, this.stopController.signal)
   }
@@ -123,35 +98,16 @@ export class DhtRouter implements ContentRouter {
     // A provide made while nobody was connected reached no one: try again once peers come.
     const offConnect = this.components.connections.onConnect((peer) => {
       this.unreachable.delete(peer)
-      this.retryDelay = PROVIDE_RETRY_MS
-      this.scheduleRetry()
+      this.records.connected()
     })
     this.unsubscribe = () => { offHealth(); offConnect() }
-    this.provideWaiting()
-  }
-
-  /**
-   * Try again, a moment from now, the provides that have not reached the DHT (a peer connected,
-   * or a provide reached no one: under load every peer it asked can time out).
-   */
-  private scheduleRetry (): void {
-    if (!this.running || this.retryTimer !== undefined || (this.mine.size === this.provided.size && this.pendingKeys.size === 0)) return
-    this.retryTimer = setTimeout(() => { this.retryTimer = undefined; this.provideWaiting() }, this.retryDelay)
-    this.retryTimer.unref()
-    this.retryDelay = Math.min(this.retryDelay * 2, PROVIDE_RETRY_MAX_MS)
-  }
-
-  /** Publish what has not reached the DHT yet, if anyone needs it now. */
-  private provideWaiting (): void {
-    if (!this.running || !this.needed()) return
-    for (const d of this.mine.keys()) if (!this.provided.has(d) && !this.providing.has(d)) this.provide(d)
-    for (const key of this.pendingKeys.values()) this.provideKey(key)
+    this.records.start()
   }
 
   async stop (): Promise<void> {
     this.running = false
     this.unsubscribe?.()
-    if (this.retryTimer !== undefined) clearTimeout(this.retryTimer)
+    this.records.stop()
     this.stopController.abort()
     await this.tasks.settle()
   }
@@ -228,14 +184,13 @@ export class DhtRouter implements ContentRouter {
     const d = holding.digest
     this.mine.set(d, holding)
     this.components.holdings.changed(d)
-    if (this.running && !this.provided.has(d) && !this.providing.has(d) && this.needed()) this.provide(d)
+    this.records.blob(d)
   }
 
   withdraw (digest: string): void {
     if (!this.mine.delete(digest)) return
     this.components.holdings.changed(digest)
-    this.provided.delete(digest)
-    if (this.running) void this.dht.cancelReprovide(blobKey(digest)).catch(() => {})
+    this.records.withdrawn(digest)
   }
 
   onChange (listener: (digest: string) => void): () => void {
@@ -251,14 +206,7 @@ export class DhtRouter implements ContentRouter {
   // ---------------------------------------------------------------- other keys (tags)
 
   /** Publish a provider record for any key (e.g. a tag this agent resolved). */
-  provideKey (key: CID): void {
-    if (!this.running) return
-    if (!this.needed()) { this.pendingKeys.set(key.toString(), key); return }
-    this.pendingKeys.delete(key.toString())
-    this.tasks.track((async () => {
-      try { for await (const ev of this.dht.provide(key, { signal: this.stopController.signal })) void ev } catch {}
-    })())
-  }
+  provideKey (key: CID): void { this.records.key(key) }
 
   /** Providers of a key, dialled (bounded): their peer ids. */
   async providersOf (key: CID, timeoutMs: number): Promise<string[]> {
@@ -285,7 +233,7 @@ export class DhtRouter implements ContentRouter {
   }
 
   /** Our provider record of `digest` reached the DHT. */
-  hasProvided (digest: string): boolean { return this.provided.has(digest) }
+  hasProvided (digest: string): boolean { return this.records.has(digest) }
 
   /** Who the DHT names as providers of `digest` (records only: nobody is dialled). For diagnostics and tests. */
   async providerRecords (digest: string, timeoutMs: number): Promise<string[]> {
@@ -366,26 +314,6 @@ export class DhtRouter implements ContentRouter {
     const table = (this.dht as Partial<{ routingTable: { remove?: (p: PeerId) => Promise<void> } }>).routingTable
     if (typeof table?.remove !== 'function') return
     try { void table.remove(peerIdFromString(peer)).catch(() => {}) } catch { /* not a peer id */ }
-  }
-
-  /** Publish our provider record of `digest` (kad-dht reprovides it before it expires). */
-  private provide (digest: string): void {
-    this.providing.add(digest)
-    this.tasks.track((async () => {
-      let reached = false
-      try {
-        for await (const ev of this.dht.provide(blobKey(digest), { signal: this.stopController.signal })) {
-          // An acknowledged ADD_PROVIDER, not merely a hop of the query that finds where to put it.
-          if (ev.name === 'PEER_RESPONSE' && String((ev as { messageType?: unknown }).messageType) === 'ADD_PROVIDER') reached = true
-        }
-      } catch (err) {
-        this.components.logger.debug({ digest, err: errorMessage(err) }, 'provide failed (tried again when peers connect)')
-      } finally {
-        this.providing.delete(digest)
-        if (reached && this.mine.has(digest)) this.provided.add(digest)
-        else if (this.mine.has(digest)) this.scheduleRetry()
-      }
-    })())
   }
 
   private fire (digest: string): void {
