@@ -49,9 +49,6 @@ export interface DhtRouterInit {
  * first): its records outlive it, and every lookup would otherwise pay the dial timeout again.
  */
 const UNREACHABLE_MS = 60_000
-/** A lookup this recent answers another of the same digest. */
-const RECENT_LOOKUP_MS = 10_000
-const MAX_RECENT_LOOKUPS = 1000
 
 export class DhtRouter implements ContentRouter {
   /** What we advertise, by digest (the holdings protocol answers from it). */
@@ -65,8 +62,8 @@ export class DhtRouter implements ContentRouter {
   private readonly stopController = new AbortController()
   private readonly opts: Required<Omit<DhtRouterInit, 'needed'>>
   private readonly records: Publisher
-  /** Lookups in flight, by digest (oldest first): a second lookup of the same digest shares the first. */
-  private readonly recent = new Map<string, { at: number, answered: Promise<void> }>()
+  /** Lookups in flight, by digest: a second lookup of the same digest joins the first. Each query is bounded by lookupTimeoutMs and removes itself. */
+  private readonly inFlight = new Map<string, Promise<void>>()
   private unsubscribe?: () => void
   private running = false
 
@@ -124,23 +121,20 @@ export class DhtRouter implements ContentRouter {
     if (!this.running) return this.holders(digest)
     // A lookup of the same digest still running (often the one started when the manifest naming
     // it was served) answers this one: what it finds later still arrives through onChange.
-    const now = Date.now()
-    let shared = this.recent.get(digest)
-    if (shared === undefined || now - shared.at > RECENT_LOOKUP_MS) {
+    let answered = this.inFlight.get(digest)
+    if (answered === undefined) {
       const signal = AbortSignal.any([AbortSignal.timeout(this.opts.lookupTimeoutMs), this.stopController.signal])
       let found!: () => void
       const first = new Promise<void>(resolve => { found = resolve })
       const query = this.query(digest, signal, found)
       this.tasks.track(query)
-      const entry = shared = { at: now, answered: Promise.race([query, first]) }
-      // Shared while it runs only: a finished answer is in the table (holders, watched), and a
-      // new query may find a holder that published or answered since.
-      void query.then(() => { if (this.recent.get(digest) === entry) this.recent.delete(digest) })
-      this.recent.delete(digest)
-      this.recent.set(digest, shared)
-      for (const [d, r] of this.recent) { if (now - r.at <= RECENT_LOOKUP_MS && this.recent.size <= MAX_RECENT_LOOKUPS) break; this.recent.delete(d) }
+      answered = Promise.race([query, first])
+      this.inFlight.set(digest, answered)
+      // A finished answer is in the table (holders, watched); a new query may find a holder that
+      // published or answered since.
+      void query.then(() => { this.inFlight.delete(digest) })
     }
-    await (opts.signal === undefined ? shared.answered : Promise.race([shared.answered, new Promise<void>(resolve => { opts.signal!.addEventListener('abort', () => resolve(), { once: true }) })]))
+    await (opts.signal === undefined ? answered : Promise.race([answered, new Promise<void>(resolve => { opts.signal!.addEventListener('abort', () => resolve(), { once: true }) })]))
     if (opts.signal?.aborted === true) throw opts.signal.reason
     return this.holders(digest)
   }

@@ -84,8 +84,8 @@ export class SessionManager {
 
   /**
    * Ask the office now for the blobs a client is about to want and the store lacks, all at
-   * once: when the client asks (one blob after another, for skopeo), the answers are in (the
-   * router shares a lookup made a moment ago) instead of costing a round of the DHT each.
+   * once: when the client asks (one blob after another, for skopeo), its lookup joins the one
+   * still running or finds the answer in the table, instead of costing a round of the DHT each.
    */
   private async lookAhead (digests: string[], registry: string): Promise<void> {
     for (const digest of digests) {
