@@ -15,6 +15,7 @@ import { agentEnv, configArgs, DIST, NODE, UP } from './context.js'
 import { curlGet, type CurlResult } from './lib.js'
 
 export interface ProxyStats { totalBytes: number, requests: number, blobGets: number }
+export interface ProxyLogEntry { client?: string, path: string, range?: string, status: number, bytes: number, startedAt: number, ms: number }
 
 export interface NetAgent {
   agent: Agent
@@ -41,6 +42,8 @@ export interface BenchNet {
   registryUrl: string
   dir: string
   stats (): Promise<ProxyStats>
+  /** The proxy's blob GETs since the last reset (who asked which range, how many bytes). */
+  log (): Promise<ProxyLogEntry[]>
   reset (): Promise<void>
   shape (rate: string): Promise<void>
   startAgent (host: NetHost, opts?: AgentOpts): Promise<NetAgent>
@@ -98,6 +101,7 @@ export async function startBenchNet (registry: Registry, hosts: number, subnets?
       registryUrl,
       dir,
       stats: async () => await cmd('stats') as ProxyStats,
+      log: async () => (await cmd('log') as { log: ProxyLogEntry[] }).log,
       reset: async () => { await cmd('reset') },
       shape: async (rate) => { await net.shape(h1, { rate }) },
       startAgent: async (host, o = {}) => {

@@ -5,6 +5,7 @@
 // prints {"ready":true,...}; reads commands on stdin, one a line, and answers with one JSON line:
 //   "stats ID" → {"id":ID,"totalBytes":N,"requests":N,"blobGets":N}
 //   "reset ID" → {"id":ID,"reset":true}
+//   "log ID"   → {"id":ID,"log":[{client,path,range,status,bytes,startedAt,ms},…]} (blob GETs)
 // Stops when stdin closes.
 
 import { createInterface } from 'node:readline'
@@ -29,6 +30,10 @@ rl.on('line', (line) => {
       requests: reqs.length,
       blobGets: reqs.filter(r => r.method === 'GET' && r.path.includes('/blobs/')).length,
     }) + '\n')
+  } else if (cmd === 'log') {
+    const log = proxy.requests().filter(r => r.method === 'GET' && r.path.includes('/blobs/'))
+      .map(r => ({ client: r.client, path: r.path, range: r.range, status: r.status, bytes: r.bytes, startedAt: r.startedAt, ms: r.ms }))
+    process.stdout.write(JSON.stringify({ id, log }) + '\n')
   } else if (cmd === 'reset') {
     proxy.reset()
     process.stdout.write(JSON.stringify({ id, reset: true }) + '\n')

@@ -88,7 +88,7 @@ export const DEFAULTS = {
   p2p: {
     listen: ['/ip4/0.0.0.0/tcp/4050'],
     mdns: true,
-    /** Agents query at start and answer every query; a DHT keeps them connected in between. */
+    /** About one mDNS query per interval on a segment (src/p2p/mdns.ts); agents also ask at start. */
     mdnsIntervalMs: MINUTE,
     serviceTag: 'layerd',
     /** Bulk bytes between agents over HTTPS with a pre-shared key (src/p2p/data/). */

@@ -8,12 +8,12 @@ import { createHash } from 'node:crypto'
 import { noise } from '@chainsafe/libp2p-noise'
 import { identify, type Identify } from '@libp2p/identify'
 import type { PrivateKey, ServiceMap } from '@libp2p/interface'
-import { mdns } from '@libp2p/mdns'
 import { tcp } from '@libp2p/tcp'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p, type Libp2p, type Libp2pInit, type ServiceFactoryMap } from 'libp2p'
 import { DEFAULTS } from '../config/defaults.js'
 import type { Logger } from '../log.js'
+import { officeMdns } from './mdns.js'
 
 export const SECRET_PROLOGUE_LABEL = 'layerd/office-secret/v1'
 
@@ -36,6 +36,13 @@ const YAMUX_STREAM_OPTIONS = { maxStreamWindowSize: 4 * MiB, maxReadBufferLength
  * request that needs it (bounded timeouts), or by TCP itself.
  */
 const QUIET = { connectionMonitor: { enabled: false } }
+
+/**
+ * Idle connections stay open: @libp2p/tcp closes a socket after 2 min without traffic, and since
+ * nothing flows at rest every agent then re-dialled every neighbour mDNS named (a noise handshake,
+ * identify, an inventory exchange per pair) every few minutes. TCP keep-alive stays on.
+ */
+const TCP_INIT = { inboundSocketInactivityTimeout: 0, outboundSocketInactivityTimeout: 0 }
 
 export interface NodeInit<S extends ServiceMap = ServiceMap> {
   privateKey: PrivateKey
@@ -66,19 +73,18 @@ export async function createNode<S extends ServiceMap = ServiceMap> (init: NodeI
   if (init.secret === undefined) init.logger?.warn('no office secret configured: this agent joins any layerd agent on the LAN')
   const discovery = [...(init.peerDiscovery ?? [])]
   if (init.mdns ?? DEFAULTS.p2p.mdns) {
-    const factory = mdns({ interval: init.mdnsIntervalMs ?? DEFAULTS.p2p.mdnsIntervalMs, serviceTag: init.serviceTag ?? DEFAULTS.p2p.serviceTag })
-    // Tap mDNS's own events: libp2p reports every discovery (the DHT's too) as one kind.
-    discovery.unshift((components: any) => {
-      const svc = factory(components)
-      svc.addEventListener('peer', (e: CustomEvent<{ id: { toString: () => string } }>) => { init.onMdnsPeer?.(e.detail.id.toString()) })
-      return svc
-    })
+    // onPeer taps mDNS's own events: libp2p reports every discovery (the DHT's too) as one kind.
+    discovery.unshift(officeMdns({
+      intervalMs: init.mdnsIntervalMs ?? DEFAULTS.p2p.mdnsIntervalMs,
+      serviceTag: init.serviceTag ?? DEFAULTS.p2p.serviceTag,
+      ...(init.onMdnsPeer !== undefined ? { onPeer: init.onMdnsPeer } : {})
+    }) as any)
   }
   const services = { identify: identify(), ...init.services } as ServiceFactoryMap<S & { identify: Identify }>
   return await createLibp2p({
     privateKey: init.privateKey,
     addresses: { listen: [...(init.listen ?? DEFAULTS.p2p.listen)] },
-    transports: [tcp()],
+    transports: [tcp(TCP_INIT)],
     connectionEncrypters: [noise(init.secret !== undefined ? { prologueBytes: officePrologue(init.secret) } : {})],
     streamMuxers: [yamux({ streamOptions: YAMUX_STREAM_OPTIONS, enableKeepAlive: false })],
     peerDiscovery: discovery,

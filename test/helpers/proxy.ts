@@ -30,6 +30,8 @@ export interface ProxyRequestLog {
   range?: string
   /** The client's User-Agent (the agent sends layerd/…): who asked. */
   userAgent?: string
+  /** The client's address (which agent, when several share one proxy). */
+  client?: string
   /** Status sent to the client (0 if none was sent). */
   status: number
   /** Response body bytes sent to the client. */
@@ -142,6 +144,7 @@ export async function startProxy (upstream: string, opts: ProxyOptions = {}): Pr
     const entry: ProxyRequestLog = {
       id: nextId++, method, url, path, ...(rangeHeader !== undefined ? { range: rangeHeader } : {}),
       ...(req.headers['user-agent'] !== undefined ? { userAgent: req.headers['user-agent'] } : {}),
+      ...(req.socket.remoteAddress !== undefined ? { client: req.socket.remoteAddress } : {}),
       status: 0, bytes: 0, faults: [], incomplete: false, startedAt: Date.now(), ms: 0, done: false,
     }
     log.push(entry)
