@@ -36,9 +36,14 @@ export interface Metrics {
   peersConnected: Gauge
 }
 
+/** Resolution of the `layerd_nodejs_eventloop_lag_*` histogram. */
+const EVENT_LOOP_SAMPLE_MS = 1000
+
 export function createMetrics (opts: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry()
-  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'layerd_' })
+  // The event-loop delay histogram samples with a libuv timer; prom-client's default (10 ms) woke
+  // an idle agent 100 times a second: 0.4–0.5 % of a core per agent at rest, 0.13 % without it.
+  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'layerd_', eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS })
   const registers = [registry]
   return {
     registry,

@@ -1,0 +1,45 @@
+// An idle agent is invisible on a workstation: two agents connected to each other (libp2p, the
+// DHT, the metrics, the status sampler all running) use almost no CPU when nothing happens.
+// CPU is read from /proc (utime + stime of the agent's process), outside the agent.
+
+import { test, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { startAgent, type Agent } from '../helpers/agent.js'
+import { rawRequest } from '../helpers/agent-http.js'
+import { stopAll, waitFor } from '../helpers/proc.js'
+
+after(stopAll)
+
+/** utime + stime in clock ticks (100 per second on Linux). */
+function cpuTicks (pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return Number(f[11]) + Number(f[12])
+}
+
+test('two connected idle agents each use < 0.3 % of a core', async (t) => {
+  // An upstream nobody asks: idle agents never contact it.
+  const upstreams = { docker: 'http://127.0.0.1:9' }
+  const a: Agent = await startAgent({ upstreams })
+  const addr = ((await a.waitForLog(l => l.msg === 'p2p started')).addresses as string[])[0] as string
+  const bStarted = Date.now()
+  const b: Agent = await startAgent({ upstreams, extraArgs: ['--peer', addr] })
+  try {
+    await waitFor(async () => JSON.parse((await rawRequest(b.url, '/_layerd/status')).body.toString()).peers.length === 1,
+      { timeoutMs: 15_000, what: 'b connected to a' })
+    // Past the start: each agent has one burst of 0.2–0.3 s of CPU 5–16 s after it started
+    // (kad-dht's first self-query and routing-table refresh, V8 shrinking the start-up heap).
+    await new Promise(resolve => setTimeout(resolve, Math.max(0, bStarted + 20_000 - Date.now())))
+    const c0 = [cpuTicks(a.pid), cpuTicks(b.pid)]
+    const t0 = performance.now()
+    await new Promise(resolve => setTimeout(resolve, 15_000))
+    const secs = (performance.now() - t0) / 1000
+    const pct = [cpuTicks(a.pid), cpuTicks(b.pid)].map((v, i) => (v - (c0[i] as number)) / secs)
+    t.diagnostic(`idle CPU over ${secs.toFixed(1)} s: a ${pct[0]?.toFixed(2)} %, b ${pct[1]?.toFixed(2)} % of a core`)
+    for (const p of pct) assert.ok(p < 0.3, `an idle agent used ${p.toFixed(2)} % of a core`)
+  } finally {
+    await b.stop()
+    await a.stop()
+  }
+})
