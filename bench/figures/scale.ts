@@ -56,8 +56,18 @@ export async function twentyAgents (b: Bench, imgA: BuiltImage, imgB: BuiltImage
       return `${f1(l.size / 1e6)}MB:${f2(got / l.size)}x`
     })
     const rss = Math.max(...agents.map(a => memOf(a.agent.pid).hwmMB))
+    // Why agents left a neighbour for another source (the agents' own log lines).
+    const failures = new Map<string, number>()
+    for (const a of agents) {
+      for (const l of a.agent.logLines()) {
+        if (l.msg !== 'peer transfer failed; trying another source') continue
+        const k = String(l.err).slice(0, 60)
+        failures.set(k, (failures.get(k) ?? 0) + 1)
+      }
+    }
+    if (failures.size > 0) b.report.say(`  20 agents: peer transfers given up: ${[...failures].map(([k, v]) => `${v}× ${k}`).join('; ')}`)
     b.report.say(`  20 agents: direct ${f1(directSecs)} s, one alone ${f1(aloneSecs)} s (${alone.totalBytes} bytes up), 8 at once ${f1(togetherSecs)} s [${each.map(f1).join(' ')}] (${together.totalBytes} bytes up, ${together.blobGets} blob GETs; per layer ${extra.join(' ')})`)
-    b.report.raw.twenty = { total, directSecs, aloneSecs, togetherSecs, each, aloneBytes: alone.totalBytes, togetherBytes: together.totalBytes, rss, upstreamLog: log }
+    b.report.raw.twenty = { total, directSecs, aloneSecs, togetherSecs, each, aloneBytes: alone.totalBytes, togetherBytes: together.totalBytes, rss, upstreamLog: log, peerFailures: Object.fromEntries(failures) }
     b.report.add({ fig: '12', what: `20 agents, 8 pull cold at once vs 1 alone, time (${f1(total / 1e6)} MB, ${ENV.NET_RATE})`, value: togetherSecs, unit: 's', baseline: aloneSecs, ratio: togetherSecs / aloneSecs, target: '≤ 1.5', ok: togetherSecs / aloneSecs <= 1.5,
       detail: `one copy straight over the link ${f1(directSecs)} s (8 at once / that: ${f2(togetherSecs / directSecs)}x)` })
     b.report.add({ fig: '12', what: '20 agents, 8 pull cold at once, upstream bytes vs the image', value: together.totalBytes / 1e6, unit: 'MB', baseline: total / 1e6, ratio: together.totalBytes / total, target: '≤ 1.05', ok: together.totalBytes / total <= 1.05 })

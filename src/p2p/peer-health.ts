@@ -20,6 +20,8 @@ export class PeerHealth {
   private readonly busyUntil = new Map<string, number>()
   /** `${peer}\n${digest}` → until */
   private readonly failedUntil = new Map<string, number>()
+  /** When a transfer of a blob from a peer last stalled (see stalledAgain). */
+  private readonly lastStall = new Map<string, number>()
   /** `${peer}\n${digest}` → when its advertised bytes last grew */
   private readonly growth = new Map<string, Growth>()
   private readonly timers = new Map<string, NodeJS.Timeout>()
@@ -87,6 +89,18 @@ export class PeerHealth {
   }
 
   /**
+   * A transfer of `digest` from the peer sent nothing for a while: record it, and say whether it
+   * had already stalled within the last `windowMs` (a second stall in a row, not a slow moment).
+   */
+  stalledAgain (peerId: string, digest: string, windowMs: number): boolean {
+    const k = key(peerId, digest)
+    const now = this.now()
+    const before = this.lastStall.get(k)
+    this.lastStall.set(k, now)
+    return before !== undefined && now - before <= windowMs
+  }
+
+  /**
    * Owner stall rule: record how many bytes of `digest` the peer advertises and say whether they
    * grew within the last `stallMs` (a first sighting counts as growth).
    */
@@ -103,6 +117,7 @@ export class PeerHealth {
     const suffix = '\n' + digest
     for (const k of this.failedUntil.keys()) if (k.endsWith(suffix)) this.failedUntil.delete(k)
     for (const k of this.growth.keys()) if (k.endsWith(suffix)) this.growth.delete(k)
+    for (const k of this.lastStall.keys()) if (k.endsWith(suffix)) this.lastStall.delete(k)
   }
 
   onChange (listener: (ev: HealthEvent) => void): () => void {

@@ -47,7 +47,8 @@ export interface PeerTransfers {
    * Fetch bytes [start, end) of `digest` from `peerId`. Yields exactly end - start bytes or throws
    * (PeerRangeError for an error frame, PeerProtocolError for garbage, AbortedError on abort).
    * With `check`, the whole pieces around the range are fetched and each is verified before any
-   * of it is yielded: a bad one throws BadPieceError (src/p2p/protocol.ts).
+   * of it is yielded: a bad one throws BadPieceError (src/p2p/protocol.ts). Empty chunks may
+   * come in between: heartbeats while a piece is still arriving (a stall watchdog's progress).
    */
   fetchRange (peerId: string, digest: string, start: number, end: number, signal?: AbortSignal, check?: PieceCheck): AsyncIterable<Uint8Array>
   /** Per-piece hashes for a blob from a peer that holds it complete, or undefined. */

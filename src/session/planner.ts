@@ -18,8 +18,8 @@
 // other: on a piece both claim, the owner keeps it and the other shortens its request.
 
 import type { Holder } from '../routing/router.js'
-import { nextPieceStart, pieceOf, PIECE_SIZE } from '../util/pieces.js'
-import { rangeEndAt, rangesHave, type RangeSet } from '../util/ranges.js'
+import { nextPieceStart, pieceBounds, pieceOf, PIECE_SIZE } from '../util/pieces.js'
+import { rangeEndAt, rangesCover, rangesHave, type RangeSet } from '../util/ranges.js'
 import { isMine, type Member } from './ownership.js'
 
 /** A running transfer: it will write [pos, end). */
@@ -62,6 +62,12 @@ export interface PlanInput {
   fetchers: readonly Holder[]
   /** False after an upstream failure: nothing new starts upstream until a reader asks again. */
   upstreamOk: boolean
+  /**
+   * Per-piece hashes are known: peer transfers fetch and check whole pieces, so a partial holder
+   * supplies a piece only once it holds all of it (asked for less, the transfer still asks for
+   * the whole piece, and the holder refuses). @default false
+   */
+  wholePieces?: boolean
   opts: PlanOptions
 }
 
@@ -107,12 +113,18 @@ export function plan (input: PlanInput): Plan {
   // One background request at a time; the next may start once the running one is nearly done.
   let background = input.upstreamOk && !input.claims.some(c => c.source === 'upstream' && c.received !== true && c.end - c.pos > opts.segmentBytes / 4)
 
+  const holds = (h: Holder, pos: number): boolean => {
+    if (h.complete) return true
+    if (input.wholePieces !== true) return rangesHave(h.ranges, pos)
+    const [a, b] = pieceBounds(pieceOf(pos), size)
+    return rangesCover(h.ranges, a, b)
+  }
   const pickHolder = (pos: number): Holder | undefined => {
     if (peerCount >= opts.maxPeerTransfers) return undefined
     let best: Holder | undefined
     let bestScore = Infinity
     for (const h of holders) {
-      if (!h.complete && !rangesHave(h.ranges, pos)) continue
+      if (!holds(h, pos)) continue
       if (input.busy(h.peerId)) continue
       const load = perPeer.get(h.peerId) ?? 0
       if (load >= opts.perPeerTransfers) continue

@@ -243,6 +243,7 @@ export class FetchSession {
       members,
       fetchers,
       upstreamOk: this.state === 'active',
+      wholePieces: this.pieceHashes.value !== undefined,
       opts: this.o
     })
     for (const a of p.actions) this.start(a, readers, members.length)

@@ -156,6 +156,15 @@ export function peerFailed (d: Pick<PeerOpenerDeps, 'peers' | 'metrics' | 'logge
     d.logger.debug({ digest: d.digest, peer: peerId, at }, 'a neighbour that fetches it sent nothing for a while; asking again shortly')
     return
   }
+  // Any other holder gets one more chance: a neighbour serving many at once on a loaded machine
+  // can fall silent for a while, and leaving it sends its bytes upstream, over the office's
+  // slowest link. A second stall in a row (a hung or vanished machine) counts as failed: a dead
+  // holder costs two stall periods.
+  if (err instanceof NoProgressError && !d.peers.health.stalledAgain(peerId, d.digest, 4 * d.stallMs)) {
+    d.peers.health.busy(peerId, DEFAULTS.fetch.busyRetryMs)
+    d.logger.debug({ digest: d.digest, peer: peerId, at }, 'a neighbour sent nothing for a while; asking it once more')
+    return
+  }
   d.peers.health.failed(peerId, d.digest, d.stallMs)
   if (!(err instanceof NoProgressError) && !(err instanceof PeerProtocolError)) {
     d.metrics.peerFailures.inc({ peer: peerId, reason: err?.peerCode ?? err?.code ?? 'error' })
@@ -163,7 +172,7 @@ export function peerFailed (d: Pick<PeerOpenerDeps, 'peers' | 'metrics' | 'logge
   d.logger.info({ digest: d.digest, peer: peerId, at, err: errorMessage(err) }, 'peer transfer failed; trying another source')
 }
 
-/** Abort a transfer that delivers nothing for `stallMs`; its error is then NoProgressError. */
+/** Abort a transfer that receives nothing for `stallMs`; its error is then NoProgressError. */
 async function * watchdog (src: AsyncIterable<Uint8Array>, abort: AbortController, stallMs: number): AsyncGenerator<Uint8Array> {
   let timer: NodeJS.Timeout | undefined
   let stalled = false
@@ -171,9 +180,17 @@ async function * watchdog (src: AsyncIterable<Uint8Array>, abort: AbortControlle
     if (timer !== undefined) clearTimeout(timer)
     timer = setTimeout(() => { stalled = true; abort.abort(new NoProgressError('peer made no progress')) }, stallMs)
   }
+  const disarm = (): void => { if (timer !== undefined) { clearTimeout(timer); timer = undefined } }
   arm()
   try {
-    for await (const chunk of src) { arm(); yield chunk }
+    // Only time spent waiting on the peer counts: while our side still writes the last chunk
+    // (a busy disk, a loaded machine) the peer is not stalling. An empty chunk is a heartbeat
+    // (bytes arriving for a piece not yet whole): progress, no data.
+    for await (const chunk of src) {
+      disarm()
+      if (chunk.byteLength > 0) yield chunk
+      arm()
+    }
   } catch (err) {
     if (stalled) throw new NoProgressError(`peer made no progress for ${stallMs} ms`)
     throw err

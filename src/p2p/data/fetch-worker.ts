@@ -39,9 +39,13 @@ export type Failure = 'refused' | 'protocol' | 'connect' | 'bad-piece' | 'aborte
 export type FromWorker =
   | { type: 'chunk', id: number, offset: number, data: ArrayBuffer }
   | { type: 'end', id: number }
+  /** Bytes are arriving for a piece or chunk not yet whole (the caller's stall watchdog). */
+  | { type: 'progress', id: number }
   | { type: 'fail', id: number, kind: Failure, message: string, code?: string, piece?: number }
 
 const CHUNK = 1024 * 1024
+/** At most one progress message per job this often, while bytes arrive. */
+const PROGRESS_MS = 500
 const CODES = new Set(['BLOB_UNKNOWN', 'RANGE_NOT_HELD', 'OUT_OF_BOUNDS', 'BUSY', 'BAD_REQUEST', 'BANNED', 'NOT_COMPLETE', 'INTERNAL'])
 
 interface Running { abort: AbortController, credits: number, wake?: () => void }
@@ -134,6 +138,7 @@ async function run (job: FetchJob, r: Running): Promise<void> {
         // A buffer of its own (allocUnsafeSlow, or a copy of the part wanted): safe to transfer.
         const out = s === bufStart && e === bufEnd ? buf : Uint8Array.prototype.slice.call(buf, s - bufStart, e - bufStart)
         post({ type: 'chunk', id: job.id, offset: s, data: out.buffer as ArrayBuffer }, [out.buffer as ArrayBuffer])
+        told = Date.now()
         // Out of credit: stop reading until the main thread took what it has.
         if (r.credits <= 0) { res.pause(); r.wake = () => { if (!settled) res.resume() } }
       }
@@ -143,9 +148,13 @@ async function run (job: FetchJob, r: Running): Promise<void> {
       fill = 0
       return true
     }
+    // A 4 MiB piece from a peer serving many can take seconds: bytes still flowing is progress.
+    let told = Date.now()
     res.on('data', (chunk: Buffer) => {
       if (settled) return
       if (pos + chunk.length > to) { fail(new Fail('protocol', 'sent more than asked')); return }
+      const now = Date.now()
+      if (now - told >= PROGRESS_MS) { told = now; post({ type: 'progress', id: job.id }) }
       let c = chunk
       while (c.length > 0) {
         const take = Math.min(c.length, buf.length - fill)

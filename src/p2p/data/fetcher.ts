@@ -27,10 +27,15 @@ const CREDITS = 2
 
 interface Waiting {
   chunks: Array<{ offset: number, data: Uint8Array }>
+  /** The worker said bytes are arriving (not yet a whole piece): yield a heartbeat. */
+  progress: boolean
   done: boolean
   error?: Error
   wake?: () => void
 }
+
+/** Yielded while a piece is still arriving (see fetch()). */
+const HEARTBEAT = Buffer.alloc(0)
 
 export class Fetcher {
   private worker?: Worker
@@ -61,6 +66,7 @@ export class Fetcher {
     const j = this.jobs.get(m.id)
     if (j === undefined) return
     if (m.type === 'chunk') j.chunks.push({ offset: m.offset, data: new Uint8Array(m.data) })
+    else if (m.type === 'progress') j.progress = true
     else if (m.type === 'end') j.done = true
     else {
       j.done = true
@@ -81,12 +87,13 @@ export class Fetcher {
   /**
    * Bytes [start, end) of `digest` from `peerId` at `endpoint`. With `check`, whole pieces are
    * fetched and verified in the worker; a bad one throws BadPieceError and nothing of it is yielded.
+   * Empty chunks are heartbeats: bytes are arriving for a piece that is not whole yet.
    */
   async * fetch (peerId: string, endpoint: DataEndpoint, digest: string, start: number, end: number, signal?: AbortSignal, check?: PieceCheck): AsyncGenerator<Uint8Array> {
     if (end === start) return
     if (signal?.aborted === true) throw new AbortedError('aborted before the request')
     const id = this.nextId++
-    const j: Waiting = { chunks: [], done: false }
+    const j: Waiting = { chunks: [], progress: false, done: false }
     this.jobs.set(id, j)
     const firstPiece = Math.floor(start / PIECE_SIZE)
     const lastPiece = Math.floor((end - 1) / PIECE_SIZE)
@@ -125,6 +132,7 @@ export class Fetcher {
           yield Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength)
           continue
         }
+        if (j.progress) { j.progress = false; yield HEARTBEAT; continue }
         if (j.error !== undefined) {
           if (j.error instanceof PeerRefusedError) this.metrics.peerFailures.inc({ peer: peerId, reason: `refused-${j.error.peerCode.toLowerCase()}` })
           throw j.error

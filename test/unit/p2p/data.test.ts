@@ -39,6 +39,29 @@ describe('p2p data plane', () => {
     assert.equal(await handshake(port, c.net.peerId, dataKey(secret, c.net.peerId, a.net.peerId)), 'refused', 'not connected over libp2p')
   })
 
+  it('a piece that arrives slowly is announced by heartbeats (empty chunks) before it is whole', async () => {
+    // 2 MiB/s: the 4 MiB piece takes ~2 s to arrive, longer than any single silence we allow.
+    const a = await node({ uploadBytesPerSecond: 2 * MiB })
+    const b = await node({ peers: [a.addr] })
+    const data = random(4 * MiB)
+    const d = a.local.add(data)
+    await waitFor(() => b.net.router.holders(d).length === 1, 5000, 'inventory')
+    const hashes = await a.local.pieceHashes(d)
+    assert.ok(hashes !== undefined)
+    const beats: number[] = []
+    const parts: Uint8Array[] = []
+    const t0 = Date.now()
+    for await (const c of b.net.transfers.fetchRange(a.net.peerId, d, 0, data.length, undefined, { size: data.length, hashes })) {
+      if (c.byteLength === 0) beats.push(Date.now() - t0)
+      else parts.push(c)
+    }
+    assert.equal(sha256(Buffer.concat(parts)), d)
+    assert.ok(beats.length >= 2, `heartbeats while the piece arrived: ${beats.length}`)
+    // No silence between them longer than a second (the worker reports every 500 ms).
+    const gaps = beats.map((t, i) => t - (beats[i - 1] ?? 0))
+    assert.ok(Math.max(...gaps) < 1500, `gaps between heartbeats: ${gaps.join(', ')} ms`)
+  })
+
   it('a banned peer is refused at the handshake', async () => {
     const a = await node()
     const b = await node({ peers: [a.addr] })

@@ -21,7 +21,7 @@ const ctx = { registry: 'upstream.test', repository: 'app' }
  * A fake neighbourhood at the PeerSources seam: a MemoryRouter filled from a table of holdings,
  * a real PeerHealth, and transfers that serve bytes from `data` (corrupted for some peers).
  */
-function fakePeers (data: Buffer, holdings: PeerHolding[], opts: { corrupt?: Set<string> } = {}) {
+function fakePeers (data: Buffer, holdings: PeerHolding[], opts: { corrupt?: Set<string>, hangs?: Map<string, number> } = {}) {
   const banned = new Map<string, string>()
   const served = new Map<string, number>()
   const health = new PeerHealth()
@@ -38,9 +38,15 @@ function fakePeers (data: Buffer, holdings: PeerHolding[], opts: { corrupt?: Set
     for (let p = 0; p < data.length; p += PIECE_SIZE) out.push(createHash('sha256').update(data.subarray(p, p + PIECE_SIZE)).digest())
     return out
   }
-  async function * raw (peerId: string, start: number, end: number): AsyncGenerator<Uint8Array> {
+  async function * raw (peerId: string, start: number, end: number, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
     const h = holdings.find(x => x.peerId === peerId)
     if (h === undefined || health.isBanned(peerId)) throw new PeerRangeError('not connected')
+    // A holder that falls silent: this request sends nothing (the session's watchdog ends it).
+    const hangs = opts.hangs?.get(peerId) ?? 0
+    if (hangs > 0) {
+      opts.hangs!.set(peerId, hangs - 1)
+      await new Promise((_resolve, reject) => { signal?.addEventListener('abort', () => { reject(signal.reason) }, { once: true }) })
+    }
     for (let p = start; p < end; p += 128 * 1024) {
       await new Promise(resolve => setImmediate(resolve))
       let b = data.subarray(p, Math.min(end, p + 128 * 1024))
@@ -51,7 +57,7 @@ function fakePeers (data: Buffer, holdings: PeerHolding[], opts: { corrupt?: Set
   }
   // As the real transports do: with piece hashes, whole pieces, each checked before use.
   const transfers: PeerTransfers = {
-    fetchRange: (peerId, _digest, start, end, _signal, check) => check === undefined ? raw(peerId, start, end) : verifiedRange((s, e) => raw(peerId, s, e), start, end, check),
+    fetchRange: (peerId, _digest, start, end, signal, check) => check === undefined ? raw(peerId, start, end, signal) : verifiedRange((s, e) => raw(peerId, s, e, signal), start, end, check),
     fetchPieceHashes: async (peerId) => holdings.find(h => h.peerId === peerId)?.complete === true ? pieces() : undefined
   }
   const net: PeerSources = { peerId: 'self', router, transfers, health, neighbours: () => holdings.length }
@@ -143,6 +149,31 @@ test('coalescing: a fetching neighbour that makes no progress loses its share', 
   const r = await mgr.read(digest, ctx, 0, undefined)
   assert.equal(sha256(await collect(r.body)), digest)
   assert.equal(upstream.bytes(), data.length)
+})
+
+test('a complete holder that falls silent once is asked again: the blob still comes from it, not upstream', async (t) => {
+  const data = pseudoRandom(2 * PIECE_SIZE, 31)
+  const digest = sha256(data)
+  const peers = fakePeers(data, [{ peerId: 'slow', size: data.length, complete: true, ranges: [[0, data.length]], fetching: false, claimed: [] }], { hangs: new Map([['slow', 1]]) })
+  const { mgr, upstream } = await setup(t, data, peers.net, { peerStallMs: 300 })
+  const r = await mgr.read(digest, ctx, 0, undefined)
+  assert.equal(sha256(await collect(r.body)), digest)
+  assert.equal(upstream.bytes(), 0)
+  assert.equal(peers.served.get('slow'), data.length)
+})
+
+test('a complete holder that stays silent is given up after its second stall: upstream supplies the blob', async (t) => {
+  const data = pseudoRandom(2 * PIECE_SIZE, 32)
+  const digest = sha256(data)
+  const peers = fakePeers(data, [{ peerId: 'hung', size: data.length, complete: true, ranges: [[0, data.length]], fetching: false, claimed: [] }], { hangs: new Map([['hung', Infinity]]) })
+  const { mgr, upstream } = await setup(t, data, peers.net, { peerStallMs: 300 })
+  const t0 = Date.now()
+  const r = await mgr.read(digest, ctx, 0, undefined)
+  assert.equal(sha256(await collect(r.body)), digest)
+  assert.equal(upstream.bytes(), data.length)
+  assert.equal(peers.served.get('hung') ?? 0, 0)
+  // Two stall periods (and a retry), not more: a dead holder costs little.
+  assert.ok(Date.now() - t0 < 5000, `took ${Date.now() - t0} ms`)
 })
 
 test('coalescing: bytes a neighbour already claimed from upstream are taken from it, never fetched again', async (t) => {

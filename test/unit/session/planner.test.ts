@@ -19,7 +19,7 @@ function holder (peerId: string, size: number, o: Partial<Holder> = {}): Holder 
 
 function input (size: number, o: {
   present?: Ranges, claims?: PlanClaim[], readers?: PlanReader[], holders?: Holder[], busy?: string[],
-  members?: string[], upstreamOk?: boolean, opts?: Partial<typeof opts>
+  members?: string[], upstreamOk?: boolean, wholePieces?: boolean, opts?: Partial<typeof opts>
 } = {}): PlanInput {
   const holders = o.holders ?? []
   const members = (o.members ?? ['self']).map(id => ({ id }))
@@ -34,6 +34,7 @@ function input (size: number, o: {
     members,
     fetchers: holders.filter(h => members.some(m => m.id === h.peerId)),
     upstreamOk: o.upstreamOk ?? true,
+    ...(o.wholePieces !== undefined ? { wholePieces: o.wholePieces } : {}),
     opts: { ...opts, ...o.opts }
   }
 }
@@ -67,6 +68,18 @@ const cases: Array<{ name: string, in: PlanInput, actions: PlanAction[], waiting
     name: 'a partial holder supplies what it has, upstream the rest',
     in: input(4 * P, { holders: [holder('A', 4 * P, { ranges: [[0, 2 * P]] })] }),
     actions: [peer('A', 0, P), peer('A', P, 2 * P), upstream(2 * P, 4 * P)]
+  },
+  {
+    name: 'a partial holder that is still fetching supplies what it has, up to where it is',
+    in: input(2 * P, { holders: [holder('A', 2 * P, { ranges: [[0, P + 100]], fetching: true, claimed: [[P + 100, 2 * P]] })], members: ['self', 'A'] }),
+    actions: [peer('A', 0, P), peer('A', P, P + 100)],
+    waiting: true
+  },
+  {
+    name: 'with piece hashes known, a partial holder supplies only pieces it holds whole (the transfer fetches whole pieces); the rest waits for it',
+    in: input(2 * P, { holders: [holder('A', 2 * P, { ranges: [[0, P + 100]], fetching: true, claimed: [[P + 100, 2 * P]] })], members: ['self', 'A'], wholePieces: true }),
+    actions: [peer('A', 0, P)],
+    waiting: true
   },
   {
     name: 'a busy holder is not asked; its bytes wait for it, nothing goes upstream',
