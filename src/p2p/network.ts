@@ -307,6 +307,10 @@ function dhtServices (init: PeerNetworkInit): Record<string, any> {
       protocol: DHT_PROTOCOL,
       clientMode: false,
       peerInfoMapper: passthroughMapper,
+      // Lookups do not wait for the first self-query (it starts 1 s after start): an agent
+      // pulling right after it started paid that second on its first blobs. The routing table
+      // already holds the peers we are connected to.
+      allowQueryWithZeroPeers: true,
       kBucketSize: init.dhtKBucketSize ?? d.dhtKBucketSize,
       // Classic Kademlia fan-out (kad-dht's defaults are for the public IPFS network: 10 paths of
       // 10 in parallel). Office agents are authenticated by the secret: one path is enough, and a
