@@ -5,7 +5,7 @@ import type { Metrics } from '../metrics/metrics.js'
 import type { PeerSources } from '../p2p/types.js'
 import type { BlobEntry, BlobStore } from '../store/blob-store.js'
 import type { Upstream } from '../upstream/types.js'
-import { FetchSession, type BlobContext, type SessionInit } from './session.js'
+import { FetchSession, type BlobContext, type PeerSlots, type SessionInit } from './session.js'
 import { SHARE_ALL, type SharingPolicy } from './sharing.js'
 
 export type { BlobContext, SessionInit }
@@ -47,6 +47,8 @@ export interface BlobRead {
  */
 export class SessionManager {
   private readonly sessions = new Map<string, FetchSession>()
+  /** Peer transfers running over all sessions (each holds pieces in memory: bounded agent-wide). */
+  private readonly peerSlots: PeerSlots = { used: 0, freed: () => { for (const s of this.sessions.values()) s.plan() } }
   private readonly opening = new Map<string, Promise<FetchSession>>()
   private readonly noPeers = new Map<string, number>()
   private readonly sizes = new Map<string, number>()
@@ -215,6 +217,7 @@ export class SessionManager {
       logger: this.init.logger,
       init: this.init.session ?? {},
       onClaimsChange: () => { for (const fn of this.listeners) fn(entry.digest, true) },
+      peerSlots: this.peerSlots,
       onDone: (done) => {
         if (this.sessions.get(entry.digest) === done) this.sessions.delete(entry.digest)
         if (done.error instanceof DigestMismatchError && done.peerBytes > 0) {

@@ -15,6 +15,8 @@ export interface SessionInit {
   tailHoldBytes?: number
   /** Parallel peer transfers for one blob. Default 6. */
   maxPeerTransfers?: number
+  /** Parallel peer transfers of the agent, over all blobs (memory). Default 8. */
+  maxPeerTransfersTotal?: number
   /** Parallel transfers from one peer (its upload limit answers BUSY beyond). Default 2. */
   perPeerTransfers?: number
   /** A peer transfer with no byte for this long moves to another source. Default 5 s. */
@@ -36,6 +38,7 @@ export function resolveSessionOptions (i: SessionInit): SessionOptions {
     detachedTimeoutMs: i.detachedTimeoutMs ?? d.detachedTimeoutMs,
     tailHoldBytes: i.tailHoldBytes ?? d.tailHoldBytes,
     maxPeerTransfers: i.maxPeerTransfers ?? d.maxPeerTransfers,
+    maxPeerTransfersTotal: i.maxPeerTransfersTotal ?? d.maxPeerTransfersTotal,
     perPeerTransfers: i.perPeerTransfers ?? d.perPeerTransfers,
     peerStallMs: i.peerStallMs ?? d.peerStallMs,
     ownerStallMs: i.ownerStallMs ?? d.ownerStallMs,

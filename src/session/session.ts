@@ -38,6 +38,14 @@ export interface SessionDeps {
   onDone: (s: FetchSession) => void
   /** Called when the set of upstream requests changes (neighbours are told what we claim). */
   onClaimsChange?: (s: FetchSession) => void
+  /** Peer transfers running in every session of the agent (shared; see maxPeerTransfersTotal). */
+  peerSlots?: PeerSlots
+}
+
+/** The agent's count of running peer transfers; `freed` tells the other sessions a slot is free. */
+export interface PeerSlots {
+  used: number
+  freed: () => void
 }
 
 /**
@@ -244,7 +252,7 @@ export class FetchSession {
       fetchers,
       upstreamOk: this.state === 'active',
       wholePieces: this.pieceHashes.value !== undefined,
-      opts: this.o
+      opts: { ...this.o, maxPeerTransfers: this.peerTransferLimit() }
     })
     for (const a of p.actions) this.start(a, readers, members.length)
     if (p.waiting) this.scheduleReplan()
@@ -267,6 +275,15 @@ export class FetchSession {
     this.run(claim, upstreamOpener(this.deps.upstream, ctx, this.digest, this.size, a.start, a.end, abort.signal))
   }
 
+  /** This session's peer transfer limit now: its own, within what the agent has left. */
+  private peerTransferLimit (): number {
+    const slots = this.deps.peerSlots
+    if (slots === undefined) return this.o.maxPeerTransfers
+    let mine = 0
+    for (const c of this.claims) if (c.source === 'peer' && c.received !== true) mine++
+    return Math.min(this.o.maxPeerTransfers, mine + Math.max(0, this.o.maxPeerTransfersTotal - slots.used))
+  }
+
   /** Re-plan later: owner stalls and peer slots are time-based. */
   private scheduleReplan (): void {
     if (this.replanTimer !== undefined || this.isDone) return
@@ -283,6 +300,16 @@ export class FetchSession {
   /** Run one transfer; when it ends, decide what its failure means and plan again. */
   private run (claim: Claim, open: Opener, lead = false): void {
     this.claims.add(claim)
+    // A peer transfer holds one of the agent's slots until its bytes have all arrived.
+    const slots = claim.source === 'peer' ? this.deps.peerSlots : undefined
+    let slotHeld = slots !== undefined
+    if (slots !== undefined) slots.used++
+    const releaseSlot = (): boolean => {
+      if (!slotHeld) return false
+      slotHeld = false
+      slots!.used--
+      return true
+    }
     if (lead) this.leading = true
     if (claim.source === 'upstream') this.deps.onClaimsChange?.(this)
     const { logger, metrics } = this.deps
@@ -298,7 +325,9 @@ export class FetchSession {
           // by now; through the DHT a lookup finds it, without holding up this plan: bytes that
           // both of us claim meanwhile are settled when we see each other (yieldContested).
           if (lead) this.leading = false
+          const freed = releaseSlot()
           this.plan()
+          if (freed) slots?.freed()
           if (lead) void this.deps.peers?.router.lookup(this.digest).then(() => { this.plan() }, () => {})
         })
       } catch (err: any) {
@@ -316,12 +345,15 @@ export class FetchSession {
         if (lead) this.leading = false
         if (!claim.abort.signal.aborted) claim.abort.abort()
         this.claims.delete(claim)
+        const freed = releaseSlot()
         if (claim.source === 'upstream') this.deps.onClaimsChange?.(this)
         this.wake()
         if (!this.isDone) {
           this.plan()
           if (this.claims.size === 0 && this.readers.size === 0 && this.state === 'paused') this.finish(this.pauseReason)
         }
+        // Sessions that waited for a slot of the agent's may take this one (after ours planned).
+        if (freed) slots?.freed()
       }
     })()
   }

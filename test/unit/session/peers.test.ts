@@ -24,6 +24,7 @@ const ctx = { registry: 'upstream.test', repository: 'app' }
 function fakePeers (data: Buffer, holdings: PeerHolding[], opts: { corrupt?: Set<string>, hangs?: Map<string, number> } = {}) {
   const banned = new Map<string, string>()
   const served = new Map<string, number>()
+  const running = { now: 0, max: 0 }
   const health = new PeerHealth()
   health.onChange((ev) => { if (ev.type === 'banned') banned.set(ev.peerId, 'banned') })
   const office = new MemoryOffice()
@@ -55,13 +56,19 @@ function fakePeers (data: Buffer, holdings: PeerHolding[], opts: { corrupt?: Set
       yield b
     }
   }
+  /** Transfers running at once (each fetchRange until it ends). */
+  async function * counted (src: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+    running.now++
+    running.max = Math.max(running.max, running.now)
+    try { yield * src } finally { running.now-- }
+  }
   // As the real transports do: with piece hashes, whole pieces, each checked before use.
   const transfers: PeerTransfers = {
-    fetchRange: (peerId, _digest, start, end, signal, check) => check === undefined ? raw(peerId, start, end, signal) : verifiedRange((s, e) => raw(peerId, s, e, signal), start, end, check),
+    fetchRange: (peerId, _digest, start, end, signal, check) => counted(check === undefined ? raw(peerId, start, end, signal) : verifiedRange((s, e) => raw(peerId, s, e, signal), start, end, check)),
     fetchPieceHashes: async (peerId) => holdings.find(h => h.peerId === peerId)?.complete === true ? pieces() : undefined
   }
   const net: PeerSources = { peerId: 'self', router, transfers, health, neighbours: () => holdings.length }
-  return { net, banned, served, changed: (_d: string) => { publish() } }
+  return { net, banned, served, running, changed: (_d: string) => { publish() } }
 }
 
 async function setup (t: any, data: Buffer, peers: PeerSources, session = {}) {
@@ -149,6 +156,18 @@ test('coalescing: a fetching neighbour that makes no progress loses its share', 
   const r = await mgr.read(digest, ctx, 0, undefined)
   assert.equal(sha256(await collect(r.body)), digest)
   assert.equal(upstream.bytes(), data.length)
+})
+
+test('peer transfers of the whole agent are bounded (memory): never more than maxPeerTransfersTotal at once', async (t) => {
+  const data = pseudoRandom(8 * PIECE_SIZE, 33)
+  const digest = sha256(data)
+  const holders = ['A', 'B', 'C'].map(peerId => ({ peerId, size: data.length, complete: true, ranges: [[0, data.length]] as Array<[number, number]>, fetching: false, claimed: [] }))
+  const peers = fakePeers(data, holders)
+  const { mgr, upstream } = await setup(t, data, peers.net, { maxPeerTransfers: 6, perPeerTransfers: 2, maxPeerTransfersTotal: 2 })
+  const r = await mgr.read(digest, ctx, 0, undefined)
+  assert.equal(sha256(await collect(r.body)), digest)
+  assert.equal(upstream.bytes(), 0)
+  assert.equal(peers.running.max, 2)
 })
 
 test('a complete holder that falls silent once is asked again: the blob still comes from it, not upstream', async (t) => {
