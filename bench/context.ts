@@ -31,7 +31,7 @@ export const ENV = {
   /** Office sizes of the idle figure, how long it measures, settles first, and peers each must see. */
   IDLE_SIZES: (process.env.BENCH_IDLE_SIZES ?? '5,20').split(',').map(Number).filter(n => n > 0),
   IDLE_MS: num('BENCH_IDLE_MS', 30_000),
-  IDLE_SETTLE_MS: num('BENCH_IDLE_SETTLE_MS', 10_000),
+  IDLE_SETTLE_MS: num('BENCH_IDLE_SETTLE_MS', 20_000),
   IDLE_MIN_PEERS: num('BENCH_IDLE_MIN_PEERS', 4),
   SKIP: new Set((process.env.BENCH_SKIP ?? '').split(',').map(s => s.trim()).filter(s => s !== '')),
   ONLY: new Set((process.env.BENCH_ONLY ?? '').split(',').map(s => s.trim()).filter(s => s !== '')),

@@ -29,6 +29,7 @@
 //   BENCH_SMALL_LAYERS / BENCH_SMALL_KB   fig 7 image (30 layers of 1024 KiB)
 //   BENCH_CAP_MIBS / BENCH_CAP_MB   fig 9: upload cap per neighbour (8) and blob (96)
 //   BENCH_IDLE_SIZES / BENCH_IDLE_MS   fig 11: office sizes (5,20; e.g. 5,20,100) and measuring time (30 s)
+//   BENCH_IDLE_SETTLE_MS               fig 11: wait after the office is meshed, before measuring (20 s)
 //   BENCH_ONLY / BENCH_SKIP   comma lists of figures, e.g. BENCH_ONLY=7,8 or BENCH_SKIP=5,6
 //   BENCH_AGENT_CONFIG  YAML config given to every agent (--config), for experiments
 //   BENCH_CPU_PROF  directory: CPU-profile every agent, DIR/agent-PID.cpuprofile on stop

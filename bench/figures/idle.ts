@@ -32,7 +32,8 @@ export async function idleAgents (b: Bench): Promise<void> {
       }
       const want = Math.min(n - 1, ENV.IDLE_MIN_PEERS)
       await Promise.all(agents.map(async a => { await bn.waitPeers(a, want) }))
-      // Let the start settle (identify, DHT self-queries, first mDNS rounds).
+      // Let the start settle: identify, the first mDNS rounds, and each agent's one burst of CPU
+      // 5–16 s after it started (kad-dht's first self-query and table refresh; docs/ROUTING.md).
       await new Promise(resolve => setTimeout(resolve, ENV.IDLE_SETTLE_MS))
       const tx0 = await Promise.all(hosts.map(async h => await txBytes(bn, h)))
       const meter = new CpuMeter(agents.map(a => a.agent.pid))
