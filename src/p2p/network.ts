@@ -240,6 +240,7 @@ class Network implements LayerdPeerNetwork {
       const services = { ...(this.dht !== undefined ? dhtServices(init) : {}), ...init.services }
       const node = await createNode({ privateKey: this.privateKey, listen: init.listen, secret: init.secret, mdns: init.mdns, mdnsIntervalMs: init.mdnsIntervalMs, serviceTag: init.serviceTag, services, peerDiscovery: init.peerDiscovery, logger: this.log, onMdnsPeer: (p) => { this.dialer.mdnsPeers.add(p); this.connections.noteFoundBy(p, 'mdns') } })
       this.components.node = node
+      slowClosestPeerTagger(node)
       // Handlers and listeners are in place before the first connection.
       for (const s of this.services) await s.start()
       await node.start()
@@ -288,6 +289,21 @@ async function followLocal (local: LocalBlobs, router: ContentRouter): Promise<(
   for (const c of early) apply(c)
   early = undefined
   return off
+}
+
+/** How often kad-dht re-tags its closest peers (its own default: 5 s). */
+const CLOSEST_PEER_TAGS_MS = 60_000
+
+/**
+ * kad-dht tags the peers closest to us every 5 s so a connection manager pruning connections
+ * keeps them; each pass rebuilds two peer sets (a key decode per peer), about a tenth of what
+ * twenty idle agents spent. An office is far below libp2p's connection limits, so a minute is
+ * plenty. The interval is not part of kad-dht's init options: set on its tagger before start,
+ * when the version in use has one.
+ */
+function slowClosestPeerTagger (node: Libp2p): void {
+  const tagger = (node.services as { dht?: { routingTable?: { closestPeerTagger?: { refreshInterval?: unknown } } } }).dht?.routingTable?.closestPeerTagger
+  if (tagger !== undefined && typeof tagger.refreshInterval === 'number') tagger.refreshInterval = CLOSEST_PEER_TAGS_MS
 }
 
 /** Peers a DHT query asks at once. */

@@ -68,6 +68,13 @@ export interface PlanInput {
    * the whole piece, and the holder refuses). @default false
    */
   wholePieces?: boolean
+  /**
+   * Right after a lead, with neighbours connected but no other member heard of yet: one upstream
+   * request at a time, ending at the next piece boundary. An agent that joined the blob in the
+   * last few hundred ms has not reached us yet; a claim of the whole rest would make both fetch
+   * whatever it planned for itself. @default false
+   */
+  probe?: boolean
   opts: PlanOptions
 }
 
@@ -154,7 +161,8 @@ export function plan (input: PlanInput): Plan {
       }
       if (heldByPeer(pos)) { waiting = true; pos = pieceEnd; continue }
       if (!mine(pieceOf(pos))) { waiting = true; pos = pieceEnd; continue }
-      if (!input.upstreamOk || upstreamCount >= opts.maxUpstreamStreams) { pos = pieceEnd; continue }
+      const maxUpstream = input.probe === true ? 1 : opts.maxUpstreamStreams
+      if (!input.upstreamOk || upstreamCount >= maxUpstream) { pos = pieceEnd; continue }
       // A reader waiting inside this piece gets the request at its byte; otherwise the
       // background request, if one may start now, begins here.
       const t = targets.find(x => x.pos >= pos && x.pos < pieceEnd)
@@ -162,7 +170,7 @@ export function plan (input: PlanInput): Plan {
       let reader = t?.reader
       if (start === undefined && background) { start = pos; reader = undefined; background = false }
       if (start === undefined) { pos = pieceEnd; continue }
-      const limit = Math.min(b, start + opts.segmentBytes)
+      const limit = Math.min(b, start + opts.segmentBytes, input.probe === true ? nextPieceStart(start) : Infinity)
       let end = Math.min(limit, nextPieceStart(start))
       while (end < limit && mine(pieceOf(end)) && !heldByPeer(end)) end = Math.min(limit, end + PIECE_SIZE)
       actions.push(reader === undefined ? { kind: 'upstream', start, end } : { kind: 'upstream', start, end, reader })

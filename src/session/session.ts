@@ -73,6 +73,12 @@ export class FetchSession {
    * until it ends, by when agents that started at the same moment have seen each other.
    */
   private leading = false
+  /**
+   * The lead ended and no other member was known then: the next upstream request is one piece
+   * (planner `probe`), and until it ends nothing else goes upstream, unless members appear.
+   */
+  private probing = false
+  private probeClaim?: Claim
   /** Per-piece hashes from a verified holder: `loading` while asked, then the hashes or none. */
   private readonly pieceHashes = new PieceHashes()
   /** Bytes of this blob by where they came from: on disk when the session opened, received from peers and upstream. */
@@ -229,6 +235,7 @@ export class FetchSession {
     const peers = this.deps.peers
     const { members, fetchers } = coalescingSet(peers?.peerId ?? 'self', holders, (h) =>
       peers === undefined || peers.health.progressing(h.peerId, this.digest, rangesBytes(h.ranges), this.o.ownerStallMs))
+    if (members.length > 1) this.probing = false
     // Bytes a neighbour holds by now, or claimed at the same moment as we did (the owner of each
     // piece keeps it): our upstream requests stop short of them.
     const claims = [...this.claims]
@@ -252,6 +259,7 @@ export class FetchSession {
       fetchers,
       upstreamOk: this.state === 'active',
       wholePieces: this.pieceHashes.value !== undefined,
+      probe: this.probing,
       opts: { ...this.o, maxPeerTransfers: this.peerTransferLimit() }
     })
     for (const a of p.actions) this.start(a, readers, members.length)
@@ -272,7 +280,15 @@ export class FetchSession {
     const ctx = (a.reader !== undefined ? readers[a.reader]?.ctx : undefined) ?? readers[0]?.ctx ?? this.origin!
     this.deps.logger.debug({ digest: this.digest, start: a.start, end: a.end, members }, 'upstream request')
     const claim: Claim = { pos: a.start, end: a.end, source: 'upstream', abort }
+    if (this.probing && this.probeClaim === undefined) this.probeClaim = claim
     this.run(claim, upstreamOpener(this.deps.upstream, ctx, this.digest, this.size, a.start, a.end, abort.signal))
+  }
+
+  /** The probe request's bytes are in (or it failed): plan normally from here. */
+  private endProbe (claim: Claim): void {
+    if (this.probeClaim !== claim) return
+    this.probeClaim = undefined
+    this.probing = false
   }
 
   /** This session's peer transfer limit now: its own, within what the agent has left. */
@@ -324,7 +340,8 @@ export class FetchSession {
           // lead, an agent that started this blob at the same moment is known through the mesh
           // by now; through the DHT a lookup finds it, without holding up this plan: bytes that
           // both of us claim meanwhile are settled when we see each other (yieldContested).
-          if (lead) this.leading = false
+          if (lead) { this.leading = false; this.probing = (this.deps.peers?.neighbours() ?? 0) > 0 }
+          this.endProbe(claim)
           const freed = releaseSlot()
           this.plan()
           if (freed) slots?.freed()
@@ -345,6 +362,7 @@ export class FetchSession {
         if (lead) this.leading = false
         if (!claim.abort.signal.aborted) claim.abort.abort()
         this.claims.delete(claim)
+        this.endProbe(claim)
         const freed = releaseSlot()
         if (claim.source === 'upstream') this.deps.onClaimsChange?.(this)
         this.wake()

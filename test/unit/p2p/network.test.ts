@@ -75,6 +75,13 @@ describe('p2p inventory', () => {
     assert.equal(b.net.router.holders(d)[0].peerId, id1)
   })
 
+  it('kad-dht re-tags its closest peers once a minute, not every 5 s (idle CPU)', async () => {
+    const a = await node()
+    const tagger = (a.net.libp2p?.services as any)?.dht?.routingTable?.closestPeerTagger
+    assert.ok(tagger !== undefined, 'kad-dht has a closest-peer tagger (its internals changed if not: see slowClosestPeerTagger)')
+    assert.equal(tagger.refreshInterval, 60_000)
+  })
+
   it('a fresh dataDir gives a different identity; createPeerNetwork knows its id before start', () => {
     const mk = (dataDir: string) => createPeerNetwork({ dataDir, local: new FakeLocal(), metrics: createMetrics({ defaultMetrics: false }), logger: silentLogger(), mdns: false })
     const dir = tempDir()

@@ -19,7 +19,7 @@ function holder (peerId: string, size: number, o: Partial<Holder> = {}): Holder 
 
 function input (size: number, o: {
   present?: Ranges, claims?: PlanClaim[], readers?: PlanReader[], holders?: Holder[], busy?: string[],
-  members?: string[], upstreamOk?: boolean, wholePieces?: boolean, opts?: Partial<typeof opts>
+  members?: string[], upstreamOk?: boolean, wholePieces?: boolean, probe?: boolean, opts?: Partial<typeof opts>
 } = {}): PlanInput {
   const holders = o.holders ?? []
   const members = (o.members ?? ['self']).map(id => ({ id }))
@@ -35,6 +35,7 @@ function input (size: number, o: {
     fetchers: holders.filter(h => members.some(m => m.id === h.peerId)),
     upstreamOk: o.upstreamOk ?? true,
     ...(o.wholePieces !== undefined ? { wholePieces: o.wholePieces } : {}),
+    ...(o.probe !== undefined ? { probe: o.probe } : {}),
     opts: { ...opts, ...o.opts }
   }
 }
@@ -47,6 +48,16 @@ const cases: Array<{ name: string, in: PlanInput, actions: PlanAction[], waiting
     name: 'alone, cold: a closed segment for the reader and the background request after it',
     in: input(20 * P),
     actions: [upstream(0, 8 * P, 0), upstream(8 * P, 16 * P)]
+  },
+  {
+    name: 'after a lead, alone but with neighbours (probe): one request, to the end of the piece',
+    in: input(20 * P, { present: [[0, 256 * 1024]], probe: true }),
+    actions: [upstream(256 * 1024, P, 0)]
+  },
+  {
+    name: 'probe: while its request runs, nothing else goes upstream',
+    in: input(20 * P, { present: [[0, 256 * 1024]], probe: true, claims: [{ pos: 300_000, end: P, source: 'upstream' }] }),
+    actions: []
   },
   {
     name: 'a small blob is one request to its end',
