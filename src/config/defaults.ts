@@ -32,11 +32,7 @@ export const DEFAULTS = {
     /** Bytes held back from a reader at the end of a blob until its sha256 verified. */
     tailHoldBytes: 64 * KiB,
     maxPeerTransfers: 6,
-    /**
-     * Peer transfers of the whole agent at once, over all blobs: each holds up to three 4 MiB
-     * pieces in memory (one arriving, two handed over), so this bounds the agent's memory when a
-     * client asks for every layer of an image at once.
-     */
+    /** Peer transfers of the whole agent at once, over all blobs (memory: src/session/peer-slots.ts). */
     maxPeerTransfersTotal: 8,
     perPeerTransfers: 2,
     peerStallMs: 5 * SECOND,

@@ -56,10 +56,6 @@ export class OfficeMdns extends TypedEventEmitter<PeerDiscoveryEvents> implement
   private startedAt = 0
   /** When another agent last asked for our service (ms, Date.now()). */
   private lastOtherQuery = 0
-  /** Queries this node sent (the early and periodic ones; the inner module's first is not counted). */
-  queriesSent = 0
-  /** Queries suppressed because another agent had just asked. */
-  queriesSuppressed = 0
 
   constructor (private readonly components: OfficeMdnsComponents, private readonly init: OfficeMdnsInit = {}) {
     super()
@@ -102,14 +98,12 @@ export class OfficeMdns extends TypedEventEmitter<PeerDiscoveryEvents> implement
     const delay = this.intervalMs * (0.75 + Math.random() * 0.5)
     this.after(delay, () => {
       this.localAddrs = localAddresses()
-      if (Date.now() - this.lastOtherQuery < this.intervalMs * 0.75) this.queriesSuppressed++
-      else this.query()
+      if (Date.now() - this.lastOtherQuery >= this.intervalMs * 0.75) this.query()
       this.schedule()
     })
   }
 
   private query (): void {
-    this.queriesSent++
     this.inner.mdns?.query({ questions: [{ name: this.serviceTag, type: 'PTR' }] })
   }
 

@@ -5,7 +5,9 @@ import type { Metrics } from '../metrics/metrics.js'
 import type { PeerSources } from '../p2p/types.js'
 import type { BlobEntry, BlobStore } from '../store/blob-store.js'
 import type { Upstream } from '../upstream/types.js'
-import { FetchSession, type BlobContext, type PeerSlots, type SessionInit } from './session.js'
+import { FetchSession, type BlobContext, type SessionInit } from './session.js'
+import { resolveSessionOptions } from './options.js'
+import { PeerSlots } from './peer-slots.js'
 import { SHARE_ALL, type SharingPolicy } from './sharing.js'
 
 export type { BlobContext, SessionInit }
@@ -48,7 +50,7 @@ export interface BlobRead {
 export class SessionManager {
   private readonly sessions = new Map<string, FetchSession>()
   /** Peer transfers running over all sessions (each holds pieces in memory: bounded agent-wide). */
-  private readonly peerSlots: PeerSlots = { used: 0, freed: () => { for (const s of this.sessions.values()) s.plan() } }
+  private readonly peerSlots: PeerSlots
   private readonly opening = new Map<string, Promise<FetchSession>>()
   private readonly noPeers = new Map<string, number>()
   private readonly sizes = new Map<string, number>()
@@ -57,6 +59,9 @@ export class SessionManager {
   private unsubscribe?: () => void
 
   constructor (private readonly init: SessionManagerInit) {
+    this.peerSlots = new PeerSlots(resolveSessionOptions(init.session ?? {}).maxPeerTransfersTotal, () => {
+      for (const s of this.sessions.values()) s.plan()
+    })
     // A neighbour's holdings changed: the session for that digest may have new sources.
     this.unsubscribe = init.peers?.router.onChange((digest) => {
       const s = this.sessions.get(digest)

@@ -14,6 +14,7 @@ import { PieceHashes, peerFailed, peerOpener, pump, upstreamOpener, type BlobCon
 import { Waiters } from './waiters.js'
 import { Claims } from './claims.js'
 import { Readers, drain, type Reader } from './readers.js'
+import type { PeerSlots } from './peer-slots.js'
 
 export type { BlobContext, SessionInit }
 
@@ -38,14 +39,8 @@ export interface SessionDeps {
   onDone: (s: FetchSession) => void
   /** Called when the set of upstream requests changes (neighbours are told what we claim). */
   onClaimsChange?: (s: FetchSession) => void
-  /** Peer transfers running in every session of the agent (shared; see maxPeerTransfersTotal). */
+  /** The agent's peer transfer slots, shared by its sessions (src/session/peer-slots.ts). */
   peerSlots?: PeerSlots
-}
-
-/** The agent's count of running peer transfers; `freed` tells the other sessions a slot is free. */
-export interface PeerSlots {
-  used: number
-  freed: () => void
 }
 
 /**
@@ -297,7 +292,7 @@ export class FetchSession {
     if (slots === undefined) return this.o.maxPeerTransfers
     let mine = 0
     for (const c of this.claims) if (c.source === 'peer' && c.received !== true) mine++
-    return Math.min(this.o.maxPeerTransfers, mine + Math.max(0, this.o.maxPeerTransfersTotal - slots.used))
+    return Math.min(this.o.maxPeerTransfers, mine + slots.free())
   }
 
   /** Re-plan later: owner stalls and peer slots are time-based. */
@@ -318,14 +313,7 @@ export class FetchSession {
     this.claims.add(claim)
     // A peer transfer holds one of the agent's slots until its bytes have all arrived.
     const slots = claim.source === 'peer' ? this.deps.peerSlots : undefined
-    let slotHeld = slots !== undefined
-    if (slots !== undefined) slots.used++
-    const releaseSlot = (): boolean => {
-      if (!slotHeld) return false
-      slotHeld = false
-      slots!.used--
-      return true
-    }
+    const releaseSlot = slots?.take() ?? (() => false)
     if (lead) this.leading = true
     if (claim.source === 'upstream') this.deps.onClaimsChange?.(this)
     const { logger, metrics } = this.deps

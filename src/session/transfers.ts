@@ -147,23 +147,20 @@ export function peerFailed (d: Pick<PeerOpenerDeps, 'peers' | 'metrics' | 'logge
     d.logger.debug({ digest: d.digest, peer: peerId, at }, 'peer busy; asking again shortly')
     return
   }
-  // A neighbour that is itself still fetching the blob sent nothing for a while: its upstream
-  // share is slow (many agents on one link), not broken. Counting it failed would hand its
-  // pieces to everyone else, upstream, and slow the link further; whether it still makes
-  // progress at all is the planner's owner-stall rule. Ask it again in a moment.
-  if (err instanceof NoProgressError && d.peers.router.holders(d.digest).some(h => h.peerId === peerId && h.fetching && !h.complete)) {
-    d.peers.health.busy(peerId, DEFAULTS.fetch.busyRetryMs)
-    d.logger.debug({ digest: d.digest, peer: peerId, at }, 'a neighbour that fetches it sent nothing for a while; asking again shortly')
-    return
-  }
-  // Any other holder gets one more chance: a neighbour serving many at once on a loaded machine
-  // can fall silent for a while, and leaving it sends its bytes upstream, over the office's
-  // slowest link. A second stall in a row (a hung or vanished machine) counts as failed: a dead
-  // holder costs two stall periods.
-  if (err instanceof NoProgressError && !d.peers.health.stalledAgain(peerId, d.digest, 4 * d.stallMs)) {
-    d.peers.health.busy(peerId, DEFAULTS.fetch.busyRetryMs)
-    d.logger.debug({ digest: d.digest, peer: peerId, at }, 'a neighbour sent nothing for a while; asking it once more')
-    return
+  // A peer that sent nothing for a while is asked again shortly rather than left out, which
+  // would send its bytes upstream over the office's slowest link:
+  // - one that still fetches the blob itself: its upstream share is slow (many agents on one
+  //   link), not broken; whether it makes progress at all is the planner's owner-stall rule;
+  // - any other holder, once: serving many at once on a loaded machine it can fall silent for a
+  //   while. A second stall in a row (a hung or vanished machine) counts as failed, so a dead
+  //   holder costs two stall periods.
+  if (err instanceof NoProgressError) {
+    const fetching = d.peers.router.holders(d.digest).some(h => h.peerId === peerId && h.fetching && !h.complete)
+    if (fetching || !d.peers.health.stalledAgain(peerId, d.digest, 4 * d.stallMs)) {
+      d.peers.health.busy(peerId, DEFAULTS.fetch.busyRetryMs)
+      d.logger.debug({ digest: d.digest, peer: peerId, at, fetching }, 'a neighbour sent nothing for a while; asking it again shortly')
+      return
+    }
   }
   d.peers.health.failed(peerId, d.digest, d.stallMs)
   if (!(err instanceof NoProgressError) && !(err instanceof PeerProtocolError)) {

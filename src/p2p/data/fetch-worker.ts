@@ -124,6 +124,9 @@ async function run (job: FetchJob, r: Running): Promise<void> {
     let buf: Uint8Array = Buffer.allocUnsafeSlow(bufEnd - bufStart)
     let fill = 0
     let settled = false
+    // A 4 MiB piece from a peer serving many can take seconds: bytes still flowing is progress,
+    // told at most every PROGRESS_MS (a piece handed over tells it too).
+    let told = Date.now()
     const fail = (err: Fail): void => { if (settled) return; settled = true; res.destroy(); reject(err) }
     const flush = (): boolean => {
       if (checked) {
@@ -148,8 +151,6 @@ async function run (job: FetchJob, r: Running): Promise<void> {
       fill = 0
       return true
     }
-    // A 4 MiB piece from a peer serving many can take seconds: bytes still flowing is progress.
-    let told = Date.now()
     res.on('data', (chunk: Buffer) => {
       if (settled) return
       if (pos + chunk.length > to) { fail(new Fail('protocol', 'sent more than asked')); return }

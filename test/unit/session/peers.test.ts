@@ -71,6 +71,17 @@ function fakePeers (data: Buffer, holdings: PeerHolding[], opts: { corrupt?: Set
   return { net, banned, served, running, changed: (_d: string) => { publish() } }
 }
 
+/** A neighbour that holds the whole blob. */
+function complete (peerId: string, data: Buffer): PeerHolding {
+  return { peerId, size: data.length, complete: true, ranges: [[0, data.length]], fetching: false, claimed: [] }
+}
+
+/** Read the whole blob through the manager and check its digest. */
+async function readVerified (mgr: SessionManager, digest: string): Promise<void> {
+  const r = await mgr.read(digest, ctx, 0, undefined)
+  assert.equal(sha256(await collect(r.body)), digest)
+}
+
 async function setup (t: any, data: Buffer, peers: PeerSources, session = {}) {
   const { dir, cleanup } = await tempDir()
   const metrics = createMetrics({ defaultMetrics: false })
@@ -161,11 +172,9 @@ test('coalescing: a fetching neighbour that makes no progress loses its share', 
 test('peer transfers of the whole agent are bounded (memory): never more than maxPeerTransfersTotal at once', async (t) => {
   const data = pseudoRandom(8 * PIECE_SIZE, 33)
   const digest = sha256(data)
-  const holders = ['A', 'B', 'C'].map(peerId => ({ peerId, size: data.length, complete: true, ranges: [[0, data.length]] as Array<[number, number]>, fetching: false, claimed: [] }))
-  const peers = fakePeers(data, holders)
+  const peers = fakePeers(data, ['A', 'B', 'C'].map(p => complete(p, data)))
   const { mgr, upstream } = await setup(t, data, peers.net, { maxPeerTransfers: 6, perPeerTransfers: 2, maxPeerTransfersTotal: 2 })
-  const r = await mgr.read(digest, ctx, 0, undefined)
-  assert.equal(sha256(await collect(r.body)), digest)
+  await readVerified(mgr, digest)
   assert.equal(upstream.bytes(), 0)
   assert.equal(peers.running.max, 2)
 })
@@ -173,10 +182,9 @@ test('peer transfers of the whole agent are bounded (memory): never more than ma
 test('a complete holder that falls silent once is asked again: the blob still comes from it, not upstream', async (t) => {
   const data = pseudoRandom(2 * PIECE_SIZE, 31)
   const digest = sha256(data)
-  const peers = fakePeers(data, [{ peerId: 'slow', size: data.length, complete: true, ranges: [[0, data.length]], fetching: false, claimed: [] }], { hangs: new Map([['slow', 1]]) })
+  const peers = fakePeers(data, [complete('slow', data)], { hangs: new Map([['slow', 1]]) })
   const { mgr, upstream } = await setup(t, data, peers.net, { peerStallMs: 300 })
-  const r = await mgr.read(digest, ctx, 0, undefined)
-  assert.equal(sha256(await collect(r.body)), digest)
+  await readVerified(mgr, digest)
   assert.equal(upstream.bytes(), 0)
   assert.equal(peers.served.get('slow'), data.length)
 })
@@ -184,11 +192,10 @@ test('a complete holder that falls silent once is asked again: the blob still co
 test('a complete holder that stays silent is given up after its second stall: upstream supplies the blob', async (t) => {
   const data = pseudoRandom(2 * PIECE_SIZE, 32)
   const digest = sha256(data)
-  const peers = fakePeers(data, [{ peerId: 'hung', size: data.length, complete: true, ranges: [[0, data.length]], fetching: false, claimed: [] }], { hangs: new Map([['hung', Infinity]]) })
+  const peers = fakePeers(data, [complete('hung', data)], { hangs: new Map([['hung', Infinity]]) })
   const { mgr, upstream } = await setup(t, data, peers.net, { peerStallMs: 300 })
   const t0 = Date.now()
-  const r = await mgr.read(digest, ctx, 0, undefined)
-  assert.equal(sha256(await collect(r.body)), digest)
+  await readVerified(mgr, digest)
   assert.equal(upstream.bytes(), data.length)
   assert.equal(peers.served.get('hung') ?? 0, 0)
   // Two stall periods (and a retry), not more: a dead holder costs little.
