@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { BlobContext } from '../session/manager.js'
 import { SOURCES, apportion } from '../session/sources.js'
 import type { BlobEntry } from '../store/blob-store.js'
+import type { Lease } from '../store/shared-reads.js'
 import { API_HEADER, drainOrClose, type EdgeDeps } from './http.js'
 import type { Range } from '../util/ranges.js'
 import { parseRange } from './range.js'
@@ -37,7 +38,7 @@ async function serve (d: EdgeDeps, ctx: BlobContext, digest: string, e: BlobEntr
     const [start, end] = range ?? [0, e.size]
     blobHeaders(res, digest, e.size, range)
     e.touch()
-    const sent = await send(res, batches(e.readShared(start, end)), abort.signal)
+    const sent = await sendLeases(res, e.leaseShared(start, end), abort.signal)
     metrics.bytesServed.inc({ kind: 'blob' }, sent)
     metrics.bytesBySource.inc({ source: 'local' }, sent)
     metrics.bytesServedBySource.inc({ source: 'local' }, sent)
@@ -96,8 +97,23 @@ async function send (res: ServerResponse, body: AsyncIterable<Buffer[]>, signal:
   return sent
 }
 
-async function * batches (src: AsyncIterable<Buffer>): AsyncGenerator<Buffer[]> {
-  for await (const b of src) yield [b]
+/**
+ * Write leased chunks to the response, following its back-pressure; each lease is released by
+ * its write's callback, once the socket took the bytes (or the response died), so its buffer can
+ * be reused for the next chunk.
+ */
+async function sendLeases (res: ServerResponse, body: AsyncIterable<Lease>, signal: AbortSignal): Promise<number> {
+  let sent = 0
+  for await (const { buf, release } of body) {
+    sent += buf.length
+    if (res.destroyed) { release(); break }
+    if (!res.write(buf, () => { release() })) {
+      await drainOrClose(res)
+      if (signal.aborted) break
+    }
+  }
+  res.end()
+  return sent
 }
 
 function blobHeaders (res: ServerResponse, digest: string, size: number, range?: Range): void {

@@ -15,7 +15,7 @@ import { isSha256Digest } from '../../oci/reference.js'
 import { rangesCover } from '../../util/ranges.js'
 import type { ErrorCode } from '../protocol.js'
 import type { PeerHealth } from '../peer-health.js'
-import type { InventoryEntry, LocalBlobs } from '../types.js'
+import type { InventoryEntry, LeasedChunk, LocalBlobs } from '../types.js'
 import type { Uploads } from '../uploads.js'
 import { DATA_TLS, dataKey } from './keys.js'
 
@@ -110,11 +110,11 @@ export class DataServer {
     const slot = c.uploads.acquire(peer)
     if (slot === undefined) { refuse(res, 'BUSY', c.uploads.busyMessage(peer)); return }
     res.on('close', () => { slot.abort(new AbortedError('client went away')) })
-    let it: AsyncIterator<Uint8Array> | undefined
+    let it: AsyncIterator<LeasedChunk> | undefined
     let sent = 0
     try {
-      it = c.local.read(digest, start, end, slot.signal)[Symbol.asyncIterator]()
-      let next: IteratorResult<Uint8Array>
+      it = leasesOf(c.local, digest, start, end, slot.signal)[Symbol.asyncIterator]()
+      let next: IteratorResult<LeasedChunk>
       try { next = await it.next() } catch (err) {
         if (err instanceof PeerRangeError) { refuse(res, 'RANGE_NOT_HELD', errorMessage(err)); return }
         throw err
@@ -123,16 +123,25 @@ export class DataServer {
       const out = c.metrics.peerBytesOut.labels({ peer })
       const bucket = c.uploads.bucket
       while (next.done !== true) {
-        let chunk = next.value
-        while (chunk.byteLength > 0) {
-          const part = bucket.unlimited ? chunk : chunk.subarray(0, PACE_BYTES)
-          await bucket.take(part.byteLength, slot.signal)
-          if (!res.write(part)) await drained(res)
-          if (slot.signal.aborted) throw new AbortedError('upload aborted')
-          out.inc(part.byteLength)
-          sent += part.byteLength
-          chunk = chunk.subarray(part.byteLength)
-        }
+        const { buf, release } = next.value
+        // The last part's write callback releases the chunk (writes complete in order); on any
+        // other way out it is released here.
+        let handed = false
+        try {
+          let chunk = buf
+          while (chunk.byteLength > 0) {
+            const part = bucket.unlimited ? chunk : chunk.subarray(0, PACE_BYTES)
+            await bucket.take(part.byteLength, slot.signal)
+            if (slot.signal.aborted) throw new AbortedError('upload aborted')
+            chunk = chunk.subarray(part.byteLength)
+            handed = chunk.byteLength === 0
+            const room = res.write(part, handed ? () => { release() } : undefined)
+            if (!room) await drained(res)
+            if (slot.signal.aborted) throw new AbortedError('upload aborted')
+            out.inc(part.byteLength)
+            sent += part.byteLength
+          }
+        } finally { if (!handed) release() }
         next = await it.next()
       }
       if (sent !== end - start) throw new Error(`local.read ended after ${sent} of ${end - start} bytes`)
@@ -162,3 +171,13 @@ async function drained (res: ServerResponse): Promise<void> {
     res.on('close', done)
   })
 }
+
+/** The blob's bytes as leased chunks; a LocalBlobs without leases lends nothing to recycle. */
+function leasesOf (local: LocalBlobs, digest: string, start: number, end: number, signal: AbortSignal): AsyncIterable<LeasedChunk> {
+  if (local.leases !== undefined) return local.leases(digest, start, end, signal)
+  return (async function * () {
+    for await (const buf of local.read(digest, start, end, signal)) yield { buf, release: noop }
+  })()
+}
+
+const noop = (): void => {}
