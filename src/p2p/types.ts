@@ -57,6 +57,8 @@ export interface PeerTransfers {
    * With `check`, the whole pieces around the range are fetched and each is verified before any
    * of it is yielded: a bad one throws BadPieceError (src/p2p/protocol.ts). Empty chunks may
    * come in between: heartbeats while a piece is still arriving (a stall watchdog's progress).
+   * A chunk's bytes are the caller's only until it asks for the next one, unless it `hold`s them
+   * (src/util/lent.ts): pieces from the data plane are lent, and their buffers reused.
    */
   fetchRange (peerId: string, digest: string, start: number, end: number, signal?: AbortSignal, check?: PieceCheck): AsyncIterable<Uint8Array>
   /** Per-piece hashes for a blob from a peer that holds it complete, or undefined. */

@@ -6,6 +6,7 @@ import type { BlobContext } from '../session/manager.js'
 import { SOURCES, apportion } from '../session/sources.js'
 import type { BlobEntry } from '../store/blob-store.js'
 import type { Lease } from '../store/shared-reads.js'
+import { letGo } from '../util/lent.js'
 import { API_HEADER, drainOrClose, type EdgeDeps } from './http.js'
 import type { Range } from '../util/ranges.js'
 import { parseRange } from './range.js'
@@ -85,7 +86,8 @@ async function send (res: ServerResponse, body: AsyncIterable<Buffer[]>, signal:
     for (const chunk of chunks) {
       sent += chunk.length
       onBytes?.(chunk.length)
-      room = res.write(chunk)
+      // Bytes lent by a peer transfer go back once the socket took them (src/util/lent.ts).
+      room = res.write(chunk, () => { letGo(chunk) })
     }
     res.uncork()
     if (!room) {

@@ -9,6 +9,7 @@ import { FetchSession, type BlobContext, type SessionInit } from './session.js'
 import { resolveSessionOptions } from './options.js'
 import { PeerSlots } from './peer-slots.js'
 import { SHARE_ALL, type SharingPolicy } from './sharing.js'
+import { letGo } from '../util/lent.js'
 
 export type { BlobContext, SessionInit }
 
@@ -278,7 +279,9 @@ export class SessionManager {
     const r = await this.read(digest, ctx, 0, undefined, signal)
     const parts: Buffer[] = []
     for await (const chunks of r.body) parts.push(...chunks)
-    return Buffer.concat(parts)
+    const all = Buffer.concat(parts)
+    for (const p of parts) letGo(p) // copied: lent bytes may go back (src/util/lent.ts)
+    return all
   }
 
   async stop (): Promise<void> {

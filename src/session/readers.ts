@@ -3,6 +3,7 @@
 // write-then-read round trip); a reader that falls behind reads from the file instead.
 
 import type { BlobContext } from './transfers.js'
+import { hold as holdLent, letGo } from '../util/lent.js'
 
 /**
  * One reader, with the registry and repository of its request. `queue` holds bytes handed over
@@ -24,7 +25,13 @@ export class Readers {
     return r
   }
 
-  delete (r: Reader): void { this.set.delete(r) }
+  /** The reader is gone: bytes still queued for it will not be sent. */
+  delete (r: Reader): void {
+    this.set.delete(r)
+    for (const c of r.queue) letGo(c)
+    r.queue = []
+    r.queued = 0
+  }
 
   list (): Reader[] { return [...this.set] }
 
@@ -39,13 +46,18 @@ export class Readers {
       const limit = r.end === size ? Math.min(r.end, hold) : r.end
       const take = Math.min(chunk.length, limit - offset)
       if (take <= 0) continue
-      r.queue.push(take === chunk.length ? chunk : chunk.subarray(0, take))
+      const view = take === chunk.length ? chunk : chunk.subarray(0, take)
+      holdLent(view) // lent bytes (src/util/lent.ts): whoever sends the drained chunk lets go
+      r.queue.push(view)
       r.queued += take
     }
   }
 }
 
-/** Everything queued for `r`, as Buffers without a copy (the caller writes them in one go). */
+/**
+ * Everything queued for `r`, as Buffers without a copy (the caller writes them in one go, and
+ * lets go of each once written: `letGo` in src/util/lent.ts).
+ */
 export function drain (r: Reader): Buffer[] {
   const chunks = r.queue.map(c => Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength))
   r.queue = []

@@ -1,4 +1,5 @@
 import type { BlobEntry } from '../store/blob-store.js'
+import { hold, letGo } from '../util/lent.js'
 
 /**
  * Sequential writes of a transfer's bytes at increasing offsets, without making the network wait
@@ -24,6 +25,7 @@ export class WriteBehind {
   /** Queue a chunk; resolves once there is room for more (throws a write error). */
   async push (chunk: Uint8Array): Promise<void> {
     if (this.error !== undefined) throw this.error
+    hold(chunk) // lent bytes (src/util/lent.ts) stay ours until written
     this.queue.push(chunk)
     this.queued += chunk.length
     this.writing ??= this.drain()
@@ -48,12 +50,15 @@ export class WriteBehind {
         this.queued -= length
         this.releaseSpace()
         // One writev for everything that queued up: fewer syscalls, no copy into one buffer.
-        await this.entry.write(this.pos, parts)
+        try {
+          await this.entry.write(this.pos, parts)
+        } finally { for (const p of parts) letGo(p) }
         this.pos += length
         this.onWritten(length)
       }
     } catch (err) {
       this.error = err
+      for (const p of this.queue) letGo(p)
       this.queue = []
       this.queued = 0
     } finally {

@@ -34,6 +34,8 @@ export interface FetchJob {
 }
 
 export type ToWorker = FetchJob | { type: 'credit', id: number, n: number } | { type: 'cancel', id: number } | { type: 'forget', peerId: string }
+  /** A piece buffer the main thread is done with, transferred back for the next piece. */
+  | { type: 'recycle', buf: ArrayBuffer }
 
 export type Failure = 'refused' | 'protocol' | 'connect' | 'bad-piece' | 'aborted'
 export type FromWorker =
@@ -51,6 +53,32 @@ const CODES = new Set(['BLOB_UNKNOWN', 'RANGE_NOT_HELD', 'OUT_OF_BOUNDS', 'BUSY'
 interface Running { abort: AbortController, credits: number, wake?: () => void }
 
 const agents = new Map<string, { key: string, agent: Agent }>()
+
+/**
+ * Piece buffers given back by the main thread, by size (whole pieces and 1 MiB chunks; a blob's
+ * last piece is shorter). Reusing them keeps the main thread's V8 from counting every byte as new
+ * external memory (src/util/lent.ts). Bounded: what a few transfers have in flight.
+ */
+const spare = new Map<number, ArrayBuffer[]>()
+const SPARE_PER_SIZE = 8
+/** Spare buffers are dropped when none was given back for this long: an idle agent keeps none. */
+const SPARE_IDLE_MS = 10_000
+let spareTimer: NodeJS.Timeout | undefined
+
+function pieceBuffer (len: number): Uint8Array {
+  const ab = spare.get(len)?.pop()
+  return ab !== undefined ? new Uint8Array(ab) : Buffer.allocUnsafeSlow(len)
+}
+
+function recycle (ab: ArrayBuffer): void {
+  let list = spare.get(ab.byteLength)
+  if (list === undefined) { list = []; spare.set(ab.byteLength, list) }
+  if (list.length < SPARE_PER_SIZE) list.push(ab)
+  if (spareTimer === undefined) {
+    spareTimer = setTimeout(() => { spareTimer = undefined; spare.clear() }, SPARE_IDLE_MS)
+    spareTimer.unref()
+  } else spareTimer.refresh()
+}
 const running = new Map<number, Running>()
 
 class Fail extends Error {
@@ -121,7 +149,7 @@ async function run (job: FetchJob, r: Running): Promise<void> {
     let pos = from
     let bufStart = from
     let bufEnd = checked ? Math.min(to, from + job.pieceSize) : Math.min(to, from + CHUNK)
-    let buf: Uint8Array = Buffer.allocUnsafeSlow(bufEnd - bufStart)
+    let buf: Uint8Array = pieceBuffer(bufEnd - bufStart)
     let fill = 0
     let settled = false
     // A 4 MiB piece from a peer serving many can take seconds: bytes still flowing is progress,
@@ -138,16 +166,18 @@ async function run (job: FetchJob, r: Running): Promise<void> {
       const e = Math.min(bufEnd, job.end)
       if (e > s) {
         r.credits--
-        // A buffer of its own (allocUnsafeSlow, or a copy of the part wanted): safe to transfer.
-        const out = s === bufStart && e === bufEnd ? buf : Uint8Array.prototype.slice.call(buf, s - bufStart, e - bufStart)
+        // A buffer of its own (a piece buffer, or a copy of the part wanted): safe to transfer.
+        const whole = s === bufStart && e === bufEnd
+        const out = whole ? buf : Uint8Array.prototype.slice.call(buf, s - bufStart, e - bufStart)
         post({ type: 'chunk', id: job.id, offset: s, data: out.buffer as ArrayBuffer }, [out.buffer as ArrayBuffer])
+        if (!whole) recycle(buf.buffer as ArrayBuffer)
         told = Date.now()
         // Out of credit: stop reading until the main thread took what it has.
         if (r.credits <= 0) { res.pause(); r.wake = () => { if (!settled) res.resume() } }
       }
       bufStart = bufEnd
       bufEnd = checked ? Math.min(to, bufStart + job.pieceSize) : Math.min(to, bufStart + CHUNK)
-      buf = Buffer.allocUnsafeSlow(Math.max(0, bufEnd - bufStart))
+      buf = pieceBuffer(Math.max(0, bufEnd - bufStart))
       fill = 0
       return true
     }
@@ -199,6 +229,8 @@ parentPort!.on('message', (m: ToWorker) => {
     if (r.credits > 0) { const w = r.wake; r.wake = undefined; w?.() }
   } else if (m.type === 'cancel') {
     running.get(m.id)?.abort.abort()
+  } else if (m.type === 'recycle') {
+    recycle(m.buf)
   } else {
     agents.get(m.peerId)?.agent.destroy()
     agents.delete(m.peerId)

@@ -11,6 +11,7 @@ import { BadPieceError, PeerRefusedError } from '../protocol.js'
 import type { DataEndpoint } from './endpoint.js'
 import type { FromWorker, ToWorker } from './fetch-worker.js'
 import { dataKey } from './keys.js'
+import { lend, letGo } from '../../util/lent.js'
 
 export interface FetcherInit {
   self: string
@@ -65,7 +66,12 @@ export class Fetcher {
   private onMessage (m: FromWorker): void {
     const j = this.jobs.get(m.id)
     if (j === undefined) return
-    if (m.type === 'chunk') j.chunks.push({ offset: m.offset, data: new Uint8Array(m.data) })
+    if (m.type === 'chunk') {
+      // Lent to the consumers; once they all let go, the buffer goes back for another piece.
+      const data = m.data
+      lend(data, () => { this.worker?.postMessage({ type: 'recycle', buf: data } satisfies ToWorker, [data]) })
+      j.chunks.push({ offset: m.offset, data: new Uint8Array(data) })
+    }
     else if (m.type === 'progress') j.progress = true
     else if (m.type === 'end') j.done = true
     else {
@@ -125,11 +131,12 @@ export class Fetcher {
       for (;;) {
         const c = j.chunks.shift()
         if (c !== undefined) {
-          if (c.offset !== pos || c.offset + c.data.length > end) throw new PeerProtocolError('data fetch worker sent bytes out of order')
+          if (c.offset !== pos || c.offset + c.data.length > end) { letGo(c.data); throw new PeerProtocolError('data fetch worker sent bytes out of order') }
           pos += c.data.length
           counter.inc(c.data.length)
           this.send({ type: 'credit', id, n: 1 })
-          yield Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength)
+          // The consumer took its own holds on the piece before asking for the next one.
+          try { yield Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength) } finally { letGo(c.data) }
           continue
         }
         if (j.progress) { j.progress = false; yield HEARTBEAT; continue }
@@ -147,6 +154,8 @@ export class Fetcher {
     } finally {
       signal?.removeEventListener('abort', onAbort)
       if (!finished && !j.done) this.send({ type: 'cancel', id })
+      for (const c of j.chunks) letGo(c.data)
+      j.chunks = []
       this.jobs.delete(id)
       this.updateRef()
     }

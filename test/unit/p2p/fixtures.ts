@@ -161,9 +161,10 @@ export async function within<T> (p: Promise<T>, ms: number, what: string): Promi
   }
 }
 
+/** Every byte of a fetch, copied as it comes: a fetch's chunk is only ours until the next one (PeerTransfers.fetchRange). */
 export async function collect (it: AsyncIterable<Uint8Array>): Promise<Buffer> {
   const parts: Uint8Array[] = []
-  for await (const c of it) parts.push(c)
+  for await (const c of it) parts.push(Buffer.from(c))
   return Buffer.concat(parts)
 }
 

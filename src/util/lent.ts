@@ -1,0 +1,36 @@
+// Buffers lent along the data path and handed back once every holder is done with them.
+//
+// A peer piece arrives from the data worker in an ArrayBuffer of its own; the readers of the
+// blob and its write-behind each hold a view of it for a while. Sending the buffer back to the
+// worker for the next piece (instead of a fresh one per piece) keeps V8 from counting every byte
+// received as new external memory, which forced a full mark-compact every 64 MB.
+//
+// What keeps it safe: every consumer of lent bytes holds them while it needs them (the
+// write-behind, the session's readers, the registry's response writes); nothing else sees them.
+// A view held and never let go only costs its recycling. A buffer given back is transferred, so
+// a view someone kept without holding it reads as empty (a short answer, never wrong bytes).
+
+interface Loan { refs: number, back: () => void }
+
+const loans = new WeakMap<ArrayBufferLike, Loan>()
+
+/** Lend `buf`; the lender holds one reference (let it go with `letGo`). `back` runs at zero. */
+export function lend (buf: ArrayBufferLike, back: () => void): void {
+  loans.set(buf, { refs: 1, back })
+}
+
+/** Another holder of the bytes `view` points into (no-op for bytes that are not lent). */
+export function hold (view: Uint8Array): void {
+  const l = loans.get(view.buffer)
+  if (l !== undefined) l.refs++
+}
+
+/** A holder is done with `view`'s bytes; the last one gives the buffer back. */
+export function letGo (view: Uint8Array): void {
+  const l = loans.get(view.buffer)
+  if (l === undefined) return
+  if (--l.refs === 0) {
+    loans.delete(view.buffer)
+    l.back()
+  }
+}

@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { hold, lend, letGo } from '../../../src/util/lent.js'
+import { Readers, drain } from '../../../src/session/readers.js'
+import { WriteBehind } from '../../../src/session/write-behind.js'
+import type { BlobEntry } from '../../../src/store/blob-store.js'
+
+const ctx = { registry: 'r', repository: 'x' }
+
+test('a lent buffer comes back once, when its last holder lets go', () => {
+  const ab = new ArrayBuffer(16)
+  let back = 0
+  lend(ab, () => { back++ })
+  const a = new Uint8Array(ab, 0, 8)
+  const b = new Uint8Array(ab, 8, 8)
+  hold(a); hold(b)
+  letGo(new Uint8Array(ab)) // the lender
+  letGo(a)
+  assert.equal(back, 0, 'one holder left')
+  letGo(b)
+  assert.equal(back, 1)
+  letGo(b) // late or unknown: no effect
+  letGo(new Uint8Array(4))
+  assert.equal(back, 1)
+})
+
+test('readers hold what is queued for them; a reader that goes away lets go of its queue', () => {
+  const ab = new ArrayBuffer(1024)
+  let back = 0
+  lend(ab, () => { back++ })
+  const readers = new Readers()
+  const r1 = readers.add(ctx, 0, 4096)
+  const r2 = readers.add(ctx, 0, 4096)
+  readers.offer(0, new Uint8Array(ab), 4096, 4096)
+  letGo(new Uint8Array(ab)) // the lender is done once offered
+  assert.equal(back, 0)
+  // r1's consumer sends its chunk and lets go; r2 leaves without sending.
+  for (const c of drain(r1)) letGo(c)
+  assert.equal(back, 0, 'r2 still holds it')
+  readers.delete(r2)
+  assert.equal(back, 1)
+})
+
+test('the write-behind holds lent bytes until they are written', async () => {
+  const ab = new ArrayBuffer(64)
+  let back = 0
+  lend(ab, () => { back++ })
+  let finishWrite!: () => void
+  const entry = { write: async () => { await new Promise<void>(resolve => { finishWrite = resolve }); return 64 } } as unknown as BlobEntry
+  const w = new WriteBehind(entry, 0, () => {})
+  await w.push(new Uint8Array(ab))
+  letGo(new Uint8Array(ab))
+  assert.equal(back, 0, 'the write is still in flight')
+  finishWrite()
+  await w.flush()
+  assert.equal(back, 1)
+})
