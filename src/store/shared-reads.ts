@@ -27,7 +27,7 @@ export class ChunkPool {
   private readonly free: Buffer[] = []
   private idleTimer?: NodeJS.Timeout
 
-  constructor (readonly max = 16, private readonly idleMs = 10_000) {}
+  constructor (readonly max = 8, private readonly idleMs = 10_000) {}
 
   /** Buffers allocated so far (not taken from the pool). */
   allocated = 0

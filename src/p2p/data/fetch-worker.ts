@@ -60,7 +60,7 @@ const agents = new Map<string, { key: string, agent: Agent }>()
  * external memory (src/util/lent.ts). Bounded: what a few transfers have in flight.
  */
 const spare = new Map<number, ArrayBuffer[]>()
-const SPARE_PER_SIZE = 8
+const SPARE_PER_SIZE = 3
 /** Spare buffers are dropped when none was given back for this long: an idle agent keeps none. */
 const SPARE_IDLE_MS = 10_000
 let spareTimer: NodeJS.Timeout | undefined
