@@ -278,10 +278,12 @@ export class SessionManager {
     if (!holders.some(h => h.complete)) return undefined
     const r = await this.read(digest, ctx, 0, undefined, signal)
     const parts: Buffer[] = []
-    for await (const chunks of r.body) parts.push(...chunks)
-    const all = Buffer.concat(parts)
-    for (const p of parts) letGo(p) // copied: lent bytes may go back (src/util/lent.ts)
-    return all
+    try {
+      for await (const chunks of r.body) parts.push(...chunks)
+      return Buffer.concat(parts)
+    } finally {
+      for (const p of parts) letGo(p) // copied (or failed): lent bytes may go back (src/util/lent.ts)
+    }
   }
 
   async stop (): Promise<void> {

@@ -5,10 +5,12 @@
 // worker for the next piece (instead of a fresh one per piece) keeps V8 from counting every byte
 // received as new external memory, which forced a full mark-compact every 64 MB.
 //
-// What keeps it safe: every consumer of lent bytes holds them while it needs them (the
+// What keeps it safe: every consumer of lent bytes holds them for as long as anything may read
+// them — until a socket or file write has called back, not just until the call returned (the
 // write-behind, the session's readers, the registry's response writes); nothing else sees them.
-// A view held and never let go only costs its recycling. A buffer given back is transferred, so
-// a view someone kept without holding it reads as empty (a short answer, never wrong bytes).
+// A view held and never let go only costs its recycling. A view kept WITHOUT holding it is a
+// bug: native writes still in flight would send or store the next piece's bytes. (A JS read of
+// such a view after the buffer went back finds it detached, empty.)
 
 interface Loan { refs: number, back: () => void }
 

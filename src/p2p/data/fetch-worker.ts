@@ -55,9 +55,10 @@ interface Running { abort: AbortController, credits: number, wake?: () => void }
 const agents = new Map<string, { key: string, agent: Agent }>()
 
 /**
- * Piece buffers given back by the main thread, by size (whole pieces and 1 MiB chunks; a blob's
- * last piece is shorter). Reusing them keeps the main thread's V8 from counting every byte as new
- * external memory (src/util/lent.ts). Bounded: what a few transfers have in flight.
+ * Piece buffers given back by the main thread, by size: whole pieces and 1 MiB chunks only (a
+ * blob's last piece and a partly wanted piece have odd sizes, never asked for again). Reusing
+ * them keeps the main thread's V8 from counting every byte as new external memory
+ * (src/util/lent.ts). Bounded: SPARE_PER_SIZE of each of those sizes.
  */
 const spare = new Map<number, ArrayBuffer[]>()
 const SPARE_PER_SIZE = 3
@@ -70,7 +71,11 @@ function pieceBuffer (len: number): Uint8Array {
   return ab !== undefined ? new Uint8Array(ab) : Buffer.allocUnsafeSlow(len)
 }
 
+/** The sizes asked for again: whole pieces and full chunks (not a blob's odd-sized tail). */
+const reusable = new Set<number>([CHUNK])
+
 function recycle (ab: ArrayBuffer): void {
+  if (!reusable.has(ab.byteLength)) return
   let list = spare.get(ab.byteLength)
   if (list === undefined) { list = []; spare.set(ab.byteLength, list) }
   if (list.length < SPARE_PER_SIZE) list.push(ab)
@@ -217,6 +222,7 @@ async function readText (res: IncomingMessage): Promise<string> {
 
 parentPort!.on('message', (m: ToWorker) => {
   if (m.type === 'fetch') {
+    reusable.add(m.pieceSize)
     const r: Running = { abort: new AbortController(), credits: m.credits }
     running.set(m.id, r)
     run(m, r).then(() => { post({ type: 'end', id: m.id }) }, (err: Fail) => {

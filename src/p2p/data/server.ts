@@ -124,9 +124,11 @@ export class DataServer {
       const bucket = c.uploads.bucket
       while (next.done !== true) {
         const { buf, release } = next.value
-        // The last part's write callback releases the chunk (writes complete in order); on any
-        // other way out it is released here.
+        // The last part's write callback releases the chunk (writes complete in order). On any
+        // other way out: at once if no part of it was written, else once the response closed
+        // (the error path destroys it), so no queued write still reads it.
         let handed = false
+        let wrote = false
         try {
           let chunk = buf
           while (chunk.byteLength > 0) {
@@ -136,12 +138,18 @@ export class DataServer {
             chunk = chunk.subarray(part.byteLength)
             handed = chunk.byteLength === 0
             const room = res.write(part, handed ? () => { release() } : undefined)
+            wrote = true
             if (!room) await drained(res)
             if (slot.signal.aborted) throw new AbortedError('upload aborted')
             out.inc(part.byteLength)
             sent += part.byteLength
           }
-        } finally { if (!handed) release() }
+        } finally {
+          if (!handed) {
+            if (!wrote || res.closed) release()
+            else res.once('close', release)
+          }
+        }
         next = await it.next()
       }
       if (sent !== end - start) throw new Error(`local.read ended after ${sent} of ${end - start} bytes`)
