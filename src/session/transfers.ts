@@ -14,6 +14,8 @@ import type { BlobEntry } from '../store/blob-store.js'
 import type { Upstream } from '../upstream/types.js'
 import { WriteBehind } from './write-behind.js'
 import { pieceCount } from '../util/pieces.js'
+import { lend, letGo } from '../util/lent.js'
+import { chunkPool, type ChunkPool } from '../store/shared-reads.js'
 
 /** Where a blob comes from upstream: the registry and repository of the request that wanted it. */
 export interface BlobContext {
@@ -42,7 +44,8 @@ export type Opener = () => Promise<AsyncIterable<Uint8Array> | Iterable<Uint8Arr
 export async function pump (entry: BlobEntry, claim: Claim, open: Opener, onChunk: (offset: number, chunk: Uint8Array) => void, onWritten: (bytes: number) => void, onReceived?: () => void): Promise<void> {
   const writer = new WriteBehind(entry, claim.pos, (n) => { claim.pos += n; onWritten(n) })
   try {
-    await pipe(await open(), untilClaimEnd(claim), async (src: AsyncIterable<Uint8Array>) => {
+    const source = await open()
+    await pipe(claim.source === 'upstream' ? intoLentBuffers(source) : source, untilClaimEnd(claim), async (src: AsyncIterable<Uint8Array>) => {
       let offset = claim.pos
       for await (const chunk of src) {
         onChunk(offset, chunk)
@@ -58,6 +61,40 @@ export async function pump (entry: BlobEntry, claim: Claim, open: Opener, onChun
     await writer.flush().catch(() => {})
     throw err
   }
+}
+
+/**
+ * Upstream bodies arrive in Node's 64 KiB socket buffers, a fresh ArrayBuffer each, held for a
+ * while by the readers and the write-behind: enough of them outlived two scavenges that V8 ran
+ * full mark-compacts for them (external memory). Copied into pooled 1 MiB buffers lent to the
+ * consumers (src/util/lent.ts), the socket buffers die at once and the pooled ones come back.
+ * One view per input chunk (no waiting to fill a buffer).
+ */
+export async function * intoLentBuffers (src: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, pool: ChunkPool = chunkPool): AsyncGenerator<Uint8Array> {
+  let buf: Buffer | undefined
+  let fill = 0
+  // The lender's own hold on the buffer being filled; let go once it is full or we stop.
+  const retire = (): void => { if (buf !== undefined) { letGo(buf); buf = undefined } }
+  try {
+    for await (const chunk of src) {
+      let c = chunk
+      while (c.byteLength > 0) {
+        if (buf === undefined || fill === buf.length) {
+          retire()
+          const b = pool.take()
+          lend(b.buffer, () => { pool.put(b) })
+          buf = b
+          fill = 0
+        }
+        const n = Math.min(c.byteLength, buf.length - fill)
+        buf.set(n === c.byteLength ? c : c.subarray(0, n), fill)
+        const view = buf.subarray(fill, fill + n)
+        fill += n
+        c = c.subarray(n)
+        yield view
+      }
+    }
+  } finally { retire() }
 }
 
 /** Pass chunks on up to the claim's end; stopping there also stops the source. */

@@ -4,6 +4,9 @@ import { hold, lend, letGo } from '../../../src/util/lent.js'
 import { Readers, drain } from '../../../src/session/readers.js'
 import { WriteBehind } from '../../../src/session/write-behind.js'
 import type { BlobEntry } from '../../../src/store/blob-store.js'
+import { ChunkPool, SHARED_CHUNK } from '../../../src/store/shared-reads.js'
+import { intoLentBuffers } from '../../../src/session/transfers.js'
+import { pseudoRandom } from '../support/fixtures.js'
 
 const ctx = { registry: 'r', repository: 'x' }
 
@@ -54,4 +57,25 @@ test('the write-behind holds lent bytes until they are written', async () => {
   finishWrite()
   await w.flush()
   assert.equal(back, 1)
+})
+
+test('upstream chunks copied into lent pool buffers: exact bytes, held views intact, buffers reused once let go', async () => {
+  const pool = new ChunkPool(8, 60_000)
+  const data = pseudoRandom(5 * SHARED_CHUNK + 777, 3)
+  // 64 KiB-ish socket chunks of uneven size.
+  const chunks: Uint8Array[] = []
+  for (let o = 0; o < data.length;) { const n = Math.min(data.length - o, 40_000 + (o % 50_000)); chunks.push(data.subarray(o, o + n)); o += n }
+  const held: Uint8Array[] = []
+  for await (const v of intoLentBuffers(chunks, pool)) { hold(v); held.push(v) }
+  // Every view still held: nothing went back, and the bytes are exact.
+  assert.equal(pool.size, 0)
+  assert.ok(Buffer.concat(held).equals(data))
+  const allocated = pool.allocated
+  for (const v of held) letGo(v)
+  assert.equal(pool.size, allocated, 'every buffer came back once its views were let go')
+  // A second pass whose consumer lets go at once runs on the pooled buffers.
+  const again: Buffer[] = []
+  for await (const v of intoLentBuffers(chunks, pool)) { again.push(Buffer.from(v)) }
+  assert.ok(Buffer.concat(again).equals(data))
+  assert.equal(pool.allocated, allocated, 'no new buffer for the second pass')
 })
