@@ -28,20 +28,14 @@ export interface LocalBlobs {
   onChange (listener: (change: InventoryChange) => void): () => void
   /**
    * Read bytes [start, end) that are present. Throws PeerRangeError (src/errors.ts) when the
-   * digest is unknown, not shareable, outside the blob, or some of the bytes are not held.
+   * digest is unknown, not shareable, outside the blob, or some of the bytes are not held. A
+   * chunk may carry a hold (src/util/lent.ts): let go of it once sent and its buffer is reused;
+   * a caller that never lets go only costs that reuse.
    */
   read (digest: string, start: number, end: number, signal?: AbortSignal): AsyncIterable<Uint8Array>
-  /**
-   * As `read`, each chunk with a `release` to call once its bytes were sent (at most once): its
-   * buffer is then reused. Optional: without it, `read` is used.
-   */
-  leases?: (digest: string, start: number, end: number, signal?: AbortSignal) => AsyncIterable<LeasedChunk>
   /** Per-piece sha256 hashes of a verified complete blob (piece size PIECE_SIZE), or undefined. */
   pieceHashes (digest: string): Promise<Uint8Array[] | undefined>
 }
-
-/** Bytes of a blob lent by LocalBlobs.leases. */
-export interface LeasedChunk { buf: Uint8Array, release: () => void }
 
 /** What peer bytes are checked against: the blob's size and the sha256 of every piece. */
 export interface PieceCheck {

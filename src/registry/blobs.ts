@@ -5,7 +5,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { BlobContext } from '../session/manager.js'
 import { SOURCES, apportion } from '../session/sources.js'
 import type { BlobEntry } from '../store/blob-store.js'
-import type { Lease } from '../store/shared-reads.js'
 import { letGo } from '../util/lent.js'
 import { API_HEADER, drainOrClose, type EdgeDeps } from './http.js'
 import type { Range } from '../util/ranges.js'
@@ -39,7 +38,7 @@ async function serve (d: EdgeDeps, ctx: BlobContext, digest: string, e: BlobEntr
     const [start, end] = range ?? [0, e.size]
     blobHeaders(res, digest, e.size, range)
     e.touch()
-    const sent = await sendLeases(res, e.leaseShared(start, end), abort.signal)
+    const sent = await send(res, batches(e.readShared(start, end)), abort.signal)
     metrics.bytesServed.inc({ kind: 'blob' }, sent)
     metrics.bytesBySource.inc({ source: 'local' }, sent)
     metrics.bytesServedBySource.inc({ source: 'local' }, sent)
@@ -86,7 +85,8 @@ async function send (res: ServerResponse, body: AsyncIterable<Buffer[]>, signal:
     for (const chunk of chunks) {
       sent += chunk.length
       onBytes?.(chunk.length)
-      // Bytes lent by a peer transfer go back once the socket took them (src/util/lent.ts).
+      // Lent bytes (a peer piece, an upstream chunk, a chunk of the file) go back once the
+      // socket took them (src/util/lent.ts).
       room = res.write(chunk, () => { letGo(chunk) })
     }
     res.uncork()
@@ -99,23 +99,8 @@ async function send (res: ServerResponse, body: AsyncIterable<Buffer[]>, signal:
   return sent
 }
 
-/**
- * Write leased chunks to the response, following its back-pressure; each lease is released by
- * its write's callback, once the socket took the bytes (or the response died), so its buffer can
- * be reused for the next chunk.
- */
-async function sendLeases (res: ServerResponse, body: AsyncIterable<Lease>, signal: AbortSignal): Promise<number> {
-  let sent = 0
-  for await (const { buf, release } of body) {
-    sent += buf.length
-    if (res.destroyed) { release(); break }
-    if (!res.write(buf, () => { release() })) {
-      await drainOrClose(res)
-      if (signal.aborted) break
-    }
-  }
-  res.end()
-  return sent
+async function * batches (src: AsyncIterable<Buffer>): AsyncGenerator<Buffer[]> {
+  for await (const b of src) yield [b]
 }
 
 function blobHeaders (res: ServerResponse, digest: string, size: number, range?: Range): void {

@@ -1,5 +1,6 @@
 import { PeerRangeError } from '../errors.js'
-import type { InventoryChange, InventoryEntry, LeasedChunk, LocalBlobs } from '../p2p/types.js'
+import type { InventoryChange, InventoryEntry, LocalBlobs } from '../p2p/types.js'
+import { letGo } from '../util/lent.js'
 import type { BlobInfo, BlobStore } from '../store/blob-store.js'
 import type { SharingPolicy } from './sharing.js'
 
@@ -25,30 +26,6 @@ export function localBlobs (store: BlobStore, sessions: FetchingState, sharing: 
     claimed: info.state !== 'complete' ? sessions.claimed(info.digest) : []
   })
 
-  // A complete blob is read ahead and shared with its other readers (clients, other peers), in
-  // recycled buffers; a partial one is read for this reader alone (its release is a no-op).
-  async function * leases (digest: string, start: number, end: number, signal?: AbortSignal): AsyncGenerator<LeasedChunk> {
-    const e = await store.acquire(digest)
-    if (e === undefined) throw new PeerRangeError(`blob ${digest} is unknown`)
-    try {
-      const info = e.info()
-      if (!allowed(info)) throw new PeerRangeError(`blob ${digest} is unknown`)
-      if (start < 0 || end > e.size || start >= end) throw new PeerRangeError(`range ${start}-${end} is outside the blob (${e.size} bytes)`)
-      if (!e.present.covers(start, end)) throw new PeerRangeError(`bytes ${start}-${end} of ${digest} are not held`)
-      if (e.complete) {
-        for await (const l of e.leaseShared(start, end)) {
-          if (signal?.aborted === true) { l.release(); return }
-          yield l
-        }
-      } else {
-        for await (const buf of e.read(start, end, 1024 * 1024)) {
-          if (signal?.aborted === true) return
-          yield { buf, release: noop }
-        }
-      }
-    } finally { store.release(e) }
-  }
-
   return {
     async inventory () {
       return (await store.list()).filter(allowed).map(toEntry)
@@ -68,13 +45,22 @@ export function localBlobs (store: BlobStore, sessions: FetchingState, sharing: 
       return () => { store.off('event', onStore); offSessions() }
     },
 
-    read (digest, start, end, signal) {
-      return (async function * () {
-        for await (const l of leases(digest, start, end, signal)) yield l.buf
-      })()
+    async * read (digest, start, end, signal) {
+      const e = await store.acquire(digest)
+      if (e === undefined) throw new PeerRangeError(`blob ${digest} is unknown`)
+      try {
+        const info = e.info()
+        if (!allowed(info)) throw new PeerRangeError(`blob ${digest} is unknown`)
+        if (start < 0 || end > e.size || start >= end) throw new PeerRangeError(`range ${start}-${end} is outside the blob (${e.size} bytes)`)
+        if (!e.present.covers(start, end)) throw new PeerRangeError(`bytes ${start}-${end} of ${digest} are not held`)
+        // A complete blob is read ahead and shared with its other readers (clients, other peers),
+        // in recycled buffers; a partial one is read for this reader alone.
+        for await (const buf of e.complete ? e.readShared(start, end) : e.read(start, end, 1024 * 1024)) {
+          if (signal?.aborted === true) { letGo(buf); return }
+          yield buf
+        }
+      } finally { store.release(e) }
     },
-
-    leases,
 
     async pieceHashes (digest) {
       const info = await store.stat(digest)
@@ -83,5 +69,3 @@ export function localBlobs (store: BlobStore, sessions: FetchingState, sharing: 
     }
   }
 }
-
-const noop = (): void => {}

@@ -5,7 +5,7 @@ import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics/metrics.js'
 import { RangeSet } from '../util/ranges.js'
 import type { Hasher } from './hasher.js'
-import { SharedReads, type Lease } from './shared-reads.js'
+import { SharedReads } from './shared-reads.js'
 import { PIECE_SIZE } from '../util/pieces.js'
 import type { BlobIndex, BlobMeta, BlobOrigin, BlobState } from './index-db.js'
 
@@ -281,21 +281,13 @@ export class BlobEntry {
 
   /**
    * Bytes [start, end) of a complete blob through reads shared with every other reader of it
-   * (src/store/shared-reads.ts): concurrent readers of one blob read the file once.
+   * (src/store/shared-reads.ts): concurrent readers of one blob read the file once. Each chunk
+   * carries a hold (src/util/lent.ts): let go of it once sent, and its buffer is reused.
    */
   readShared (start: number, end: number): AsyncGenerator<Buffer> {
-    return this.sharedReads().read(start, end)
-  }
-
-  /** As readShared, each view leased: release it once its bytes were sent (its buffer is reused). */
-  leaseShared (start: number, end: number): AsyncGenerator<Lease> {
-    return this.sharedReads().leases(start, end)
-  }
-
-  private sharedReads (): SharedReads {
     if (!this.complete) throw new StoreIOError(`${this.digest} is not complete`)
     this.shared ??= new SharedReads(async () => await this.file(), this.size, this.digest)
-    return this.shared
+    return this.shared.read(start, end)
   }
 
   touch (): void {

@@ -1,9 +1,11 @@
 // Buffers lent along the data path and handed back once every holder is done with them.
 //
-// A peer piece arrives from the data worker in an ArrayBuffer of its own; the readers of the
-// blob and its write-behind each hold a view of it for a while. Sending the buffer back to the
-// worker for the next piece (instead of a fresh one per piece) keeps V8 from counting every byte
-// received as new external memory, which forced a full mark-compact every 64 MB.
+// Peer pieces (sent back to the data worker), upstream chunks and chunks of complete blobs read
+// from the file (back to ChunkPool, src/store/shared-reads.ts) are lent: the readers of a blob,
+// its write-behind and the cache of shared reads each hold a view for a while, and the buffer is
+// reused when the last one let go — instead of a fresh buffer per chunk, which made V8 count
+// every byte as new external memory and run a full mark-compact every 64 MB. Each holder lets go
+// exactly once (a second letGo would take another holder's reference).
 //
 // What keeps it safe: every consumer of lent bytes holds them for as long as anything may read
 // them — until a socket or file write has called back, not just until the call returned (the

@@ -15,7 +15,8 @@ import { isSha256Digest } from '../../oci/reference.js'
 import { rangesCover } from '../../util/ranges.js'
 import type { ErrorCode } from '../protocol.js'
 import type { PeerHealth } from '../peer-health.js'
-import type { InventoryEntry, LeasedChunk, LocalBlobs } from '../types.js'
+import type { InventoryEntry, LocalBlobs } from '../types.js'
+import { letGo } from '../../util/lent.js'
 import type { Uploads } from '../uploads.js'
 import { DATA_TLS, dataKey } from './keys.js'
 
@@ -110,11 +111,11 @@ export class DataServer {
     const slot = c.uploads.acquire(peer)
     if (slot === undefined) { refuse(res, 'BUSY', c.uploads.busyMessage(peer)); return }
     res.on('close', () => { slot.abort(new AbortedError('client went away')) })
-    let it: AsyncIterator<LeasedChunk> | undefined
+    let it: AsyncIterator<Uint8Array> | undefined
     let sent = 0
     try {
-      it = leasesOf(c.local, digest, start, end, slot.signal)[Symbol.asyncIterator]()
-      let next: IteratorResult<LeasedChunk>
+      it = c.local.read(digest, start, end, slot.signal)[Symbol.asyncIterator]()
+      let next: IteratorResult<Uint8Array>
       try { next = await it.next() } catch (err) {
         if (err instanceof PeerRangeError) { refuse(res, 'RANGE_NOT_HELD', errorMessage(err)); return }
         throw err
@@ -123,7 +124,8 @@ export class DataServer {
       const out = c.metrics.peerBytesOut.labels({ peer })
       const bucket = c.uploads.bucket
       while (next.done !== true) {
-        const { buf, release } = next.value
+        const buf = next.value
+        const release = (): void => { letGo(buf) } // its hold, if lent (src/util/lent.ts)
         // The last part's write callback releases the chunk (writes complete in order). On any
         // other way out: at once if no part of it was written, else once the response closed
         // (the error path destroys it), so no queued write still reads it.
@@ -180,12 +182,3 @@ async function drained (res: ServerResponse): Promise<void> {
   })
 }
 
-/** The blob's bytes as leased chunks; a LocalBlobs without leases lends nothing to recycle. */
-function leasesOf (local: LocalBlobs, digest: string, start: number, end: number, signal: AbortSignal): AsyncIterable<LeasedChunk> {
-  if (local.leases !== undefined) return local.leases(digest, start, end, signal)
-  return (async function * () {
-    for await (const buf of local.read(digest, start, end, signal)) yield { buf, release: noop }
-  })()
-}
-
-const noop = (): void => {}

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict'
 import { open, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { ChunkPool, SHARED_CHUNK, SharedReads, type Lease } from '../../../src/store/shared-reads.js'
+import { ChunkPool, SHARED_CHUNK, SharedReads } from '../../../src/store/shared-reads.js'
+import { letGo } from '../../../src/util/lent.js'
 import { pseudoRandom, tempDir } from '../support/fixtures.js'
 
 async function fixture (t: { after: (fn: () => Promise<void>) => void }, size: number): Promise<{ data: Buffer, reads: SharedReads, pool: ChunkPool }> {
@@ -16,19 +17,19 @@ async function fixture (t: { after: (fn: () => Promise<void>) => void }, size: n
   return { data, reads: new SharedReads(async () => fh, size, 'test blob', pool), pool }
 }
 
-test('leased chunks are recycled once released and out of the cache; every reader gets the right bytes', async (t) => {
+test('chunks are recycled once let go and out of the cache; every reader gets the right bytes', async (t) => {
   const size = 20 * SHARED_CHUNK + 12_345
   const { data, reads, pool } = await fixture(t, size)
-  // Three readers at once over different ranges, each releasing as it goes.
+  // Three readers at once over different ranges, each letting go as it goes.
   const readOne = async (start: number, end: number): Promise<Buffer> => {
     const parts: Buffer[] = []
-    for await (const l of reads.leases(start, end)) { parts.push(Buffer.from(l.buf)); l.release(); l.release() /* twice: a no-op */ }
+    for await (const b of reads.read(start, end)) { parts.push(Buffer.from(b)); letGo(b) }
     return Buffer.concat(parts)
   }
   const ranges: Array<[number, number]> = [[0, size], [SHARED_CHUNK / 2, 15 * SHARED_CHUNK + 3], [size - 5, size]]
   const got = await Promise.all(ranges.map(async ([s, e]) => await readOne(s, e)))
   for (const [i, [s, e]] of ranges.entries()) assert.ok(got[i]!.equals(data.subarray(s, e)), `range ${s}-${e}`)
-  // Released chunks leaving the cache went back to the pool and were taken again: the three
+  // Chunks let go and leaving the cache went back to the pool and were taken again: the three
   // readers (37 chunk reads) and two more whole passes (42) allocated only about what the cache
   // and the read-ahead hold at once.
   assert.ok((await readOne(0, size)).equals(data))
@@ -36,23 +37,23 @@ test('leased chunks are recycled once released and out of the cache; every reade
   assert.ok(pool.allocated <= 16, `${pool.allocated} buffers allocated for 79 chunk reads`)
 })
 
-test('a chunk whose lease is not released is never reused: its bytes stay intact', async (t) => {
+test('a chunk that is not let go is never reused: its bytes stay intact', async (t) => {
   const size = 30 * SHARED_CHUNK
   const { data, reads } = await fixture(t, size)
-  // Hold every lease of the first pass (as a socket write still in flight would) ...
-  const held: Lease[] = []
-  for await (const l of reads.leases(0, size)) held.push(l)
-  // ... while other readers churn through the blob twice, releasing theirs.
+  // Keep every view of the first pass (as a socket write still in flight would) ...
+  const held: Buffer[] = []
+  for await (const b of reads.read(0, size)) held.push(b)
+  // ... while other readers churn through the blob twice, letting go of theirs.
   for (let pass = 0; pass < 2; pass++) {
-    for await (const l of reads.leases(0, size)) l.release()
+    for await (const b of reads.read(0, size)) letGo(b)
   }
-  // Views from read() are never released at all.
+  // A reader that never lets go at all.
   const views: Buffer[] = []
   for await (const b of reads.read(0, size)) views.push(b)
-  for await (const l of reads.leases(0, size)) l.release()
-  assert.ok(Buffer.concat(held.map(l => l.buf)).equals(data), 'held leases kept their bytes')
+  for await (const b of reads.read(0, size)) letGo(b)
+  assert.ok(Buffer.concat(held).equals(data), 'held leases kept their bytes')
   assert.ok(Buffer.concat(views).equals(data), 'unreleased views kept their bytes')
-  for (const l of held) l.release()
+  for (const b of held) letGo(b)
 })
 
 test('ChunkPool is bounded and empties itself when unused', async () => {
