@@ -12,6 +12,7 @@
 
 import type { FileHandle } from 'node:fs/promises'
 import { StoreIOError } from '../errors.js'
+import { ChunkPool } from '../util/chunk-pool.js'
 import { hold, lend, letGo } from '../util/lent.js'
 
 export const SHARED_CHUNK = 1024 * 1024
@@ -20,39 +21,8 @@ const AHEAD = 3
 /** Chunks kept per blob: enough for readers a little apart, small enough for many blobs. */
 const KEEP = 8
 
-/**
- * Free chunk buffers, agent-wide. Bounded, and emptied when unused for a while: an idle agent
- * holds none.
- */
-export class ChunkPool {
-  private readonly free: Buffer[] = []
-  private idleTimer?: NodeJS.Timeout
-
-  constructor (readonly max = 8, private readonly idleMs = 10_000) {}
-
-  /** Buffers allocated so far (not taken from the pool). */
-  allocated = 0
-
-  get size (): number { return this.free.length }
-
-  take (): Buffer {
-    const b = this.free.pop()
-    if (b !== undefined) return b
-    this.allocated++
-    return Buffer.allocUnsafeSlow(SHARED_CHUNK)
-  }
-
-  put (buf: Buffer): void {
-    if (this.free.length >= this.max) return
-    this.free.push(buf)
-    if (this.idleTimer === undefined) {
-      this.idleTimer = setTimeout(() => { this.idleTimer = undefined; this.free.length = 0 }, this.idleMs)
-      this.idleTimer.unref()
-    } else this.idleTimer.refresh()
-  }
-}
-
-export const chunkPool = new ChunkPool()
+/** The agent-wide pool of chunk buffers (file chunks here, upstream chunks in src/session/transfers.ts). */
+export const chunkPool = new ChunkPool(8, 10_000, SHARED_CHUNK)
 
 interface Chunk {
   /** The whole pooled buffer (the chunk's bytes are its first `len`), lent (src/util/lent.ts): the cache holds it while the chunk is kept. */

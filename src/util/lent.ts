@@ -1,7 +1,7 @@
 // Buffers lent along the data path and handed back once every holder is done with them.
 //
 // Peer pieces (sent back to the data worker), upstream chunks and chunks of complete blobs read
-// from the file (back to ChunkPool, src/store/shared-reads.ts) are lent: the readers of a blob,
+// from the file (back to a ChunkPool, src/util/chunk-pool.ts) are lent: the readers of a blob,
 // its write-behind and the cache of shared reads each hold a view for a while, and the buffer is
 // reused when the last one let go — instead of a fresh buffer per chunk, which made V8 count
 // every byte as new external memory and run a full mark-compact every 64 MB. Each holder lets go

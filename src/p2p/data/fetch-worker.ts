@@ -9,6 +9,7 @@ import { parentPort } from 'node:worker_threads'
 import type { IncomingMessage } from 'node:http'
 import { Agent, request } from 'node:https'
 import { DATA_TLS } from './keys.js'
+import { ChunkPool } from '../../util/chunk-pool.js'
 
 export interface FetchJob {
   type: 'fetch'
@@ -46,6 +47,9 @@ export type FromWorker =
   | { type: 'fail', id: number, kind: Failure, message: string, code?: string, piece?: number }
 
 const CHUNK = 1024 * 1024
+/** Spare buffers kept per size, dropped when none came back for SPARE_IDLE_MS (an idle agent keeps none). */
+const SPARE_PER_SIZE = 3
+const SPARE_IDLE_MS = 10_000
 /** At most one progress message per job this often, while bytes arrive. */
 const PROGRESS_MS = 500
 const CODES = new Set(['BLOB_UNKNOWN', 'RANGE_NOT_HELD', 'OUT_OF_BOUNDS', 'BUSY', 'BAD_REQUEST', 'BANNED', 'NOT_COMPLETE', 'INTERNAL'])
@@ -55,35 +59,19 @@ interface Running { abort: AbortController, credits: number, wake?: () => void }
 const agents = new Map<string, { key: string, agent: Agent }>()
 
 /**
- * Piece buffers given back by the main thread, by size: whole pieces and 1 MiB chunks only (a
- * blob's last piece and a partly wanted piece have odd sizes, never asked for again). Reusing
- * them keeps the main thread's V8 from counting every byte as new external memory
- * (src/util/lent.ts). Bounded: SPARE_PER_SIZE of each of those sizes.
+ * Piece buffers given back by the main thread, one pool per size asked for again: whole pieces
+ * and 1 MiB chunks (a blob's last piece and a partly wanted piece have odd sizes, and are left
+ * to the garbage collector). Reusing them keeps the main thread's V8 from counting every byte as
+ * new external memory (src/util/lent.ts).
  */
-const spare = new Map<number, ArrayBuffer[]>()
-const SPARE_PER_SIZE = 3
-/** Spare buffers are dropped when none was given back for this long: an idle agent keeps none. */
-const SPARE_IDLE_MS = 10_000
-let spareTimer: NodeJS.Timeout | undefined
+const spares = new Map<number, ChunkPool>([[CHUNK, new ChunkPool(SPARE_PER_SIZE, SPARE_IDLE_MS, CHUNK)]])
 
 function pieceBuffer (len: number): Uint8Array {
-  const ab = spare.get(len)?.pop()
-  return ab !== undefined ? new Uint8Array(ab) : Buffer.allocUnsafeSlow(len)
+  return spares.get(len)?.take() ?? Buffer.allocUnsafeSlow(len)
 }
 
-/** The sizes asked for again: whole pieces and full chunks (not a blob's odd-sized tail). */
-const reusable = new Set<number>([CHUNK])
+function recycle (ab: ArrayBuffer): void { spares.get(ab.byteLength)?.put(Buffer.from(ab)) }
 
-function recycle (ab: ArrayBuffer): void {
-  if (!reusable.has(ab.byteLength)) return
-  let list = spare.get(ab.byteLength)
-  if (list === undefined) { list = []; spare.set(ab.byteLength, list) }
-  if (list.length < SPARE_PER_SIZE) list.push(ab)
-  if (spareTimer === undefined) {
-    spareTimer = setTimeout(() => { spareTimer = undefined; spare.clear() }, SPARE_IDLE_MS)
-    spareTimer.unref()
-  } else spareTimer.refresh()
-}
 const running = new Map<number, Running>()
 
 class Fail extends Error {
@@ -222,7 +210,7 @@ async function readText (res: IncomingMessage): Promise<string> {
 
 parentPort!.on('message', (m: ToWorker) => {
   if (m.type === 'fetch') {
-    reusable.add(m.pieceSize)
+    if (!spares.has(m.pieceSize)) spares.set(m.pieceSize, new ChunkPool(SPARE_PER_SIZE, SPARE_IDLE_MS, m.pieceSize))
     const r: Running = { abort: new AbortController(), credits: m.credits }
     running.set(m.id, r)
     run(m, r).then(() => { post({ type: 'end', id: m.id }) }, (err: Fail) => {
