@@ -38,9 +38,11 @@ export class Readers {
   /**
    * Bytes received at `offset`: queue them for each reader whose next byte that is and that keeps
    * up. Nothing at or beyond `hold` goes to a reader of the blob's end (`size`): the tail waits
-   * for the verdict on the whole blob.
+   * for the verdict on the whole blob. True when a reader has half its queue or more: wake it
+   * now, before more arrives than it may queue (the rest would be read back from the file).
    */
-  offer (offset: number, chunk: Uint8Array, size: number, hold: number): void {
+  offer (offset: number, chunk: Uint8Array, size: number, hold: number): boolean {
+    let plenty = false
     for (const r of this.set) {
       if (r.pos + r.queued !== offset || r.queued >= READER_QUEUE_BYTES) continue
       const limit = r.end === size ? Math.min(r.end, hold) : r.end
@@ -50,7 +52,9 @@ export class Readers {
       holdLent(view) // lent bytes (src/util/lent.ts): whoever sends the drained chunk lets go
       r.queue.push(view)
       r.queued += take
+      if (r.queued >= READER_QUEUE_BYTES / 2) plenty = true
     }
+    return plenty
   }
 }
 

@@ -205,11 +205,13 @@ export class FetchSession {
   /** A transfer received bytes at `offset` (verified, for peer pieces): readers that want them next get them. */
   private offer (offset: number, chunk: Uint8Array): void {
     if (this.readers.size === 0) return
-    this.readers.offer(offset, chunk, this.size, this.size - this.o.tailHoldBytes)
+    const plenty = this.readers.offer(offset, chunk, this.size, this.size - this.o.tailHoldBytes)
     // Readers are woken once per turn of the event loop, not once per chunk: the socket reads of
     // one poll phase (up to 32 of 64 KiB) then reach the client in one writev instead of one
-    // write each (a loopback write costs about as much as the bytes it carries).
-    if (!this.wakeSoon) {
+    // write each (a loopback write costs about as much as the bytes it carries). A reader with
+    // plenty queued (a whole peer piece) is woken at once.
+    if (plenty) this.wake()
+    else if (!this.wakeSoon) {
       this.wakeSoon = true
       setImmediate(() => { this.wakeSoon = false; this.wake() })
     }
