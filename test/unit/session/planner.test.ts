@@ -167,6 +167,27 @@ test('planner: a segment never runs into a piece a neighbour owns', () => {
   }
 })
 
+test('planner: with other members, upstream requests are one piece long, and the next starts only near the end of the running one', () => {
+  const size = 12 * P
+  const members = ['self', 'B']
+  const b = holder('B', size, { fetching: true })
+  const mine = Array.from({ length: 12 }, (_, i) => i).filter(i => ownerOf(members.map(id => ({ id })), D, i) === 'self')
+  assert.ok(mine.length >= 3, 'the test digest gives self a few pieces')
+  const p = plan(input(size, { holders: [b], members, opts: { segmentBytes: 12 * P } }))
+  assert.ok(p.actions.length > 0)
+  for (const a of p.actions) assert.equal(a.end - a.start, P, `request [${a.start}, ${a.end}) is one piece`)
+  // A running request with more than a quarter piece to go: no background request yet.
+  const running: PlanClaim = { pos: mine[0]! * P + 1000, end: (mine[0]! + 1) * P, source: 'upstream' }
+  const q = plan(input(size, { holders: [b], members, claims: [running], readers: [{ pos: running.pos, end: size }], opts: { segmentBytes: 12 * P } }))
+  assert.deepEqual(q.actions, [])
+  // Near its end the next owned piece starts.
+  const late: PlanClaim = { ...running, pos: running.end - P / 8 }
+  const r = plan(input(size, { holders: [b], members, claims: [late], readers: [{ pos: late.pos, end: size }], present: [[0, late.pos]], opts: { segmentBytes: 12 * P } }))
+  assert.deepEqual(r.actions, [upstream(mine[1]! * P, (mine[1]! + 1) * P)])
+  // Alone, the same blob goes in one segment.
+  assert.deepEqual(plan(input(size, { opts: { segmentBytes: 12 * P } })).actions, [upstream(0, size, 0)])
+})
+
 test('coalescing set: fetching, progressing neighbours are members; complete or stalled ones are not', () => {
   const hs = [
     holder('fetching', 10, { fetching: true }),
