@@ -124,6 +124,8 @@ export function plan (input: PlanInput): Plan {
   // bytes in flight (socket buffers, megabytes on a fast link) upstream has sent for nothing:
   // three agents starting one blob together lost 4.6 MB of 16 MB that way.
   const coordinated = members.length > 1
+  // A probe (see PlanInput.probe) is one piece too.
+  const onePiece = coordinated || input.probe === true
   // One background request at a time; the next may start once the running one is nearly done.
   const nearlyDone = coordinated ? PIECE_SIZE / 4 : opts.segmentBytes / 4
   let background = input.upstreamOk && !input.claims.some(c => c.source === 'upstream' && c.received !== true && c.end - c.pos > nearlyDone)
@@ -178,9 +180,11 @@ export function plan (input: PlanInput): Plan {
       let reader = t?.reader
       if (start === undefined && background) { start = pos; reader = undefined; background = false }
       if (start === undefined) { pos = pieceEnd; continue }
-      const limit = Math.min(b, start + opts.segmentBytes, input.probe === true || coordinated ? nextPieceStart(start) : Infinity)
-      let end = Math.min(limit, nextPieceStart(start))
-      while (end < limit && mine(pieceOf(end)) && !heldByPeer(end)) end = Math.min(limit, end + PIECE_SIZE)
+      let end = Math.min(b, start + opts.segmentBytes, nextPieceStart(start))
+      if (!onePiece) {
+        const limit = Math.min(b, start + opts.segmentBytes)
+        while (end < limit && mine(pieceOf(end)) && !heldByPeer(end)) end = Math.min(limit, end + PIECE_SIZE)
+      }
       actions.push(reader === undefined ? { kind: 'upstream', start, end } : { kind: 'upstream', start, end, reader })
       upstreamCount++
       pos = end
