@@ -32,13 +32,22 @@ test('two connected idle agents each use < 0.3 % of a core', async (t) => {
     // self-query and routing-table refresh 5–16 s after it started, then V8's memory reducer
     // (three mark-compacts shrinking the start-up heap) about 8 s after that, near 25 s.
     await new Promise(resolve => setTimeout(resolve, Math.max(0, bStarted + 32_000 - Date.now())))
-    const c0 = [cpuTicks(a.pid), cpuTicks(b.pid)]
-    const t0 = performance.now()
-    await new Promise(resolve => setTimeout(resolve, 15_000))
-    const secs = (performance.now() - t0) / 1000
-    const pct = [cpuTicks(a.pid), cpuTicks(b.pid)].map((v, i) => (v - (c0[i] as number)) / secs)
-    t.diagnostic(`idle CPU over ${secs.toFixed(1)} s: a ${pct[0]?.toFixed(2)} %, b ${pct[1]?.toFixed(2)} % of a core`)
-    for (const p of pct) assert.ok(p < 0.3, `an idle agent used ${p.toFixed(2)} % of a core`)
+    // Two windows of 15 s: a steady cost shows in both, a one-off burst (the start-up work above,
+    // later on a loaded machine: clean-clone runs saw 0.25 s of it 32–47 s after start) in one.
+    const windows: number[][] = []
+    for (let w = 0; w < 2; w++) {
+      const c0 = [cpuTicks(a.pid), cpuTicks(b.pid)]
+      const t0 = performance.now()
+      await new Promise(resolve => setTimeout(resolve, 15_000))
+      const secs = (performance.now() - t0) / 1000
+      windows.push([cpuTicks(a.pid), cpuTicks(b.pid)].map((v, i) => (v - (c0[i] as number)) / secs))
+    }
+    t.diagnostic(`idle CPU in two 15 s windows: a ${windows.map(x => x[0]?.toFixed(2)).join(' / ')} %, b ${windows.map(x => x[1]?.toFixed(2)).join(' / ')} % of a core`)
+    for (const i of [0, 1]) {
+      const [w1, w2] = [windows[0]![i]!, windows[1]![i]!]
+      assert.ok(Math.min(w1, w2) < 0.3, `an idle agent used ${Math.min(w1, w2).toFixed(2)} % of a core in its quieter window`)
+      assert.ok((w1 + w2) / 2 < 1.5, `an idle agent used ${((w1 + w2) / 2).toFixed(2)} % of a core over 30 s`)
+    }
   } finally {
     await b.stop()
     await a.stop()
