@@ -2,7 +2,7 @@
 // a hashing Node HTTP client, medians, formatting.
 
 import { createHash } from 'node:crypto'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { request as httpRequest } from 'node:http'
 import { run } from '../test/helpers/proc.js'
 
@@ -112,6 +112,36 @@ export class CpuMeter {
   constructor (private readonly pids: number[]) { this.start = pids.map(cpuSecs) }
   stop (): number {
     return this.pids.reduce((n, pid, i) => n + (cpuSecs(pid) - (this.start[i] as number)), 0)
+  }
+}
+
+/** CPU seconds per thread name of `pid` (libuv pool threads, workers, V8 helpers), from /proc. */
+function threadSecs (pid: number): Map<string, number> {
+  const out = new Map<string, number>()
+  let tasks: string[] = []
+  try { tasks = readdirSync(`/proc/${pid}/task`) } catch { return out }
+  for (const t of tasks) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8')
+      const name = readFileSync(`/proc/${pid}/task/${t}/comm`, 'utf8').trim()
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      out.set(`${t === String(pid) ? 'main' : name}#${t}`, (Number(f[11]) + Number(f[12])) / CLK_TCK)
+    } catch {}
+  }
+  return out
+}
+
+/** Where a process's CPU went while it ran: seconds per thread (name#tid; main is the event loop). */
+export class ThreadCpuMeter {
+  private readonly start: Map<string, number>
+  constructor (private readonly pid: number) { this.start = threadSecs(pid) }
+  stop (): string {
+    const by = new Map<string, number>()
+    for (const [k, v] of threadSecs(this.pid)) {
+      const d = v - (this.start.get(k) ?? 0)
+      if (d > 0) by.set(k, d)
+    }
+    return [...by].sort((x, y) => y[1] - x[1]).map(([n, s]) => `${n} ${s.toFixed(2)}`).join(', ')
   }
 }
 

@@ -7,7 +7,7 @@ import { writeConfig } from '../../test/helpers/agent-http.js'
 import type { BuiltImage, LayerInfo } from '../../test/helpers/images.js'
 import type { NetHost } from '../../test/helpers/netns.js'
 import { blobUrl, ENV, UP, wanted, type Bench } from '../context.js'
-import { CpuMeter, PeakRss, median, mbps, memOf, f1, f2, perGB } from '../lib.js'
+import { CpuMeter, ThreadCpuMeter, PeakRss, median, mbps, memOf, f1, f2, perGB } from '../lib.js'
 import { startBenchNet, type BenchNet, type NetAgent } from '../net.js'
 import { hexOf, must } from '../report.js'
 
@@ -78,6 +78,7 @@ export async function peerPath (b: Bench, img: BuiltImage): Promise<void> {
     const peer: number[] = []
     const cpu: number[] = []
     const rss: number[] = []
+    const threads: string[] = []
     for (let i = 0; i < ENV.RUNS; i++) {
       for (const which of i % 2 === 0 ? ['plain', 'peer'] : ['peer', 'plain']) {
         if (which === 'plain') {
@@ -93,8 +94,10 @@ export async function peerPath (b: Bench, img: BuiltImage): Promise<void> {
           await bn.reset()
           const meter = new CpuMeter([a.agent.pid, holder.agent.pid])
           const pa = new PeakRss(a.agent.pid); const ph = new PeakRss(holder.agent.pid)
+          const ta = new ThreadCpuMeter(a.agent.pid); const th = new ThreadCpuMeter(holder.agent.pid)
           const r = await bn.curl(host(bn, 3), blobUrl('http://127.0.0.1:5000', repo, blob.digest))
           cpu.push(perGB(meter.stop(), blob.size))
+          threads.push(`fetching agent: ${ta.stop()}; holder: ${th.stop()}`)
           rss.push(pa.stop(), ph.stop())
           must(r.bytes === blob.size, 'peer path: short body')
           const st = await bn.stats()
@@ -105,7 +108,8 @@ export async function peerPath (b: Bench, img: BuiltImage): Promise<void> {
       }
     }
     const pp = mbps(blob.size, median(peer)); const hp = mbps(blob.size, median(plain))
-    b.report.raw.peerPath = { bytes: blob.size, peerSecs: peer, plainSecs: plain, cpuPerGB: cpu, peakRssMB: rss }
+    b.report.raw.peerPath = { bytes: blob.size, peerSecs: peer, plainSecs: plain, cpuPerGB: cpu, peakRssMB: rss, threadCpuSecs: threads }
+    for (const t of threads) b.report.say(`  CPU s per thread, ${t}`)
     b.report.add({ fig: '8', what: `client ← its agent ← neighbour (${f1(blob.size / 1e6)} MB) vs plain HTTP GET over the bridge`, value: pp, unit: 'MB/s', baseline: hp, ratio: pp / hp, target: '≥ 0.5', ok: pp / hp >= 0.5, cpuPerGB: median(cpu),
       detail: `runs peer [${peer.map(f2).join(' ')}] s, plain [${plain.map(f2).join(' ')}] s; CPU of both agents; peak RSS ${f1(Math.max(...rss))} MB` })
   } finally { await bn.destroy() }
