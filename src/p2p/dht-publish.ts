@@ -67,6 +67,9 @@ export class Publisher {
     this.scheduleRetry()
   }
 
+  /** Whether records are needed may have changed: publish what waited, now. */
+  refresh (): void { this.waiting() }
+
   /** Our provider record of `digest` reached the DHT. */
   has (digest: string): boolean { return this.provided.has(digest) }
 

@@ -17,6 +17,7 @@ import type { Logger } from '../log.js'
 import type { ContentRouter, Holder, Holding, LookupOptions } from '../routing/router.js'
 import { holderOf } from '../routing/router.js'
 import { Tasks } from '../util/tasks.js'
+import { DhtHorizon } from './dht-horizon.js'
 import { Publisher, blobKey } from './dht-publish.js'
 import type { Connections } from './connections.js'
 import type { HoldingsService } from './holdings.js'
@@ -66,6 +67,10 @@ export class DhtRouter implements ContentRouter {
   private readonly inFlight = new Map<string, Promise<void>>()
   private unsubscribe?: () => void
   private running = false
+  /** Whether the DHT can name anyone the mesh does not: records and lookups are made only then. */
+  readonly needed: () => boolean
+  /** Who our DHT could name (told to the mesh, which decides whether the DHT is worth asking). */
+  readonly horizon: DhtHorizon
 
   constructor (private readonly components: DhtRouterComponents, init: DhtRouterInit = {}) {
     const d = DEFAULTS.p2p
@@ -75,7 +80,9 @@ export class DhtRouter implements ContentRouter {
       maxProviders: init.maxProviders ?? d.dhtMaxProviders
     }
     this.tasks = new Tasks(components.logger)
-    this.records = new Publisher({ dht: () => this.dht, tasks: this.tasks, logger: components.logger, signal: this.stopController.signal, needed: init.needed ?? (() => true), mine: () => this.mine })
+    this.needed = init.needed ?? (() => true)
+    this.records = new Publisher({ dht: () => this.dht, tasks: this.tasks, logger: components.logger, signal: this.stopController.signal, needed: this.needed, mine: () => this.mine })
+    this.horizon = new DhtHorizon(() => this.dht, () => this.self, components.logger)
     // Every lookup in flight listens to it.
     setMaxListeners(Infinity, this.stopController.signal)
   }
@@ -99,11 +106,18 @@ export class DhtRouter implements ContentRouter {
     })
     this.unsubscribe = () => { offHealth(); offConnect() }
     this.records.start()
+    this.horizon.start()
+  }
+
+  /** Whether our records are needed may have changed (the mesh learnt of an agent beyond it): publish what waited. */
+  neededChanged (): void {
+    if (this.running) this.records.refresh()
   }
 
   async stop (): Promise<void> {
     this.running = false
     this.unsubscribe?.()
+    this.horizon.stop()
     this.records.stop()
     this.stopController.abort()
     await this.tasks.settle()

@@ -15,6 +15,7 @@ export { PeerHealth, type PeerHealthInit, type HealthEvent } from './peer-health
 export {
   PeerRefusedError,
   INVENTORY_PROTOCOL,
+  INVENTORY_PROTOCOL_V11,
   RANGE_PROTOCOL,
   PIECES_PROTOCOL,
   MAX_CONTROL_FRAME_BYTES,

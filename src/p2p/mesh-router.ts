@@ -18,7 +18,7 @@ import { InventorySender } from './inventory/sender.js'
 import { HoldersTable } from './inventory/table.js'
 import { ChangeThrottler } from './inventory/throttle.js'
 import type { PeerHealth } from './peer-health.js'
-import { INVENTORY_FRAME_TARGET, INVENTORY_PROTOCOL, MAX_RANGES_PER_ENTRY, countFailure } from './protocol.js'
+import { INVENTORY_FRAME_TARGET, INVENTORY_PROTOCOL, INVENTORY_PROTOCOL_V11, MAX_RANGES_PER_ENTRY, countFailure } from './protocol.js'
 import type { InventoryEntry } from './types.js'
 import { expectEntry } from './validate.js'
 
@@ -62,6 +62,11 @@ export class MeshRouter implements ContentRouter {
   private readonly mirror = new Map<string, InventoryEntry>()
   private readonly table = new HoldersTable()
   private readonly listeners = new Set<(digest: string) => void>()
+  /** Peers that told us their DHT horizon on their current inventory stream (null: many). */
+  private readonly horizons = new Map<string, string[] | null>()
+  private readonly horizonListeners = new Set<() => void>()
+  /** Our own horizon, told to every mesh peer; undefined: no DHT here. */
+  private myHorizon: () => string[] | null | undefined = () => undefined
   private readonly senders = new Map<string, InventorySender>()
   private readonly throttler: ChangeThrottler
   private readonly receiver: InventoryReceiver
@@ -92,6 +97,10 @@ export class MeshRouter implements ContentRouter {
       table: this.table,
       changed: digests => { this.fire(digests) },
       connected: (peer, conn) => { components.connections.markConnected(peer, conn) },
+      horizon: (peer, peers) => {
+        if (peers === undefined) { if (!this.horizons.delete(peer)) return } else this.horizons.set(peer, peers)
+        this.horizonChange()
+      },
       failure: (peer, err) => { countFailure(components.metrics, this.log, peer, INVENTORY_PROTOCOL, err) },
       maxFrameBytes: this.opts.maxFrameBytes,
       maxInventoryEntries: this.opts.maxInventoryEntries,
@@ -102,7 +111,7 @@ export class MeshRouter implements ContentRouter {
 
   async start (): Promise<void> {
     const { libp2p, connections, health } = this.components
-    await libp2p.handle(INVENTORY_PROTOCOL, (stream, conn) => { this.tasks.track(this.receiver.handle(stream, conn)) }, { maxInboundStreams: MAX_STREAMS, maxOutboundStreams: MAX_STREAMS })
+    await libp2p.handle([INVENTORY_PROTOCOL_V11, INVENTORY_PROTOCOL], (stream, conn) => { this.tasks.track(this.receiver.handle(stream, conn)) }, { maxInboundStreams: MAX_STREAMS, maxOutboundStreams: MAX_STREAMS })
     this.unsubscribe = [
       connections.onConnect(peer => { this.peerConnected(peer) }),
       connections.onDisconnect(peer => { this.peerDisconnected(peer) }),
@@ -187,6 +196,7 @@ export class MeshRouter implements ContentRouter {
       connection: () => connections.connectionTo(peer),
       live: () => this.running && connections.isConnected(peer),
       snapshot: () => [...this.mirror.values()],
+      horizon: () => this.myHorizon(),
       budget: Math.min(this.opts.maxFrameBytes, INVENTORY_FRAME_TARGET) - FRAME_OVERHEAD,
       requestTimeoutMs: this.opts.requestTimeoutMs,
       retryMinMs: this.opts.redialMinMs,
@@ -203,11 +213,53 @@ export class MeshRouter implements ContentRouter {
     had?.stop()
     this.senders.delete(peer)
     this.receiver.forget(peer)
+    if (this.horizons.delete(peer)) this.horizonChange()
     this.fire(this.table.dropPeer(peer))
     // The freed mesh slot goes to a connected peer that has none.
     if (had !== undefined && this.running) {
       const next = this.components.connections.peers().find(p => p !== peer && !this.senders.has(p))
       if (next !== undefined) this.peerConnected(next)
+    }
+  }
+
+  // ---------------------------------------------------------------- the DHT's horizon
+
+  /** Where our own horizon comes from (the DHT, once it runs); told to every mesh peer. */
+  tellHorizon (source: () => string[] | null | undefined): void {
+    this.myHorizon = source
+    this.horizonChanged()
+  }
+
+  /** Our horizon changed: every mesh peer hears the new one. */
+  horizonChanged (): void {
+    for (const s of this.senders.values()) s.horizonChanged()
+  }
+
+  /** Called when a peer's horizon changed or became unknown. */
+  onHorizonChange (fn: () => void): () => void {
+    this.horizonListeners.add(fn)
+    return () => { this.horizonListeners.delete(fn) }
+  }
+
+  /**
+   * Whether a DHT query could name an agent the mesh does not tell us about: a peer in our
+   * routing table (`routing`) or in a mesh peer's horizon that is neither us nor a connected mesh
+   * peer that sent us its inventory and horizon — or a mesh peer whose horizon is "many".
+   */
+  beyond (routing: Iterable<string>, self: string): boolean {
+    const known = (p: string): boolean => p === self || (this.horizons.has(p) && this.components.connections.isConnected(p))
+    for (const p of routing) if (!known(p)) return true
+    for (const [peer, h] of this.horizons) {
+      if (!this.components.connections.isConnected(peer)) continue
+      if (h === null) return true
+      for (const p of h) if (!known(p)) return true
+    }
+    return false
+  }
+
+  private horizonChange (): void {
+    for (const fn of this.horizonListeners) {
+      try { fn() } catch (err) { this.log.warn({ err: errorMessage(err) }, 'horizon listener threw') }
     }
   }
 

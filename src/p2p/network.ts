@@ -150,12 +150,20 @@ class Network implements LayerdPeerNetwork {
         timeoutMs: init.dialTimeoutMs ?? DEFAULTS.p2p.dhtDialTimeoutMs
       })
       // The DHT is worth its work (records published, lookups made) only when it can name agents
-      // beyond our mesh: the mesh already tells us everything of the others, for far less. With
-      // static peers the office may span subnets whose agents our routing table never names
-      // (kad-dht adds only peers it is connected to), so there it always is.
+      // beyond our mesh: the mesh already tells us everything of the others, for far less. Each
+      // agent tells its mesh peers who its DHT could name (its horizon: routing table and the
+      // providers of records it stores); when our routing table and every mesh peer's horizon hold
+      // only mesh peers, no DHT query could find a holder the mesh does not already show us.
       const bootstrapped = (init.peers ?? []).length > 0
-      const useful = (): boolean => bootstrapped || (this.dht?.knownPeers() ?? 0) > this.mesh.meshPeers().length
+      const useful = (): boolean => {
+        const routing = this.dht?.horizon.routingPeers()
+        return routing == null || this.mesh.beyond(routing, this.peerId)
+      }
       this.dht = dhtRef.router = new DhtRouter({ get libp2p () { return c.libp2p as any }, connections: this.connections, health: this.health, holdings, logger: this.log }, { ...init, needed: useful })
+      const dht = this.dht
+      this.mesh.tellHorizon(() => dht.horizon.peers())
+      dht.horizon.onChange(() => { this.mesh.horizonChanged(); dht.neededChanged() })
+      this.mesh.onHorizonChange(() => { dht.neededChanged() })
       this.router = new OfficeRouter(this.mesh, this.dht, bootstrapped, useful)
     } else {
       this.router = this.mesh

@@ -15,6 +15,8 @@ import { FrameError, StreamReader, encodeFrame, parseFrameObject } from './frame
 import type { PeerHealth } from './peer-health.js'
 
 export const INVENTORY_PROTOCOL = '/layerd/inventory/1.0.0'
+/** Inventory 1.1: 1.0 plus the `horizon` frame (who our DHT could name). Senders offer it first. */
+export const INVENTORY_PROTOCOL_V11 = '/layerd/inventory/1.1.0'
 export const RANGE_PROTOCOL = '/layerd/range/1.0.0'
 export const PIECES_PROTOCOL = '/layerd/pieces/1.0.0'
 /** The office DHT (kad-dht under our own prefix: it never mixes with the public IPFS DHT). */

@@ -69,6 +69,12 @@ export function expectEntry (value: unknown, maxRanges: number): InventoryEntry 
   return { digest, size, complete, ranges, fetching, claimed }
 }
 
+/** A libp2p peer id as text (base58btc or a CID): checked for shape only, it is compared, never dialled. */
+export function expectPeerIdText (value: unknown, what = 'peer id'): string {
+  if (typeof value !== 'string' || !/^[1-9A-HJ-NP-Za-km-z]{32,128}$/.test(value)) bad(`${what} is not a peer id`)
+  return value
+}
+
 export function expectArray (value: unknown, what: string, max: number): unknown[] {
   if (!Array.isArray(value)) bad(`${what} is not an array`)
   if (value.length > max) bad(`${what} has more than ${max} items`)

@@ -31,6 +31,11 @@ export function encodeEntryFrames (kind: 'inventory' | 'update', entries: Iterab
   return pack(items, head, budget, kind === 'inventory')
 }
 
+/** Who our DHT could name (inventory 1.1): peer ids, or null for "many". At most MAX_HORIZON ids: a few KiB. */
+export function encodeHorizonFrame (peers: string[] | null): Uint8Array {
+  return encodeJsonFrame(JSON.stringify({ type: 'horizon', peers }), 16 * 1024)
+}
+
 export function encodeRemoveFrames (digests: Iterable<string>, budget: number): Uint8Array[] {
   const items = [...digests].map(d => JSON.stringify(d))
   if (items.length === 0) return []

@@ -9,7 +9,8 @@ import type { Logger } from '../../log.js'
 import { FrameError, StreamReader, parseFrameObject } from '../frames.js'
 import { MAX_RANGES_PER_ENTRY, asError } from '../protocol.js'
 import type { InventoryEntry } from '../types.js'
-import { expectArray, expectBool, expectDigest, expectEntry } from '../validate.js'
+import { MAX_HORIZON } from '../dht-horizon.js'
+import { expectArray, expectBool, expectDigest, expectEntry, expectPeerIdText } from '../validate.js'
 import type { HoldersTable } from './table.js'
 
 export interface InventoryReceiverDeps {
@@ -18,6 +19,8 @@ export interface InventoryReceiverDeps {
   changed: (digests: Iterable<string>) => void
   /** The peer opened an inventory stream: it is a layerd peer. */
   connected: (peer: string, conn: Connection) => void
+  /** The peer told who its DHT could name (null: many); undefined: its stream ended, unknown again. */
+  horizon?: (peer: string, peers: string[] | null | undefined) => void
   /** The peer sent garbage. */
   failure: (peer: string, err: unknown) => void
   /** Hard limit for a received frame body. */
@@ -97,6 +100,13 @@ export class InventoryReceiver {
             changed(digests)
             break
           }
+          case 'horizon': {
+            // Inventory 1.1; after the snapshot, so a known horizon means a known inventory.
+            if (snapshot !== undefined) throw new FrameError('horizon frame before the snapshot was done', 'frame-malformed')
+            const peers = msg.peers === null ? null : expectArray(msg.peers, 'peers', MAX_HORIZON).map(p => expectPeerIdText(p))
+            this.deps.horizon?.(peer, peers)
+            break
+          }
           default:
             throw new FrameError(`unknown inventory frame type ${JSON.stringify(msg.type)}`, 'frame-malformed')
         }
@@ -110,6 +120,7 @@ export class InventoryReceiver {
       reader.detach()
       if (isCurrent()) {
         this.current.delete(peer)
+        this.deps.horizon?.(peer, undefined)
         changed(table.dropPeer(peer))
       }
     }

@@ -7,9 +7,9 @@ import { AbortedError, PeerRangeError, errorMessage } from '../../errors.js'
 import type { Logger } from '../../log.js'
 import { sleep } from '../../util/sleep.js'
 import { sendCapped } from '../frames.js'
-import { INVENTORY_PROTOCOL } from '../protocol.js'
+import { INVENTORY_PROTOCOL, INVENTORY_PROTOCOL_V11 } from '../protocol.js'
 import type { InventoryChange, InventoryEntry } from '../types.js'
-import { encodeEntryFrames, encodeRemoveFrames } from './encode.js'
+import { encodeEntryFrames, encodeHorizonFrame, encodeRemoveFrames } from './encode.js'
 
 export interface InventorySenderDeps {
   peer: string
@@ -19,6 +19,8 @@ export interface InventorySenderDeps {
   live: () => boolean
   /** What we advertise now; sent whole on every new stream. */
   snapshot: () => InventoryEntry[]
+  /** Who our DHT could name (null: many); undefined: no DHT here, nothing to tell. Sent on inventory 1.1 only. */
+  horizon?: () => string[] | null | undefined
   /** Largest frame body to send. */
   budget: number
   requestTimeoutMs: number
@@ -40,6 +42,8 @@ export class InventorySender {
   private closed = false
   private wake?: () => void
   private kicked = false
+  /** Our horizon changed since it was last sent. */
+  private horizonDirty = false
 
   constructor (private readonly deps: InventorySenderDeps) {}
 
@@ -47,6 +51,12 @@ export class InventorySender {
     const digest = change.type === 'remove' ? change.digest : change.entry.digest
     this.pending.delete(digest) // keep insertion order = change order
     this.pending.set(digest, change)
+    this.notify()
+  }
+
+  /** Our DHT's horizon changed: tell the peer (with the next write). */
+  horizonChanged (): void {
+    this.horizonDirty = true
     this.notify()
   }
 
@@ -102,15 +112,24 @@ export class InventorySender {
     const conn = this.deps.connection()
     if (conn === undefined) throw new PeerRangeError('not connected')
     this.conn = conn
-    const stream = await conn.newStream(INVENTORY_PROTOCOL, { signal: AbortSignal.any([signal, AbortSignal.timeout(this.deps.requestTimeoutMs)]) })
+    // 1.1 first; a peer that knows only 1.0 negotiates that, and is told no horizon.
+    const stream = await conn.newStream([INVENTORY_PROTOCOL_V11, INVENTORY_PROTOCOL], { signal: AbortSignal.any([signal, AbortSignal.timeout(this.deps.requestTimeoutMs)]) })
     this.stream = stream
     const onClose = (): void => { this.notify() }
     stream.addEventListener('close', onClose)
     try {
       this.pending.clear() // the snapshot covers everything up to now
       const opts = { cap: WRITE_CAP, signal }
+      const horizon = stream.protocol === INVENTORY_PROTOCOL_V11 ? this.deps.horizon : undefined
+      this.horizonDirty = horizon !== undefined
       for (const f of encodeEntryFrames('inventory', this.deps.snapshot(), budget)) await sendCapped(stream, f, opts)
       while (this.live() && stream.writeStatus === 'writable') {
+        if (this.horizonDirty && horizon !== undefined) {
+          this.horizonDirty = false
+          const peers = horizon()
+          if (peers !== undefined) await sendCapped(stream, encodeHorizonFrame(peers), opts)
+          continue
+        }
         if (this.pending.size === 0) {
           await new Promise<void>(resolve => { this.wake = resolve })
           continue

@@ -4,9 +4,11 @@
 
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { collect, random, sha256, useNodes, waitFor, within } from './fixtures.js'
+import { multiaddr } from '@multiformats/multiaddr'
+import { INVENTORY_PROTOCOL, INVENTORY_PROTOCOL_V11, StreamReader } from '../../../src/p2p/index.js'
+import { collect, counterValue, random, sha256, useNodes, waitFor, within } from './fixtures.js'
 
-const { node } = useNodes()
+const { node, raw } = useNodes()
 
 async function eventually (cond: () => Promise<boolean>, ms: number, what: string): Promise<void> {
   const deadline = Date.now() + ms
@@ -72,5 +74,63 @@ describe('DHT router', () => {
     const t0 = Date.now()
     assert.deepEqual(await b.net.router.lookup(d), [])
     assert.ok(Date.now() - t0 < 3000, `a lookup with a dead provider took ${Date.now() - t0} ms`)
+  })
+})
+
+describe('the DHT\'s horizon', () => {
+  it('two agents that are each other\'s mesh skip the DHT; a third agent beyond the mesh brings records and lookups back', async () => {
+    const b = await node()
+    const a = await node({ peers: [b.addr] })
+    const d = a.local.add(random(20_000))
+    // Each told the other its horizon (its routing table: the other): nothing lies beyond.
+    await waitFor(() => a.net.neighbours() === 1 && !a.net.dht!.needed() && !b.net.dht!.needed(), 10_000, 'both see nothing beyond their mesh')
+    a.local.add(random(30_000))
+    // A record would reach b within milliseconds if one were published.
+    await new Promise(resolve => setTimeout(resolve, 1500))
+    assert.equal(a.net.dht!.hasProvided(d), false, 'a published a record no one could use')
+    // A lookup of a digest nobody holds answers from the mesh at once (no query to time out).
+    const t0 = Date.now()
+    assert.deepEqual(await a.net.router.lookup(sha256(random(10))), [])
+    assert.ok(Date.now() - t0 < 200, `lookup took ${Date.now() - t0} ms`)
+
+    // c knows only b, and sits outside a's mesh (no inventory from it to a).
+    const c = await node({ peers: [b.addr], maxMeshPeers: 0 })
+    await waitFor(() => a.net.dht!.needed(), 10_000, 'a learns, from b\'s horizon, of an agent beyond its mesh')
+    await waitFor(() => a.net.dht!.hasProvided(d), 10_000, 'a\'s record published once someone beyond could use it')
+    await eventually(async () => (await c.net.router.lookup(d)).some(h => h.peerId === a.net.peerId), 10_000, 'c finds a through the DHT')
+  })
+
+  it('a peer that speaks inventory 1.0 only gets the inventory without a horizon; a malformed horizon closes the stream', async () => {
+    const a = await node()
+    const d = a.local.add(random(5_000))
+    const r = await raw()
+    // r speaks 1.0 only (rawPeer registers it): record the frames a sends it.
+    await r.unhandle(INVENTORY_PROTOCOL)
+    const frames: Array<Record<string, unknown>> = []
+    await r.handle(INVENTORY_PROTOCOL, stream => {
+      void (async () => {
+        const reader = new StreamReader(stream)
+        try {
+          while (true) {
+            const body = await reader.readFrame(1 << 20)
+            if (body === null) break
+            frames.push(JSON.parse(Buffer.from(body).toString('utf8')))
+          }
+        } catch {}
+      })()
+    })
+    await r.dial(multiaddr(a.addr))
+    await waitFor(() => frames.some(f => f.type === 'inventory' && f.done === true), 10_000, 'the snapshot over 1.0')
+    assert.ok(JSON.stringify(frames).includes(d))
+    // a's DHT runs and has a horizon to tell: on 1.1 it would follow the snapshot at once.
+    await new Promise(resolve => setTimeout(resolve, 500))
+    assert.deepEqual(frames.map(f => f.type), ['inventory'])
+
+    const s = await r.dialProtocol(multiaddr(a.addr), INVENTORY_PROTOCOL_V11)
+    const frame = (o: unknown): Buffer => { const b = Buffer.from(JSON.stringify(o)); const h = Buffer.alloc(4); h.writeUInt32BE(b.length); return Buffer.concat([h, b]) }
+    s.send(frame({ type: 'inventory', done: true, entries: [] }))
+    s.send(frame({ type: 'horizon', peers: ['../../etc/passwd'] }))
+    await within(new Promise<void>(resolve => { if (s.status !== 'open') resolve(); else s.addEventListener('close', () => resolve()) }), 5000, 'a closes the stream')
+    assert.ok(await counterValue(a.metrics, 'peerFailures', { reason: 'frame-malformed' }) >= 1, 'counted as a malformed frame')
   })
 })
