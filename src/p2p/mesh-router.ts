@@ -53,6 +53,8 @@ export interface MeshRouterInit {
 const MAX_STREAMS = 4
 /** Frame head room for the JSON around the entries. */
 const FRAME_OVERHEAD = 64
+/** Departed mesh peers remembered (see MeshRouter.departed). */
+const MAX_DEPARTED = 1024
 
 export function meshRouter (components: MeshRouterComponents, init: MeshRouterInit = {}): MeshRouter {
   return new MeshRouter(components, init)
@@ -65,6 +67,13 @@ export class MeshRouter implements ContentRouter {
   /** Peers that told us their DHT horizon on their current inventory stream (null: many). */
   private readonly horizons = new Map<string, string[] | null>()
   private readonly horizonListeners = new Set<() => void>()
+  /**
+   * Mesh peers whose connection closed, until they connect again: gone for the horizon. The
+   * mesh told us all they held; a routing table (ours or a peer's) that still names one would
+   * otherwise switch lookups on for every pull, to find nobody (a peer killed without a
+   * goodbye stays in kad-dht's tables until a query fails on it).
+   */
+  private readonly departed = new Set<string>()
   /** Our own horizon, told to every mesh peer; undefined: no DHT here. */
   private myHorizon: () => string[] | null | undefined = () => undefined
   private readonly senders = new Map<string, InventorySender>()
@@ -187,6 +196,7 @@ export class MeshRouter implements ContentRouter {
 
   private peerConnected (peer: string): void {
     if (!this.running) return
+    if (this.departed.delete(peer)) { this.horizonChange(); this.horizonChanged() }
     const existing = this.senders.get(peer)
     if (existing !== undefined) { existing.connectionOpened(); return }
     if (this.senders.size >= this.opts.maxMeshPeers) return // reached through the DHT
@@ -196,7 +206,7 @@ export class MeshRouter implements ContentRouter {
       connection: () => connections.connectionTo(peer),
       live: () => this.running && connections.isConnected(peer),
       snapshot: () => [...this.mirror.values()],
-      horizon: () => this.myHorizon(),
+      horizon: () => this.toldHorizon(),
       budget: Math.min(this.opts.maxFrameBytes, INVENTORY_FRAME_TARGET) - FRAME_OVERHEAD,
       requestTimeoutMs: this.opts.requestTimeoutMs,
       retryMinMs: this.opts.redialMinMs,
@@ -213,7 +223,15 @@ export class MeshRouter implements ContentRouter {
     had?.stop()
     this.senders.delete(peer)
     this.receiver.forget(peer)
-    if (this.horizons.delete(peer)) this.horizonChange()
+    // Its horizon may be gone already (its inventory stream closes first).
+    const toldHorizon = this.horizons.delete(peer)
+    if (had !== undefined || toldHorizon) {
+      this.departed.add(peer)
+      // Bounded: the oldest departure is forgotten first.
+      if (this.departed.size > MAX_DEPARTED) this.departed.delete(this.departed.values().next().value as string)
+      this.horizonChange()
+      this.horizonChanged()
+    }
     this.fire(this.table.dropPeer(peer))
     // The freed mesh slot goes to a connected peer that has none.
     if (had !== undefined && this.running) {
@@ -230,6 +248,12 @@ export class MeshRouter implements ContentRouter {
     this.horizonChanged()
   }
 
+  /** The horizon we tell: our DHT's, without the mesh peers we saw leave. */
+  private toldHorizon (): string[] | null | undefined {
+    const h = this.myHorizon()
+    return h == null || this.departed.size === 0 ? h : h.filter(p => !this.departed.has(p))
+  }
+
   /** Our horizon changed: every mesh peer hears the new one. */
   horizonChanged (): void {
     for (const s of this.senders.values()) s.horizonChanged()
@@ -244,10 +268,11 @@ export class MeshRouter implements ContentRouter {
   /**
    * Whether a DHT query could name an agent the mesh does not tell us about: a peer in our
    * routing table (`routing`) or in a mesh peer's horizon that is neither us nor a connected mesh
-   * peer that sent us its inventory and horizon — or a mesh peer whose horizon is "many".
+   * peer that sent us its inventory and horizon (nor a mesh peer that left) — or a mesh peer whose
+   * horizon is "many".
    */
   beyond (routing: Iterable<string>, self: string): boolean {
-    const known = (p: string): boolean => p === self || (this.horizons.has(p) && this.components.connections.isConnected(p))
+    const known = (p: string): boolean => p === self || this.departed.has(p) || (this.horizons.has(p) && this.components.connections.isConnected(p))
     for (const p of routing) if (!known(p)) return true
     for (const [peer, h] of this.horizons) {
       if (!this.components.connections.isConnected(peer)) continue

@@ -313,7 +313,7 @@ export function dumpOffice (t: { diagnostic: (s: string) => void }, office: Offi
     t.diagnostic(`upstream +${r.startedAt - t0} ms ${r.method} …${r.path.slice(-16)} range=${r.range ?? '-'} status=${r.status} bytes=${r.bytes} ${r.ms.toFixed(0)} ms${r.incomplete ? ' incomplete' : ''}${r.done ? '' : ' RUNNING'}`)
   }
   for (const a of agents) {
-    const tail = a.agent.logs().split('\n').filter(l => !l.includes('"level":20')).slice(-40).join('\n')
+    const tail = a.agent.logs().split('\n').filter(l => process.env.E2E_DEBUG === '1' || !l.includes('"level":20')).slice(process.env.E2E_DEBUG === '1' ? -150 : -40).join('\n')
     t.diagnostic(`${a.host.ns} (${a.peerId.slice(-6)}) log tail:\n${tail}`)
   }
 }

@@ -100,6 +100,30 @@ describe('the DHT\'s horizon', () => {
     await eventually(async () => (await c.net.router.lookup(d)).some(h => h.peerId === a.net.peerId), 10_000, 'c finds a through the DHT')
   })
 
+  it('a mesh peer that leaves does not switch the DHT on, though the records it published still name it', async () => {
+    const b = await node()
+    const a = await node({ peers: [b.addr] })
+    const c = await node({ peers: [b.addr, a.addr] })
+    await waitFor(() => a.net.neighbours() === 2 && c.net.neighbours() === 2 && b.net.neighbours() === 2, 10_000, 'a full mesh of three')
+    // x sits beyond everyone's mesh: while it is there, c publishes its record (stored by a and b).
+    const x = await node({ peers: [b.addr], maxMeshPeers: 0 })
+    await waitFor(() => c.net.dht!.needed(), 10_000, 'c sees x beyond its mesh')
+    const d = c.local.add(random(20_000))
+    await waitFor(() => c.net.dht!.hasProvided(d), 10_000, 'c\'s record published')
+    await x.net.stop()
+    await waitFor(() => !a.net.dht!.needed() && !b.net.dht!.needed(), 10_000, 'nothing beyond the mesh once x left')
+    await c.net.stop()
+    await waitFor(() => a.net.neighbours() === 1 && b.net.neighbours() === 1, 10_000, 'c gone')
+    // c's record outlives it in a's and b's stores, so their horizons still name it: were it
+    // counted, every pull would pay a query per blob to find a provider that is gone.
+    await new Promise(resolve => setTimeout(resolve, 1000))
+    assert.equal(a.net.dht!.needed(), false, 'a switched lookups on for a departed peer')
+    assert.equal(b.net.dht!.needed(), false, 'b switched lookups on for a departed peer')
+    const t0 = Date.now()
+    assert.deepEqual(await a.net.router.lookup(d), [])
+    assert.ok(Date.now() - t0 < 200, `lookup took ${Date.now() - t0} ms`)
+  })
+
   it('a peer that speaks inventory 1.0 only gets the inventory without a horizon; a malformed horizon closes the stream', async () => {
     const a = await node()
     const d = a.local.add(random(5_000))
