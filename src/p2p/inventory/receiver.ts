@@ -15,8 +15,8 @@ import type { HoldersTable } from './table.js'
 
 export interface InventoryReceiverDeps {
   table: HoldersTable
-  /** The holders of these digests changed. */
-  changed: (digests: Iterable<string>) => void
+  /** The holders of these digests changed (what `peer` told us of them). */
+  changed: (digests: Iterable<string>, peer: string) => void
   /** The peer opened an inventory stream: it is a layerd peer. */
   connected: (peer: string, conn: Connection) => void
   /** The peer told who its DHT could name (null: many); undefined: its stream ended, unknown again. */
@@ -71,7 +71,7 @@ export class InventoryReceiver {
             }
             if (snapshot.size > max) throw tooMany()
             if (done) {
-              changed(table.replacePeer(peer, snapshot))
+              changed(table.replacePeer(peer, snapshot), peer)
               count = snapshot.size
               this.deps.logger.debug({ peer, entries: count }, 'peer inventory received')
               snapshot = undefined
@@ -90,14 +90,14 @@ export class InventoryReceiver {
               table.set(peer, e)
               digests.push(e.digest)
             }
-            changed(digests)
+            changed(digests, peer)
             break
           }
           case 'remove': {
             if (snapshot !== undefined) throw new FrameError('remove frame before the snapshot was done', 'frame-malformed')
             const digests = expectArray(msg.digests, 'digests', max).map(d => expectDigest(d)).filter(d => table.remove(peer, d))
             count -= digests.length
-            changed(digests)
+            changed(digests, peer)
             break
           }
           case 'horizon': {
@@ -121,7 +121,7 @@ export class InventoryReceiver {
       if (isCurrent()) {
         this.current.delete(peer)
         this.deps.horizon?.(peer, undefined)
-        changed(table.dropPeer(peer))
+        changed(table.dropPeer(peer), peer)
       }
     }
   }

@@ -37,6 +37,8 @@ const WRITE_CAP = 256 * 1024
 
 export class InventorySender {
   private readonly pending = new Map<string, InventoryChange>()
+  /** Digests whose progress this peer was not sent (it does not fetch them): it has an older state. */
+  private readonly behind = new Set<string>()
   private stream?: Stream
   private conn?: Connection
   private closed = false
@@ -49,10 +51,20 @@ export class InventorySender {
 
   enqueue (change: InventoryChange): void {
     const digest = change.type === 'remove' ? change.digest : change.entry.digest
+    this.behind.delete(digest)
     this.pending.delete(digest) // keep insertion order = change order
     this.pending.set(digest, change)
     this.notify()
   }
+
+  /** Progress of `digest` not sent to this peer (it does not want the blob now). */
+  defer (digest: string): void {
+    // A change still queued for it goes out as it is: it is not newer than what we skip.
+    this.behind.add(digest)
+  }
+
+  /** Whether this peer was not sent the latest progress of `digest`. */
+  isBehind (digest: string): boolean { return this.behind.has(digest) }
 
   /** Our DHT's horizon changed: tell the peer (with the next write). */
   horizonChanged (): void {
@@ -119,6 +131,7 @@ export class InventorySender {
     stream.addEventListener('close', onClose)
     try {
       this.pending.clear() // the snapshot covers everything up to now
+      this.behind.clear()
       const opts = { cap: WRITE_CAP, signal }
       const horizon = stream.protocol === INVENTORY_PROTOCOL_V11 ? this.deps.horizon : undefined
       this.horizonDirty = horizon !== undefined

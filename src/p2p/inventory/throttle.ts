@@ -10,23 +10,33 @@ import type { InventoryChange, InventoryEntry } from '../types.js'
  * once too. Removes go out at once and cancel a pending update.
  */
 export class ChangeThrottler {
-  private readonly state = new Map<string, { until: number, pending?: InventoryEntry, sent: InventoryEntry }>()
+  private readonly state = new Map<string, { until: number, pending?: InventoryEntry }>()
+  /** The last state emitted per digest (kept after its throttle window: news is judged against it). */
+  private readonly lastSent = new Map<string, InventoryEntry>()
   private timer?: NodeJS.Timeout
 
-  constructor (private readonly intervalMs: number, private readonly emit: (change: InventoryChange) => void) {}
+  /**
+   * @param emit - `news`: the change says something new about coordination (a new blob, fetching
+   * or complete changed, a new claim) or is a remove; false for progress only (ranges grew).
+   */
+  constructor (private readonly intervalMs: number, private readonly emit: (change: InventoryChange, news: boolean) => void) {}
 
   push (change: InventoryChange): void {
     if (change.type === 'remove') {
       this.state.delete(change.digest)
-      this.emit(change)
+      this.lastSent.delete(change.digest)
+      this.emit(change, true)
       return
     }
     const now = Date.now()
     const digest = change.entry.digest
     const s = this.state.get(digest)
-    if (this.intervalMs <= 0 || s === undefined || now >= s.until || coordinationChanged(s.sent, change.entry)) {
-      this.state.set(digest, { until: now + this.intervalMs, sent: change.entry })
-      this.emit(change)
+    const last = this.lastSent.get(digest)
+    const news = last === undefined || coordinationChanged(last, change.entry)
+    if (this.intervalMs <= 0 || news || s === undefined || now >= s.until) {
+      this.state.set(digest, { until: now + this.intervalMs })
+      this.lastSent.set(digest, change.entry)
+      this.emit(change, news)
       this.schedule()
       return
     }
@@ -50,8 +60,8 @@ export class ChangeThrottler {
         const entry = s.pending
         s.pending = undefined
         s.until = now + this.intervalMs
-        s.sent = entry
-        this.emit({ type: 'update', entry })
+        this.lastSent.set(digest, entry)
+        this.emit({ type: 'update', entry }, false)
       } else {
         this.state.delete(digest)
       }
@@ -63,6 +73,7 @@ export class ChangeThrottler {
     if (this.timer !== undefined) clearTimeout(this.timer)
     this.timer = undefined
     this.state.clear()
+    this.lastSent.clear()
   }
 }
 

@@ -68,6 +68,36 @@ describe('MeshRouter', () => {
     assert.deepEqual(b.router.stats(a.peerId), { blobs: 2, completeBlobs: 2, bytes: 10_100 })
   })
 
+  it('progress of a blob goes only to peers that fetch it; news goes to all, and a peer that starts the blob is brought up to date', async () => {
+    const a = await meshNode()
+    const b = await meshNode()
+    const c = await meshNode()
+    running.push(a, b, c)
+    for (const x of [b, c]) await x.node.dial(a.node.getMultiaddrs()[0])
+    await waitFor(() => a.connections.isConnected(b.peerId) && a.connections.isConnected(c.peerId) && b.connections.isConnected(a.peerId) && c.connections.isConnected(a.peerId), 5000, 'connected')
+    const d = digest('e')
+    const size = 100_000
+    b.router.advertise(holding(d, size, [[90_000, 91_000]]))
+    await waitFor(() => a.router.holders(d).some(h => h.peerId === b.peerId), 5000, 'a sees b fetching the blob')
+    const rangesAt = (x: MeshNode): unknown => x.router.holders(d).find(h => h.peerId === a.peerId)?.ranges
+    // A starts the blob (news: everyone hears), then progresses within the throttle window
+    // (progress: only b, which fetches the blob too).
+    a.router.advertise(holding(d, size, [[0, 1000]]))
+    await waitFor(() => rangesAt(c) !== undefined && rangesAt(b) !== undefined, 5000, 'both hear that a started')
+    for (let i = 2; i <= 6; i++) { a.router.advertise(holding(d, size, [[0, i * 1000]])); await new Promise(resolve => setTimeout(resolve, 30)) }
+    await waitFor(() => JSON.stringify(rangesAt(b)) === '[[0,6000]]', 5000, 'b follows a\'s progress')
+    await new Promise(resolve => setTimeout(resolve, 300))
+    assert.deepEqual(rangesAt(c), [[0, 1000]], 'c, which does not fetch the blob, was sent no progress')
+    // c starts the blob: a brings it up to date at once.
+    c.router.advertise(holding(d, size, [[50_000, 51_000]]))
+    await waitFor(() => JSON.stringify(rangesAt(c)) === '[[0,6000]]', 5000, 'c caught up once it fetches the blob')
+    // Completion is news: a bystander hears it too.
+    b.router.withdraw(d)
+    c.router.withdraw(d)
+    a.router.advertise(holding(d, size, [[0, size]]))
+    await waitFor(() => c.router.holders(d).find(h => h.peerId === a.peerId)?.complete === true, 5000, 'c hears a completed')
+  })
+
   it('withdraw removes the holding on the other side; a malformed holding is not advertised', async () => {
     const [a, b] = await pair()
     const d = digest('c')
