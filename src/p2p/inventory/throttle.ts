@@ -3,23 +3,39 @@
 
 import type { InventoryChange, InventoryEntry } from '../types.js'
 
+export interface ThrottleOptions {
+  /** Progress counts in whole pieces of this size (0: every byte counts). @default 0 */
+  pieceSize?: number
+  /** Progress that completes no new whole piece goes out at most this often. @default intervalMs */
+  slowMs?: number
+}
+
 /**
  * The first update of a digest goes out at once, later ones at most every `intervalMs` (only the
  * newest is kept) — unless what it says about coordination changed (fetching, complete, the
  * ranges claimed from upstream): neighbours divide the upstream work by those, so they go out at
- * once too. Removes go out at once and cancel a pending update.
+ * once too. Progress inside a piece waits up to `slowMs`: peers take whole pieces (they check
+ * each against its sha256), so a piece done is worth telling soon and a piece half done is not.
+ * Removes go out at once and cancel a pending update.
  */
 export class ChangeThrottler {
-  private readonly state = new Map<string, { until: number, pending?: InventoryEntry }>()
+  private readonly state = new Map<string, { sentAt: number, until: number, pending?: InventoryEntry }>()
   /** The last state emitted per digest (kept after its throttle window: news is judged against it). */
   private readonly lastSent = new Map<string, InventoryEntry>()
   private timer?: NodeJS.Timeout
+  private timerAt = 0
 
   /**
    * @param emit - `news`: the change says something new about coordination (a new blob, fetching
    * or complete changed, a new claim) or is a remove; false for progress only (ranges grew).
    */
-  constructor (private readonly intervalMs: number, private readonly emit: (change: InventoryChange, news: boolean) => void) {}
+  private readonly pieceSize: number
+  private readonly slowMs: number
+
+  constructor (private readonly intervalMs: number, private readonly emit: (change: InventoryChange, news: boolean) => void, opts: ThrottleOptions = {}) {
+    this.pieceSize = opts.pieceSize ?? 0
+    this.slowMs = Math.max(intervalMs, opts.slowMs ?? intervalMs)
+  }
 
   push (change: InventoryChange): void {
     if (change.type === 'remove') {
@@ -33,14 +49,35 @@ export class ChangeThrottler {
     const s = this.state.get(digest)
     const last = this.lastSent.get(digest)
     const news = last === undefined || coordinationChanged(last, change.entry)
-    if (this.intervalMs <= 0 || news || s === undefined || now >= s.until) {
-      this.state.set(digest, { until: now + this.intervalMs })
+    const window = last === undefined || this.piecesDone(change.entry) > this.piecesDone(last) ? this.intervalMs : this.slowMs
+    if (this.intervalMs <= 0 || news || s === undefined || now >= s.sentAt + window) {
+      this.state.set(digest, { sentAt: now, until: now + this.intervalMs })
       this.lastSent.set(digest, change.entry)
       this.emit(change, news)
       this.schedule()
       return
     }
     s.pending = change.entry
+    // A piece done since the last send brings the send forward; progress inside one does not.
+    s.until = s.sentAt + window
+    this.rescheduleBefore(s.until)
+  }
+
+  /** Whole pieces the entry holds (a blob's short last piece counts when held to the end). */
+  private piecesDone (e: InventoryEntry): number {
+    if (this.pieceSize <= 0) return e.ranges.reduce((n, [a, b]) => n + (b - a), 0)
+    const p = this.pieceSize
+    let n = 0
+    for (const [a, b] of e.ranges) {
+      const end = b === e.size ? Math.ceil(b / p) : Math.floor(b / p)
+      n += Math.max(0, end - Math.ceil(a / p))
+    }
+    return n
+  }
+
+  /** The timer is set for later than `at` (a pending send was brought forward): set it again. */
+  private rescheduleBefore (at: number): void {
+    if (this.timer !== undefined && this.timerAt > at) { clearTimeout(this.timer); this.timer = undefined }
     this.schedule()
   }
 
@@ -48,6 +85,7 @@ export class ChangeThrottler {
     if (this.timer !== undefined || this.state.size === 0) return
     let next = Infinity
     for (const s of this.state.values()) next = Math.min(next, s.until)
+    this.timerAt = next
     this.timer = setTimeout(() => { this.timer = undefined; this.flush() }, Math.max(1, next - Date.now()))
     this.timer.unref()
   }
@@ -59,11 +97,15 @@ export class ChangeThrottler {
       if (s.pending !== undefined) {
         const entry = s.pending
         s.pending = undefined
+        s.sentAt = now
         s.until = now + this.intervalMs
         this.lastSent.set(digest, entry)
         this.emit({ type: 'update', entry }, false)
-      } else {
+      } else if (now >= s.sentAt + this.slowMs) {
         this.state.delete(digest)
+      } else {
+        // Kept until the slow window ends: progress inside a piece must not go out at once.
+        s.until = s.sentAt + this.slowMs
       }
     }
     this.schedule()

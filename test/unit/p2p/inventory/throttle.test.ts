@@ -49,6 +49,35 @@ describe('ChangeThrottler', () => {
     } finally { t.stop() }
   })
 
+  it('with pieces, progress inside a piece waits for the slow window; a piece done goes out after the usual one', async () => {
+    const out: InventoryChange[] = []
+    // Pieces of 10 bytes of a 100-byte blob; usual window 40 ms, inside-a-piece window 400 ms.
+    const t = new ChangeThrottler(40, c => out.push(c), { pieceSize: 10, slowMs: 400 })
+    try {
+      t.push(update(D1, 12))
+      assert.deepEqual(ends(out), [12])
+      t.push(update(D1, 15)) // still inside piece 1
+      await new Promise(resolve => setTimeout(resolve, 150))
+      assert.deepEqual(ends(out), [12], 'progress inside a piece went out before the slow window')
+      t.push(update(D1, 21)) // piece 1 done: the usual window, long over
+      assert.deepEqual(ends(out), [12, 21])
+      t.push(update(D1, 25))
+      await waitFor(() => out.length === 3, 2000, 'the slow window ends')
+      assert.deepEqual(ends(out), [12, 21, 25])
+      // The blob's end counts as a whole piece even when it is short.
+      const short = new ChangeThrottler(40, c => out.push(c), { pieceSize: 30, slowMs: 10_000 })
+      try {
+        const e = (end: number): InventoryChange => ({ type: 'update', entry: { digest: D2, size: 100, complete: false, ranges: [[0, end]], fetching: true, claimed: [] } })
+        short.push(e(95))
+        await new Promise(resolve => setTimeout(resolve, 60))
+        short.push(e(99))
+        short.push(e(100))
+        await waitFor(() => out.length === 5, 2000, 'the short last piece')
+        assert.deepEqual(ends(out).slice(3), [95, 100])
+      } finally { short.stop() }
+    } finally { t.stop() }
+  })
+
   it('a remove goes out at once and cancels a pending update', async () => {
     const out: InventoryChange[] = []
     const t = new ChangeThrottler(60, c => out.push(c))
