@@ -6,7 +6,7 @@
 import type { BuiltImage } from '../../test/helpers/images.js'
 import type { NetHost } from '../../test/helpers/netns.js'
 import { blobUrl, ENV, wanted, type Bench } from '../context.js'
-import { memOf, f1, f2 } from '../lib.js'
+import { memOf, f1, f2, ThreadCpuMeter } from '../lib.js'
 import { startBenchNet, type BenchNet, type NetAgent } from '../net.js'
 import { must } from '../report.js'
 
@@ -45,9 +45,14 @@ export async function twentyAgents (b: Bench, imgA: BuiltImage, imgB: BuiltImage
     const alone = await bn.stats()
     await bn.reset()
     const group = hosts.slice(1, 1 + pullers)
+    const meters = agents.map(a => new ThreadCpuMeter(a.agent.pid))
     const t0 = performance.now()
     const each = await Promise.all(group.map(async h => await pullLayers(bn, h, 'http://127.0.0.1:5000', 'bench/twenty-b', imgB)))
     const togetherSecs = (performance.now() - t0) / 1000
+    // Where the CPU went while the eight pulled: the pullers' threads, and the bystanders'.
+    const threads = meters.map(m => m.stop())
+    b.report.say(`  20 agents together: CPU s per thread of the first puller: ${threads[1] ?? ''}`)
+    b.report.say(`  20 agents together: CPU s of a bystander: ${threads[n - 1] ?? ''}`)
     const together = await bn.stats()
     // Which blob went upstream more than once, and by how much: where coalescing lost.
     const log = await bn.log()
@@ -60,6 +65,7 @@ export async function twentyAgents (b: Bench, imgA: BuiltImage, imgB: BuiltImage
     const failures = new Map<string, number>()
     for (const a of agents) {
       for (const l of a.agent.logLines()) {
+        if (l.msg === 'data plane unreachable; using libp2p for this peer') { const k = 'data plane unreachable, libp2p for 60 s'; failures.set(k, (failures.get(k) ?? 0) + 1); continue }
         if (l.msg !== 'peer transfer failed; trying another source') continue
         const k = String(l.err).slice(0, 60)
         failures.set(k, (failures.get(k) ?? 0) + 1)
