@@ -46,11 +46,26 @@ export async function twentyAgents (b: Bench, imgA: BuiltImage, imgB: BuiltImage
     await bn.reset()
     const group = hosts.slice(1, 1 + pullers)
     const meters = agents.map(a => new ThreadCpuMeter(a.agent.pid))
+    // The first puller's memory while the eight pull (its /metrics, every 500 ms).
+    let sampling = true
+    const peaks: Record<string, number> = {}
+    const sampler = (async () => {
+      while (sampling) {
+        try {
+          const m = await bn.metrics(agents[1]!)
+          for (const k of ['layerd_nodejs_heap_size_total_bytes', 'layerd_nodejs_heap_size_used_bytes', 'layerd_nodejs_external_memory_bytes', 'layerd_process_resident_memory_bytes']) peaks[k] = Math.max(peaks[k] ?? 0, (m[k] ?? 0) / 1e6)
+        } catch {}
+        await new Promise(resolve => setTimeout(resolve, 500))
+      }
+    })()
     const t0 = performance.now()
     const each = await Promise.all(group.map(async h => await pullLayers(bn, h, 'http://127.0.0.1:5000', 'bench/twenty-b', imgB)))
     const togetherSecs = (performance.now() - t0) / 1000
     // Where the CPU went while the eight pulled: the pullers' threads, and the bystanders'.
     const threads = meters.map(m => m.stop())
+    sampling = false; await sampler
+    // RSS far above the main isolate's heap and external memory is the workers' isolates, malloc arenas, code.
+    b.report.say(`  first puller memory peaks (MB): ${Object.entries(peaks).map(([k, v]) => `${k.replace(/^layerd_(nodejs_|process_)?/, '')} ${f1(v)}`).join(', ')}`)
     b.report.say(`  20 agents together: CPU s per thread of the first puller: ${threads[1] ?? ''}`)
     b.report.say(`  20 agents together: CPU s of a bystander: ${threads[n - 1] ?? ''}`)
     const together = await bn.stats()
