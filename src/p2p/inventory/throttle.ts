@@ -25,13 +25,13 @@ export class ChangeThrottler {
   private timer?: NodeJS.Timeout
   private timerAt = 0
 
+  private readonly pieceSize: number
+  private readonly slowMs: number
+
   /**
    * @param emit - `news`: the change says something new about coordination (a new blob, fetching
    * or complete changed, a new claim) or is a remove; false for progress only (ranges grew).
    */
-  private readonly pieceSize: number
-  private readonly slowMs: number
-
   constructor (private readonly intervalMs: number, private readonly emit: (change: InventoryChange, news: boolean) => void, opts: ThrottleOptions = {}) {
     this.pieceSize = opts.pieceSize ?? 0
     this.slowMs = Math.max(intervalMs, opts.slowMs ?? intervalMs)
