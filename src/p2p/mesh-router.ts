@@ -123,7 +123,7 @@ export class MeshRouter implements ContentRouter {
       connected: (peer, conn) => { components.connections.markConnected(peer, conn) },
       horizon: (peer, peers) => {
         if (peers === undefined) { if (!this.horizons.delete(peer)) return } else this.horizons.set(peer, peers)
-        this.horizonChange()
+        this.tellHorizonListeners()
       },
       failure: (peer, err) => { countFailure(components.metrics, this.log, peer, INVENTORY_PROTOCOL, err) },
       maxFrameBytes: this.opts.maxFrameBytes,
@@ -211,7 +211,7 @@ export class MeshRouter implements ContentRouter {
 
   private peerConnected (peer: string): void {
     if (!this.running) return
-    if (this.departed.delete(peer)) { this.horizonChange(); this.horizonChanged() }
+    if (this.departed.delete(peer)) { this.tellHorizonListeners(); this.horizonChanged() }
     const existing = this.senders.get(peer)
     if (existing !== undefined) { existing.connectionOpened(); return }
     if (this.senders.size >= this.opts.maxMeshPeers) return // reached through the DHT
@@ -244,7 +244,7 @@ export class MeshRouter implements ContentRouter {
       this.departed.add(peer)
       // Bounded: the oldest departure is forgotten first.
       if (this.departed.size > MAX_DEPARTED) this.departed.delete(this.departed.values().next().value as string)
-      this.horizonChange()
+      this.tellHorizonListeners()
       this.horizonChanged()
     }
     this.fire(this.table.dropPeer(peer))
@@ -314,7 +314,8 @@ export class MeshRouter implements ContentRouter {
     }
   }
 
-  private horizonChange (): void {
+  /** Peers' horizons (or who counts as departed) changed: whoever decides whether the DHT is needed looks again. */
+  private tellHorizonListeners (): void {
     for (const fn of this.horizonListeners) {
       try { fn() } catch (err) { this.log.warn({ err: errorMessage(err) }, 'horizon listener threw') }
     }
