@@ -1,6 +1,8 @@
 // Preloaded into agents by bench/run.ts when BENCH_CPU_PROF=DIR (NODE_OPTIONS=--import ...;
 // `--cpu-prof` itself is not allowed in NODE_OPTIONS): samples the CPU with the in-process
-// inspector and writes DIR/agent-<pid>.cpuprofile when the process exits.
+// inspector and writes DIR/agent-<pid>.cpuprofile when the process exits. With BENCH_HEAP_PROF=1
+// it also samples allocations (collected ones included: this finds what keeps the GC busy) into
+// DIR/agent-<pid>.heapprofile.
 
 import { Session } from 'node:inspector'
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -13,6 +15,11 @@ if (dir !== undefined && dir !== '') {
   session.post('Profiler.enable')
   session.post('Profiler.setSamplingInterval', { interval: 500 })
   session.post('Profiler.start')
+  const heap = process.env.BENCH_HEAP_PROF === '1'
+  if (heap) {
+    session.post('HeapProfiler.enable')
+    session.post('HeapProfiler.startSampling', { samplingInterval: 64 * 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as object)
+  }
   process.once('exit', () => {
     // The in-process session answers synchronously, so this works inside 'exit'.
     session.post('Profiler.stop', (err, res) => {
@@ -20,5 +27,11 @@ if (dir !== undefined && dir !== '') {
       mkdirSync(dir, { recursive: true })
       writeFileSync(join(dir, `agent-${process.pid}.cpuprofile`), JSON.stringify(res.profile))
     })
+    if (heap) {
+      session.post('HeapProfiler.stopSampling', (err, res) => {
+        if (err !== null || res === undefined) return
+        writeFileSync(join(dir, `agent-${process.pid}.heapprofile`), JSON.stringify(res.profile))
+      })
+    }
   })
 }

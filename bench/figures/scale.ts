@@ -86,9 +86,18 @@ export async function twentyAgents (b: Bench, imgA: BuiltImage, imgB: BuiltImage
         failures.set(k, (failures.get(k) ?? 0) + 1)
       }
     }
+    // Peer bytes by path: the libp2p range protocol should carry none while every data plane answers.
+    const byPath: Record<string, number> = { data: 0, libp2p: 0 }
+    for (const a of agents) {
+      for (const [k, v] of Object.entries(await bn.metrics(a))) {
+        const m = /^layerd_peer_bytes_received_total\{.*path="([a-z0-9]+)"/.exec(k)
+        if (m !== null) byPath[m[1]!] = (byPath[m[1]!] ?? 0) + v
+      }
+    }
+    b.report.say(`  20 agents: peer bytes received over the data plane ${f1(byPath.data! / 1e6)} MB, over libp2p ${f1(byPath.libp2p! / 1e6)} MB`)
     if (failures.size > 0) b.report.say(`  20 agents: peer transfers given up: ${[...failures].map(([k, v]) => `${v}× ${k}`).join('; ')}`)
     b.report.say(`  20 agents: direct ${f1(directSecs)} s, one alone ${f1(aloneSecs)} s (${alone.totalBytes} bytes up), 8 at once ${f1(togetherSecs)} s [${each.map(f1).join(' ')}] (${together.totalBytes} bytes up, ${together.blobGets} blob GETs; per layer ${extra.join(' ')})`)
-    b.report.raw.twenty = { total, directSecs, aloneSecs, togetherSecs, each, aloneBytes: alone.totalBytes, togetherBytes: together.totalBytes, rss, upstreamLog: log, peerFailures: Object.fromEntries(failures) }
+    b.report.raw.twenty = { total, directSecs, aloneSecs, togetherSecs, each, aloneBytes: alone.totalBytes, togetherBytes: together.totalBytes, rss, upstreamLog: log, peerFailures: Object.fromEntries(failures), peerBytesByPath: byPath }
     b.report.add({ fig: '12', what: `20 agents, 8 pull cold at once vs 1 alone, time (${f1(total / 1e6)} MB, ${ENV.NET_RATE})`, value: togetherSecs, unit: 's', baseline: aloneSecs, ratio: togetherSecs / aloneSecs, target: '≤ 1.5', ok: togetherSecs / aloneSecs <= 1.5,
       detail: `one copy straight over the link ${f1(directSecs)} s (8 at once / that: ${f2(togetherSecs / directSecs)}x)` })
     b.report.add({ fig: '12', what: '20 agents, 8 pull cold at once, upstream bytes vs the image', value: together.totalBytes / 1e6, unit: 'MB', baseline: total / 1e6, ratio: together.totalBytes / total, target: '≤ 1.05', ok: together.totalBytes / total <= 1.05 })

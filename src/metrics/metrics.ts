@@ -30,8 +30,8 @@ export interface Metrics {
   /** HTTP requests at the registry edge by route and status. */
   httpRequests: Counter<'route' | 'status'>
   /** Per-peer counters (issue B). */
-  peerBytesIn: Counter<'peer'>
-  peerBytesOut: Counter<'peer'>
+  peerBytesIn: Counter<'peer' | 'path'>
+  peerBytesOut: Counter<'peer' | 'path'>
   peerFailures: Counter<'peer' | 'reason'>
   peersConnected: Gauge
 }
@@ -59,8 +59,8 @@ export function createMetrics (opts: { defaultMetrics?: boolean } = {}): Metrics
     storedBlobs: new Gauge({ name: 'layerd_store_blobs', help: 'Blobs in the store by state', labelNames: ['state'], registers }),
     storedBytes: new Gauge({ name: 'layerd_store_bytes', help: 'Bytes present in the store by blob state', labelNames: ['state'], registers }),
     httpRequests: new Counter({ name: 'layerd_http_requests_total', help: 'Registry API requests by route and status', labelNames: ['route', 'status'], registers }),
-    peerBytesIn: new Counter({ name: 'layerd_peer_bytes_received_total', help: 'Blob bytes received from each peer', labelNames: ['peer'], registers }),
-    peerBytesOut: new Counter({ name: 'layerd_peer_bytes_sent_total', help: 'Blob bytes sent to each peer', labelNames: ['peer'], registers }),
+    peerBytesIn: new Counter({ name: 'layerd_peer_bytes_received_total', help: 'Blob bytes received from each peer, by path (data: the TLS data plane; libp2p: the range protocol, for peers without one)', labelNames: ['peer', 'path'], registers }),
+    peerBytesOut: new Counter({ name: 'layerd_peer_bytes_sent_total', help: 'Blob bytes sent to each peer, by path (data, libp2p)', labelNames: ['peer', 'path'], registers }),
     peerFailures: new Counter({ name: 'layerd_peer_failures_total', help: 'Failed peer transfers by reason', labelNames: ['peer', 'reason'], registers }),
     peersConnected: new Gauge({ name: 'layerd_peers_connected', help: 'Connected layerd peers', registers })
   }

@@ -72,7 +72,7 @@ export class RangeService extends ProtocolService<RangeRequest> {
       stream.send(encodeFrame({ ok: true }, MAX_CONTROL_FRAME_BYTES))
       headerSent = true
       let sent = 0
-      const out = this.components.metrics.peerBytesOut.labels({ peer })
+      const out = this.components.metrics.peerBytesOut.labels({ peer, path: 'libp2p' })
       const bucket = this.components.uploads.bucket
       while (next !== undefined && next.done !== true) {
         let chunk = next.value
@@ -121,7 +121,7 @@ export class RangeService extends ProtocolService<RangeRequest> {
     try {
       const r = await this.open(peerId, { digest, offset: start, length: total }, sig)
       stream = r.stream
-      const counter = this.components.metrics.peerBytesIn.labels({ peer: peerId })
+      const counter = this.components.metrics.peerBytesIn.labels({ peer: peerId, path: 'libp2p' })
       while (got < total) {
         const chunk = await r.reader.readSome(total - got, { idleTimeoutMs: this.timeoutMs })
         if (chunk === null) {

@@ -126,7 +126,7 @@ export class Fetcher {
         connectionsPerPeer: this.init.connectionsPerPeer
       })
       this.updateRef()
-      const counter = this.metrics.peerBytesIn.labels({ peer: peerId })
+      const counter = this.metrics.peerBytesIn.labels({ peer: peerId, path: 'data' })
       let pos = start
       for (;;) {
         const c = j.chunks.shift()

@@ -7,6 +7,9 @@ import type { Logger } from '../../log.js'
 import type { Connections } from '../connections.js'
 import type { ProtocolServiceComponents, ProtocolServiceInit } from '../protocol.js'
 import type { PieceCheck } from '../types.js'
+import { raceSignal } from 'race-signal'
+import { AbortedError } from '../../errors.js'
+import { PeerRefusedError } from '../protocol.js'
 import { verifiedRange } from '../verify.js'
 import { Fetcher } from './fetcher.js'
 import { EndpointService, type DataEndpoint } from './endpoint.js'
@@ -88,7 +91,18 @@ export class DataPlane {
    * worker), else over libp2p (pieces checked here).
    */
   async * fetchRange (peerId: string, digest: string, start: number, end: number, signal?: AbortSignal, check?: PieceCheck): AsyncIterable<Uint8Array> {
-    const ep = (this.viaLibp2p.get(peerId) ?? 0) > Date.now() ? null : await this.endpointOf(peerId, signal)
+    let ep: DataEndpoint | null = null
+    if ((this.viaLibp2p.get(peerId) ?? 0) <= Date.now()) {
+      try {
+        ep = await this.endpointOf(peerId, signal)
+      } catch (err) {
+        if (signal?.aborted === true) throw err
+        // No answer this time (a timeout on a busy peer, a stream refused): this one range goes
+        // over libp2p and the next fetch asks again. Only a peer that has no data plane is
+        // reached over libp2p for a while.
+        this.components.logger.debug({ peer: peerId, err: String((err as Error).message) }, 'data endpoint not known yet; libp2p for this range')
+      }
+    }
     if (ep === null) { yield * this.overLibp2p(peerId, digest, start, end, signal, check); return }
     let got = 0
     try {
@@ -113,21 +127,34 @@ export class DataPlane {
     return verifiedRange((s, e) => this.libp2pFetch(peerId, digest, s, e, signal), start, end, check)
   }
 
+  /**
+   * A peer's data endpoint, or null when it has none (then libp2p for a while). The question is
+   * shared by every fetch from that peer, so it is asked without any one fetch's signal: a
+   * cancelled fetch must not leave the others without an answer, nor send them to libp2p. A
+   * failed question (no answer) throws and is asked again next time.
+   */
   private async endpointOf (peerId: string, signal?: AbortSignal): Promise<DataEndpoint | null> {
     let p = this.endpoints.get(peerId)
     if (p === undefined) {
-      p = this.endpoint.endpointOf(peerId, signal).catch((err) => {
+      const asked: Promise<DataEndpoint | null> = this.endpoint.endpointOf(peerId).then(ep => ep, (err) => {
+        if (this.endpoints.get(peerId) === asked) this.endpoints.delete(peerId)
+        if (!hasNoDataPlane(err)) throw err
         this.components.logger.debug({ peer: peerId, err: String(err?.message ?? err) }, 'peer has no data plane')
+        this.viaLibp2p.set(peerId, Date.now() + this.fallbackMs)
         return null
       })
-      this.endpoints.set(peerId, p)
-      // An aborted or failed question is asked again next time.
-      void p.then((ep) => { if (ep === null && this.endpoints.get(peerId) === p) this.endpoints.delete(peerId) })
+      asked.catch(() => {}) // a question nobody waits for any more must not go unhandled
+      this.endpoints.set(peerId, asked)
+      p = asked
     }
-    const ep = await p
-    if (ep === null && !this.viaLibp2p.has(peerId)) this.viaLibp2p.set(peerId, Date.now() + this.fallbackMs)
-    return ep
+    return await raceSignal(p, signal, { translateError: () => new AbortedError('aborted') })
   }
+}
+
+/** The peer answered that it has no data plane, or does not speak the protocol (an older agent). */
+function hasNoDataPlane (err: unknown): boolean {
+  const causes: unknown[] = [err, (err as { cause?: unknown })?.cause]
+  return causes.some(e => e instanceof PeerRefusedError || (e as { name?: unknown })?.name === 'UnsupportedProtocolError')
 }
 
 /** A failure to reach the data port (refused, unreachable, timed out, handshake refused). */

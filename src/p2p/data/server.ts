@@ -121,7 +121,7 @@ export class DataServer {
         throw err
       }
       res.writeHead(206, { 'content-type': 'application/octet-stream', 'content-length': end - start, 'content-range': `bytes ${start}-${end - 1}/${entry.size}` })
-      const out = c.metrics.peerBytesOut.labels({ peer })
+      const out = c.metrics.peerBytesOut.labels({ peer, path: 'data' })
       const bucket = c.uploads.bucket
       while (next.done !== true) {
         const buf = next.value

@@ -71,6 +71,23 @@ describe('p2p data plane', () => {
     assert.equal(await handshake(a.net.dataPort!, b.net.peerId, dataKey(undefined, b.net.peerId, a.net.peerId)), 'refused')
   })
 
+  it('a fetch cancelled while the data endpoint is asked leaves the others on the data plane', async () => {
+    const a = await node()
+    const b = await node({ peers: [a.addr] })
+    const data = random(2 * MiB)
+    const d = a.local.add(data)
+    await waitFor(() => b.net.router.holders(d).length === 1, 5000, 'inventory')
+    // Both start before the endpoint question is answered; the first is cancelled at once.
+    const ac = new AbortController()
+    const first = b.net.transfers.fetchRange(a.net.peerId, d, 0, data.length, ac.signal)[Symbol.asyncIterator]().next()
+    const second = collect(b.net.transfers.fetchRange(a.net.peerId, d, 0, data.length))
+    ac.abort()
+    await assert.rejects(first)
+    assert.equal(sha256(await within(second, 20_000, 'fetchRange')), d)
+    assert.equal(await counterValue(b.metrics, 'peerBytesIn', { peer: a.net.peerId, path: 'data' }), data.length)
+    assert.equal(await counterValue(b.metrics, 'peerBytesIn', { peer: a.net.peerId, path: 'libp2p' }), 0, 'nothing over libp2p')
+  })
+
   it('a peer without a data plane is served over the libp2p range protocol', async () => {
     const a = await node({ dataPlane: false })
     const b = await node({ peers: [a.addr] })
@@ -79,5 +96,6 @@ describe('p2p data plane', () => {
     await waitFor(() => b.net.router.holders(d).length === 1, 5000, 'inventory')
     assert.equal(a.net.dataPort, undefined)
     assert.equal(sha256(await within(collect(b.net.transfers.fetchRange(a.net.peerId, d, 0, data.length)), 20_000, 'fetchRange')), d)
+    assert.equal(await counterValue(b.metrics, 'peerBytesIn', { peer: a.net.peerId, path: 'libp2p' }), data.length)
   })
 })
