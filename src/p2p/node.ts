@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto'
 import { noise } from '@chainsafe/libp2p-noise'
 import { identify, type Identify } from '@libp2p/identify'
 import type { PrivateKey, ServiceMap } from '@libp2p/interface'
-import { tcp } from '@libp2p/tcp'
+import { corkedTcp } from './corked-tcp.js'
 import { yamux } from '@libp2p/yamux'
 import { createLibp2p, type Libp2p, type Libp2pInit, type ServiceFactoryMap } from 'libp2p'
 import { DEFAULTS } from '../config/defaults.js'
@@ -84,7 +84,7 @@ export async function createNode<S extends ServiceMap = ServiceMap> (init: NodeI
   return await createLibp2p({
     privateKey: init.privateKey,
     addresses: { listen: [...(init.listen ?? DEFAULTS.p2p.listen)] },
-    transports: [tcp(TCP_INIT)],
+    transports: [corkedTcp(TCP_INIT)],
     connectionEncrypters: [noise(init.secret !== undefined ? { prologueBytes: officePrologue(init.secret) } : {})],
     streamMuxers: [yamux({ streamOptions: YAMUX_STREAM_OPTIONS, enableKeepAlive: false })],
     peerDiscovery: discovery,
