@@ -35,6 +35,8 @@ export interface FetchJob {
 }
 
 export type ToWorker = FetchJob | { type: 'credit', id: number, n: number } | { type: 'cancel', id: number } | { type: 'forget', peerId: string }
+  /** Stop everything and close every socket; the worker answers `closed` when they are closed. */
+  | { type: 'close' }
   /** A piece buffer the main thread is done with, transferred back for the next piece. */
   | { type: 'recycle', buf: ArrayBuffer }
 
@@ -45,6 +47,7 @@ export type FromWorker =
   /** Bytes are arriving for a piece or chunk not yet whole (the caller's stall watchdog). */
   | { type: 'progress', id: number }
   | { type: 'fail', id: number, kind: Failure, message: string, code?: string, piece?: number }
+  | { type: 'closed' }
 
 const CHUNK = 1024 * 1024
 /** Spare buffers kept per size, dropped when none came back for SPARE_IDLE_MS (an idle agent keeps none). */
@@ -225,6 +228,12 @@ parentPort!.on('message', (m: ToWorker) => {
     running.get(m.id)?.abort.abort()
   } else if (m.type === 'recycle') {
     recycle(m.buf)
+  } else if (m.type === 'close') {
+    for (const r of running.values()) r.abort.abort()
+    for (const a of agents.values()) a.agent.destroy()
+    agents.clear()
+    // The sockets' error and close events run first (a few turns), then the main thread may terminate us.
+    setTimeout(() => { post({ type: 'closed' }) }, 50)
   } else {
     agents.get(m.peerId)?.agent.destroy()
     agents.delete(m.peerId)
