@@ -52,7 +52,7 @@ export { REPO_ROOT }
 
 // `--cpu-prof` is not allowed in NODE_OPTIONS: preload bench/cpu-prof.ts instead.
 export const agentEnv: Record<string, string> = ENV.CPU_PROF !== undefined && ENV.CPU_PROF !== ''
-  ? (mkdirSync(ENV.CPU_PROF, { recursive: true }), { NODE_OPTIONS: `--import=${pathToFileURL(join(DIST, 'cpu-prof.js')).href}`, BENCH_CPU_PROF: ENV.CPU_PROF, BENCH_HEAP_PROF: process.env.BENCH_HEAP_PROF ?? '' })
+  ? (mkdirSync(ENV.CPU_PROF, { recursive: true }), { NODE_OPTIONS: `--import=${pathToFileURL(join(DIST, 'cpu-prof.js')).href}`, BENCH_CPU_PROF: ENV.CPU_PROF, BENCH_PROF: process.env.BENCH_PROF ?? 'cpu' })
   : {}
 export const configArgs = ENV.AGENT_CONFIG !== undefined && ENV.AGENT_CONFIG !== '' ? ['--config', ENV.AGENT_CONFIG] : []
 

@@ -1,37 +1,64 @@
 // Preloaded into agents by bench/run.ts when BENCH_CPU_PROF=DIR (NODE_OPTIONS=--import ...;
-// `--cpu-prof` itself is not allowed in NODE_OPTIONS): samples the CPU with the in-process
-// inspector and writes DIR/agent-<pid>.cpuprofile when the process exits. With BENCH_HEAP_PROF=1
-// it also samples allocations (collected ones included: this finds what keeps the GC busy) into
-// DIR/agent-<pid>.heapprofile.
+// `--cpu-prof` itself is not allowed in NODE_OPTIONS). BENCH_PROF says what to record (comma
+// list, default `cpu`):
+//   cpu  samples the main thread's CPU with the in-process inspector; DIR/agent-<pid>.cpuprofile
+//        is written when the process exits
+//   gc   counts garbage collections and their pause time per thread (main and each worker: the
+//        preload runs in workers too); DIR/gc-<pid>-<threadId>.json, rewritten every 2 s
+//   promoted  samples the main thread's allocations that a mark-compact collected (see below)
 
 import { Session } from 'node:inspector'
+import { PerformanceObserver } from 'node:perf_hooks'
+import { threadId, isMainThread } from 'node:worker_threads'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 const dir = process.env.BENCH_CPU_PROF
+const kinds = new Set((process.env.BENCH_PROF ?? 'cpu').split(','))
 if (dir !== undefined && dir !== '') {
-  const session = new Session()
-  session.connect()
-  session.post('Profiler.enable')
-  session.post('Profiler.setSamplingInterval', { interval: 500 })
-  session.post('Profiler.start')
-  const heap = process.env.BENCH_HEAP_PROF === '1'
-  if (heap) {
-    session.post('HeapProfiler.enable')
-    session.post('HeapProfiler.startSampling', { samplingInterval: 64 * 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as object)
-  }
-  process.once('exit', () => {
-    // The in-process session answers synchronously, so this works inside 'exit'.
-    session.post('Profiler.stop', (err, res) => {
-      if (err !== null || res === undefined) return
-      mkdirSync(dir, { recursive: true })
-      writeFileSync(join(dir, `agent-${process.pid}.cpuprofile`), JSON.stringify(res.profile))
+  mkdirSync(dir, { recursive: true })
+  if (kinds.has('cpu') && isMainThread) {
+    const session = new Session()
+    session.connect()
+    session.post('Profiler.enable')
+    session.post('Profiler.setSamplingInterval', { interval: 500 })
+    session.post('Profiler.start')
+    process.once('exit', () => {
+      // The in-process session answers synchronously, so this works inside 'exit'.
+      session.post('Profiler.stop', (err, res) => {
+        if (err !== null || res === undefined) return
+        writeFileSync(join(dir, `agent-${process.pid}.cpuprofile`), JSON.stringify(res.profile))
+      })
     })
-    if (heap) {
+  }
+  if (kinds.has('promoted') && isMainThread) {
+    // Allocations that survived the scavenges and died in a mark-compact: what makes V8 run
+    // full collections. DIR/agent-<pid>.heapprofile (Chrome DevTools' sampling heap profile).
+    const session = new Session()
+    session.connect()
+    session.post('HeapProfiler.enable')
+    session.post('HeapProfiler.startSampling', { samplingInterval: 128 * 1024, includeObjectsCollectedByMajorGC: true } as object)
+    process.once('exit', () => {
       session.post('HeapProfiler.stopSampling', (err, res) => {
         if (err !== null || res === undefined) return
         writeFileSync(join(dir, `agent-${process.pid}.heapprofile`), JSON.stringify(res.profile))
       })
-    }
-  })
+    })
+  }
+  if (kinds.has('gc')) {
+    const names: Record<number, string> = { 1: 'minor', 2: 'major', 4: 'incremental', 8: 'weakcb' }
+    const stats: Record<string, { n: number, ms: number }> = {}
+    new PerformanceObserver(list => {
+      for (const e of list.getEntries()) {
+        const d = (e as { detail?: { kind?: number, flags?: number } }).detail
+        // flags: why V8 collected (perf_hooks constants.NODE_PERFORMANCE_GC_FLAGS_*; 32 = external memory)
+        const k = `${names[d?.kind ?? 0] ?? 'other'}${d?.flags !== undefined && d.flags !== 0 ? `:${d.flags}` : ''}`
+        const s = stats[k] ?? (stats[k] = { n: 0, ms: 0 })
+        s.n++; s.ms += e.duration
+      }
+    }).observe({ entryTypes: ['gc'] })
+    const write = (): void => { writeFileSync(join(dir, `gc-${process.pid}-${threadId}.json`), JSON.stringify({ pid: process.pid, threadId, at: Date.now(), stats })) }
+    setInterval(write, 2000).unref()
+    process.once('exit', write)
+  }
 }

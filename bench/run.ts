@@ -32,7 +32,7 @@
 //   BENCH_IDLE_SETTLE_MS               fig 11: wait after the office is meshed, before measuring (20 s)
 //   BENCH_ONLY / BENCH_SKIP   comma lists of figures, e.g. BENCH_ONLY=7,8 or BENCH_SKIP=5,6
 //   BENCH_AGENT_CONFIG  YAML config given to every agent (--config), for experiments
-//   BENCH_CPU_PROF  directory: CPU-profile every agent, DIR/agent-PID.cpuprofile on stop
+//   BENCH_CPU_PROF  directory: profile every agent there (BENCH_PROF=cpu,gc: see bench/cpu-prof.ts)
 
 import { buildImage, pushImage, type BuiltImage, type LayerInfo } from '../test/helpers/images.js'
 import { startRegistry } from '../test/helpers/registry.js'
