@@ -17,33 +17,29 @@ const dir = process.env.BENCH_CPU_PROF
 const kinds = new Set((process.env.BENCH_PROF ?? 'cpu').split(','))
 if (dir !== undefined && dir !== '') {
   mkdirSync(dir, { recursive: true })
-  if (kinds.has('cpu') && isMainThread) {
-    const session = new Session()
-    session.connect()
-    session.post('Profiler.enable')
-    session.post('Profiler.setSamplingInterval', { interval: 500 })
-    session.post('Profiler.start')
+  // One in-process inspector session for both profilers; it answers synchronously, so the
+  // profiles can be collected inside 'exit'.
+  const session = isMainThread && (kinds.has('cpu') || kinds.has('promoted')) ? new Session() : undefined
+  session?.connect()
+  const collect = (method: string, file: string): void => {
     process.once('exit', () => {
-      // The in-process session answers synchronously, so this works inside 'exit'.
-      session.post('Profiler.stop', (err, res) => {
-        if (err !== null || res === undefined) return
-        writeFileSync(join(dir, `agent-${process.pid}.cpuprofile`), JSON.stringify(res.profile))
+      session!.post(method, (err, res: { profile?: unknown } | undefined) => {
+        if (err === null && res?.profile !== undefined) writeFileSync(join(dir, file), JSON.stringify(res.profile))
       })
     })
   }
-  if (kinds.has('promoted') && isMainThread) {
+  if (session !== undefined && kinds.has('cpu')) {
+    session.post('Profiler.enable')
+    session.post('Profiler.setSamplingInterval', { interval: 500 })
+    session.post('Profiler.start')
+    collect('Profiler.stop', `agent-${process.pid}.cpuprofile`)
+  }
+  if (session !== undefined && kinds.has('promoted')) {
     // Allocations that survived the scavenges and died in a mark-compact: what makes V8 run
     // full collections. DIR/agent-<pid>.heapprofile (Chrome DevTools' sampling heap profile).
-    const session = new Session()
-    session.connect()
     session.post('HeapProfiler.enable')
     session.post('HeapProfiler.startSampling', { samplingInterval: 128 * 1024, includeObjectsCollectedByMajorGC: true } as object)
-    process.once('exit', () => {
-      session.post('HeapProfiler.stopSampling', (err, res) => {
-        if (err !== null || res === undefined) return
-        writeFileSync(join(dir, `agent-${process.pid}.heapprofile`), JSON.stringify(res.profile))
-      })
-    })
+    collect('HeapProfiler.stopSampling', `agent-${process.pid}.heapprofile`)
   }
   if (kinds.has('gc')) {
     const names: Record<number, string> = { 1: 'minor', 2: 'major', 4: 'incremental', 8: 'weakcb' }

@@ -136,7 +136,7 @@ export class DataPlane {
   private async endpointOf (peerId: string, signal?: AbortSignal): Promise<DataEndpoint | null> {
     let p = this.endpoints.get(peerId)
     if (p === undefined) {
-      const asked: Promise<DataEndpoint | null> = this.endpoint.endpointOf(peerId).then(ep => ep, (err) => {
+      const asked: Promise<DataEndpoint | null> = this.endpoint.endpointOf(peerId).catch((err) => {
         if (this.endpoints.get(peerId) === asked) this.endpoints.delete(peerId)
         if (!hasNoDataPlane(err)) throw err
         this.components.logger.debug({ peer: peerId, err: String(err?.message ?? err) }, 'peer has no data plane')
@@ -151,16 +151,19 @@ export class DataPlane {
   }
 }
 
+/** Whether `err` or its cause (our errors wrap what libp2p and undici threw) matches. */
+function errOrCause (err: unknown, match: (e: unknown) => boolean): boolean {
+  return match(err) || match((err as { cause?: unknown })?.cause)
+}
+
 /** The peer answered that it has no data plane, or does not speak the protocol (an older agent). */
 function hasNoDataPlane (err: unknown): boolean {
-  const causes: unknown[] = [err, (err as { cause?: unknown })?.cause]
-  return causes.some(e => e instanceof PeerRefusedError || (e as { name?: unknown })?.name === 'UnsupportedProtocolError')
+  return errOrCause(err, e => e instanceof PeerRefusedError || (e as { name?: unknown })?.name === 'UnsupportedProtocolError')
 }
 
 /** A failure to reach the data port (refused, unreachable, timed out, handshake refused). */
 function isConnectFailure (err: unknown): boolean {
-  const causes: unknown[] = [err, (err as { cause?: unknown })?.cause]
-  return causes.some(e => {
+  return errOrCause(err, e => {
     const code = (e as { code?: unknown })?.code
     return typeof code === 'string' && /^(ECONNREFUSED|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|ECONNRESET|UND_ERR_CONNECT_TIMEOUT|UND_ERR_SOCKET|ERR_SSL_.*)$/.test(code)
   })

@@ -5,10 +5,10 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { connect } from 'node:tls'
 import { DATA_TLS, dataKey } from '../../../src/p2p/data/keys.js'
-import { collect, counterValue, random, sha256, useNodes, waitFor, within } from './fixtures.js'
+import { collect, counterValue, random, sha256, useNodes, within } from './fixtures.js'
 
 const MiB = 1024 * 1024
-const { node } = useNodes()
+const { node, pair } = useNodes()
 
 /** Try a TLS handshake with the data server of `port` as `identity` with `key`; resolves with the outcome. */
 async function handshake (port: number, identity: string, key: Buffer): Promise<'ok' | 'refused'> {
@@ -22,11 +22,8 @@ async function handshake (port: number, identity: string, key: Buffer): Promise<
 describe('p2p data plane', () => {
   it('bytes of a blob go over the data plane: exact, counted, and the data port answers only office members', async () => {
     const secret = Buffer.from('office secret for the data plane test')
-    const a = await node({ secret })
-    const b = await node({ secret, peers: [a.addr] })
     const data = random(9 * MiB + 77)
-    const d = a.local.add(data)
-    await waitFor(() => b.net.router.holders(d).length === 1, 5000, 'inventory')
+    const { a, b, d } = await pair(data, { secret }, { secret })
     const got = await within(collect(b.net.transfers.fetchRange(a.net.peerId, d, 1000, data.length)), 20_000, 'fetchRange')
     assert.equal(sha256(got), sha256(data.subarray(1000)))
     assert.equal(await counterValue(b.metrics, 'peerBytesIn', { peer: a.net.peerId }), data.length - 1000)
@@ -41,11 +38,8 @@ describe('p2p data plane', () => {
 
   it('a piece that arrives slowly is announced by heartbeats (empty chunks) before it is whole', async () => {
     // 2 MiB/s: the 4 MiB piece takes ~2 s to arrive, longer than any single silence we allow.
-    const a = await node({ uploadBytesPerSecond: 2 * MiB })
-    const b = await node({ peers: [a.addr] })
     const data = random(4 * MiB)
-    const d = a.local.add(data)
-    await waitFor(() => b.net.router.holders(d).length === 1, 5000, 'inventory')
+    const { a, b, d } = await pair(data, { uploadBytesPerSecond: 2 * MiB })
     const hashes = await a.local.pieceHashes(d)
     assert.ok(hashes !== undefined)
     const beats: number[] = []
@@ -63,20 +57,14 @@ describe('p2p data plane', () => {
   })
 
   it('a banned peer is refused at the handshake', async () => {
-    const a = await node()
-    const b = await node({ peers: [a.addr] })
-    const d = a.local.add(random(100_000))
-    await waitFor(() => b.net.router.holders(d).length === 1, 5000, 'inventory')
+    const { a, b } = await pair(random(100_000))
     a.net.health.ban(b.net.peerId, 60_000, 'test')
     assert.equal(await handshake(a.net.dataPort!, b.net.peerId, dataKey(undefined, b.net.peerId, a.net.peerId)), 'refused')
   })
 
   it('a fetch cancelled while the data endpoint is asked leaves the others on the data plane', async () => {
-    const a = await node()
-    const b = await node({ peers: [a.addr] })
     const data = random(2 * MiB)
-    const d = a.local.add(data)
-    await waitFor(() => b.net.router.holders(d).length === 1, 5000, 'inventory')
+    const { a, b, d } = await pair(data)
     // Both start before the endpoint question is answered; the first is cancelled at once.
     const ac = new AbortController()
     const first = b.net.transfers.fetchRange(a.net.peerId, d, 0, data.length, ac.signal)[Symbol.asyncIterator]().next()
@@ -89,11 +77,8 @@ describe('p2p data plane', () => {
   })
 
   it('a peer without a data plane is served over the libp2p range protocol', async () => {
-    const a = await node({ dataPlane: false })
-    const b = await node({ peers: [a.addr] })
     const data = random(3 * MiB)
-    const d = a.local.add(data)
-    await waitFor(() => b.net.router.holders(d).length === 1, 5000, 'inventory')
+    const { a, b, d } = await pair(data, { dataPlane: false })
     assert.equal(a.net.dataPort, undefined)
     assert.equal(sha256(await within(collect(b.net.transfers.fetchRange(a.net.peerId, d, 0, data.length)), 20_000, 'fetchRange')), d)
     assert.equal(await counterValue(b.metrics, 'peerBytesIn', { peer: a.net.peerId, path: 'libp2p' }), data.length)

@@ -210,20 +210,31 @@ export async function counterValue (metrics: Metrics, name: 'peerFailures' | 'pe
 }
 
 /**
- * For a test file: node() and raw() start nodes that are stopped after each test (each stop
+ * For a test file: node(), pair() and raw() start nodes that are stopped after each test (each stop
  * bounded), and temp dirs are removed at the end. Call once at the top of the file.
  */
-export function useNodes (): { node: typeof startNode, raw: typeof rawPeer } {
+/** A holds `data`, B is A's peer and has seen it in A's inventory. */
+export interface HoldingPair { a: TestNode, b: TestNode, d: string }
+
+export function useNodes (): { node: typeof startNode, raw: typeof rawPeer, pair: (data: Buffer, aOpts?: Parameters<typeof startNode>[0], bOpts?: Parameters<typeof startNode>[0]) => Promise<HoldingPair> } {
   const running: Array<{ stop: () => Promise<void> | void }> = []
   afterEach(async () => {
     await Promise.allSettled(running.splice(0).map(async n => await within(Promise.resolve(n.stop()), 10_000, 'stop')))
   })
   after(() => { cleanupDirs() })
+  const node = async (opts: Parameters<typeof startNode>[0] = {}): Promise<TestNode> => {
+    const n = await startNode(opts)
+    running.push(n.net)
+    return n
+  }
   return {
-    node: async (opts = {}) => {
-      const n = await startNode(opts)
-      running.push(n.net)
-      return n
+    node,
+    pair: async (data, aOpts = {}, bOpts = {}) => {
+      const a = await node(aOpts)
+      const b = await node({ ...bOpts, peers: [a.addr] })
+      const d = a.local.add(data)
+      await waitFor(() => b.net.router.holders(d).length === 1, 5000, 'inventory')
+      return { a, b, d }
     },
     raw: async () => {
       const r = await rawPeer()

@@ -8,15 +8,12 @@ import { PeerRefusedError } from '../../../src/p2p/index.js'
 import { collect, counterValue, expectRefused, random, sha256, useNodes, waitFor, within } from './fixtures.js'
 
 const MiB = 1024 * 1024
-const { node } = useNodes()
+const { node, pair } = useNodes()
 
 describe('p2p range protocol', () => {
   it('returns exactly the requested bytes of a multi-MiB range; piece hashes match', async () => {
-    const a = await node()
-    const b = await node({ peers: [a.addr] })
     const data = random(24 * MiB + 123)
-    const d = a.local.add(data)
-    await waitFor(() => b.net.router.holders(d).length === 1, 5000, 'inventory')
+    const { a, b, d } = await pair(data)
 
     const start = 12_345
     const end = start + 20 * MiB + 7
@@ -56,11 +53,8 @@ describe('p2p range protocol', () => {
   })
 
   it('answers BUSY beyond the per-peer upload limit', async () => {
-    const a = await node({ maxUploadsPerPeer: 1, maxUploadsTotal: 8, uploadBytesPerSecond: 2 * MiB })
-    const b = await node({ peers: [a.addr] })
     const data = random(8 * MiB)
-    const d = a.local.add(data)
-    await waitFor(() => b.net.router.holders(d).length === 1, 5000, 'inventory')
+    const { a, b, d } = await pair(data, { maxUploadsPerPeer: 1, maxUploadsTotal: 8, uploadBytesPerSecond: 2 * MiB })
 
     const ac = new AbortController()
     const first = b.net.transfers.fetchRange(a.net.peerId, d, 0, data.byteLength, ac.signal)[Symbol.asyncIterator]()
@@ -98,10 +92,7 @@ describe('p2p range protocol', () => {
   })
 
   it('a peer stopped mid-transfer makes fetchRange throw, not hang', async () => {
-    const a = await node({ uploadBytesPerSecond: 4 * MiB })
-    const b = await node({ peers: [a.addr] })
-    const d = a.local.add(random(32 * MiB))
-    await waitFor(() => b.net.router.holders(d).length === 1, 5000, 'inventory')
+    const { a, b, d } = await pair(random(32 * MiB), { uploadBytesPerSecond: 4 * MiB })
     let received = 0
     const consume = (async () => {
       for await (const chunk of b.net.transfers.fetchRange(a.net.peerId, d, 0, 32 * MiB)) {
@@ -118,10 +109,7 @@ describe('p2p range protocol', () => {
   })
 
   it('honours an AbortSignal', async () => {
-    const a = await node({ uploadBytesPerSecond: 2 * MiB })
-    const b = await node({ peers: [a.addr] })
-    const d = a.local.add(random(8 * MiB))
-    await waitFor(() => b.net.router.holders(d).length === 1, 5000, 'inventory')
+    const { a, b, d } = await pair(random(8 * MiB), { uploadBytesPerSecond: 2 * MiB })
     const ac = new AbortController()
     setTimeout(() => ac.abort(), 300)
     await within(assert.rejects(collect(b.net.transfers.fetchRange(a.net.peerId, d, 0, 8 * MiB, ac.signal)), AbortedError), 5000, 'abort')

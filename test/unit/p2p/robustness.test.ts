@@ -8,15 +8,12 @@ import { INVENTORY_PROTOCOL, RANGE_PROTOCOL, StreamReader } from '../../../src/p
 import { collect, counterValue, random, sha256, useNodes, waitFor, within } from './fixtures.js'
 
 const MiB = 1024 * 1024
-const { node, raw } = useNodes()
+const { raw, pair } = useNodes()
 
 describe('p2p robustness', () => {
   it('a malformed or oversized frame closes that stream, counts a failure, and the node keeps serving others', async () => {
-    const a = await node()
-    const good = await node({ peers: [a.addr] })
     const data = random(2 * MiB)
-    const d = a.local.add(data)
-    await waitFor(() => good.net.router.holders(d).length === 1, 5000, 'inventory')
+    const { a, b: good, d } = await pair(data)
     const r = await raw()
     const target = multiaddr(a.addr)
 
