@@ -67,11 +67,15 @@ export class PeerHealth {
   /** The peer answered BUSY: do not ask it for bytes for `ms` (it stays a holder and a member). */
   busy (peerId: string, ms: number): void { this.busyUntil.set(peerId, this.now() + ms) }
 
-  isBusy (peerId: string): boolean {
+  isBusy (peerId: string): boolean { return this.busyFor(peerId) > 0 }
+
+  /** How many ms until the peer may be asked again (0: now). */
+  busyFor (peerId: string): number {
     const until = this.busyUntil.get(peerId)
-    if (until === undefined) return false
-    if (this.now() >= until) { this.busyUntil.delete(peerId); return false }
-    return true
+    if (until === undefined) return 0
+    const left = until - this.now()
+    if (left <= 0) { this.busyUntil.delete(peerId); return 0 }
+    return left
   }
 
   /**

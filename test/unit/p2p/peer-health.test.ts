@@ -75,8 +75,11 @@ describe('PeerHealth', () => {
     assert.equal(health.isBusy('b'), false)
     advance(249)
     assert.equal(health.isBusy('a'), true)
+    assert.equal(health.busyFor('a'), 1, 'a session plans again when it ends')
     advance(1)
     assert.equal(health.isBusy('a'), false)
+    assert.equal(health.busyFor('a'), 0)
+    assert.equal(health.busyFor('b'), 0)
   })
 
   it('failed is per peer and digest, expires, and forget() drops it', () => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { createHash } from 'node:crypto'
 import { test } from 'node:test'
 import { ownerOf } from '../../../src/session/ownership.js'
 
@@ -26,4 +27,18 @@ test('when a member leaves, only its pieces move', () => {
 
 test('a single member owns everything', () => {
   for (let i = 0; i < 20; i++) assert.equal(ownerOf([{ id: 'solo' }], D, i), 'solo')
+})
+
+test('the owner is the highest sha256(member, digest, piece), also after the score cache dropped a digest', () => {
+  // The rule is part of the peer protocol: an agent of another version must pick the same owner.
+  const reference = (digest: string, piece: number): string => {
+    const scored = members.map(m => ({ id: m.id, s: createHash('sha256').update(`${m.id}\0${digest}\0${piece}`).digest('hex') }))
+    scored.sort((a, b) => a.s < b.s ? 1 : a.s > b.s ? -1 : a.id < b.id ? -1 : 1)
+    return scored[0]!.id
+  }
+  // More digests than the cache keeps (256), then the first ones again.
+  const digests = Array.from({ length: 300 }, (_, i) => 'sha256:' + i.toString(16).padStart(64, '0'))
+  for (const d of [...digests, ...digests.slice(0, 20)]) {
+    for (let i = 0; i < 4; i++) assert.equal(ownerOf(members, d, i), reference(d, i), `${d} piece ${i}`)
+  }
 })
