@@ -15,6 +15,7 @@ import { Waiters } from './waiters.js'
 import { Claims } from './claims.js'
 import { Readers, drain, type Reader } from './readers.js'
 import type { PeerSlots } from './peer-slots.js'
+import { ReplanTimer } from './replan.js'
 
 export type { BlobContext, SessionInit }
 
@@ -62,8 +63,7 @@ export class FetchSession {
   /** The context that opened the session: background requests use it when no reader is attached. */
   private origin?: BlobContext
   private detachedTimer?: NodeJS.Timeout
-  private replanTimer?: NodeJS.Timeout
-  private replanAt = 0
+  private readonly replan = new ReplanTimer(() => { this.plan() })
   /**
    * The lead request of a cold blob with neighbours around is running: nothing else is planned
    * until it ends, by when agents that started at the same moment have seen each other.
@@ -275,7 +275,7 @@ export class FetchSession {
       opts: { ...this.o, maxPeerTransfers: this.peerTransferLimit() }
     })
     for (const a of p.actions) this.start(a, readers, members.length)
-    if (p.waiting) this.scheduleReplan(this.replanDelay(holders))
+    if (p.waiting) this.replan.schedule(this.replanDelay(holders))
   }
 
   /**
@@ -327,19 +327,6 @@ export class FetchSession {
     let mine = 0
     for (const c of this.claims) if (c.source === 'peer' && c.received !== true) mine++
     return Math.min(this.o.maxPeerTransfers, mine + slots.free())
-  }
-
-  /** Re-plan in `ms` (or at the time already set, if that is sooner). */
-  private scheduleReplan (ms: number): void {
-    if (this.isDone) return
-    const at = Date.now() + ms
-    if (this.replanTimer !== undefined) {
-      if (this.replanAt <= at) return
-      clearTimeout(this.replanTimer)
-    }
-    this.replanAt = at
-    // Not unref'd: a session waiting on a neighbour is work in progress (finish() clears it).
-    this.replanTimer = setTimeout(() => { this.replanTimer = undefined; this.plan() }, ms)
   }
 
   private loadPieceHashes (peerId: string): void {
@@ -423,7 +410,8 @@ export class FetchSession {
     const reason = err !== undefined ? (err instanceof Error ? err : new Error(String(err))) : this.pauseReason
     this.state = this.entry.complete ? 'complete' : reason !== undefined ? 'failed' : 'stopped'
     this.endError = this.state === 'complete' ? undefined : reason
-    for (const t of [this.detachedTimer, this.replanTimer]) if (t !== undefined) clearTimeout(t)
+    if (this.detachedTimer !== undefined) clearTimeout(this.detachedTimer)
+    this.replan.clear()
     for (const c of this.claims) c.abort.abort()
     this.deps.peers?.health.forget(this.digest)
     this.wake()
