@@ -81,7 +81,7 @@ export class DhtRouter implements ContentRouter {
     }
     this.tasks = new Tasks(components.logger)
     this.needed = init.needed ?? (() => true)
-    this.records = new Publisher({ dht: () => this.dht, tasks: this.tasks, logger: components.logger, signal: this.stopController.signal, needed: this.needed, mine: () => this.mine })
+    this.records = new Publisher({ dht: () => this.dht, tasks: this.tasks, logger: components.logger, signal: this.stopController.signal, needed: this.needed, mine: () => this.mine, peers: () => this.knownPeers() })
     this.horizon = new DhtHorizon(() => this.dht, () => this.self, components.logger)
     // Every lookup in flight listens to it.
     setMaxListeners(Infinity, this.stopController.signal)
