@@ -302,7 +302,9 @@ export class FetchSession {
       const claim: Claim = { pos: a.start, end: a.end, source: 'peer', peerId: a.peerId, abort }
       const peers = this.deps.peers!
       const d = { peers, metrics: this.deps.metrics, logger: this.deps.logger, digest: this.digest, size: this.size, stallMs: this.o.peerStallMs, banMs: this.o.banMs }
-      this.run(claim, peerOpener(d, a.peerId, a.start, a.end, this.pieceHashes.value, abort))
+      // With piece hashes, every byte is checked against them before it comes through.
+      const hashes = this.pieceHashes.value
+      this.run(claim, peerOpener(d, a.peerId, a.start, a.end, hashes, abort), false, hashes)
       return
     }
     // The request serves the reader it was planned for, in that reader's registry and repository.
@@ -334,8 +336,11 @@ export class FetchSession {
     void this.pieceHashes.load(peers!, peerId, this.digest, this.size, this.o.peerStallMs, logger).finally(() => { this.plan() })
   }
 
-  /** Run one transfer; when it ends, decide what its failure means and plan again. */
-  private run (claim: Claim, open: Opener, lead = false): void {
+  /**
+   * Run one transfer; when it ends, decide what its failure means and plan again. `checked`: the
+   * piece hashes the transfer checks every byte against.
+   */
+  private run (claim: Claim, open: Opener, lead = false, checked?: readonly Uint8Array[]): void {
     this.claims.add(claim)
     // A peer transfer holds one of the agent's slots until its bytes have all arrived.
     const slots = claim.source === 'peer' ? this.deps.peerSlots : undefined
@@ -360,7 +365,7 @@ export class FetchSession {
           this.plan()
           if (freed) slots?.freed()
           if (lead) void this.deps.peers?.router.lookup(this.digest).then(() => { this.plan() }, () => {})
-        })
+        }, checked)
       } catch (err: any) {
         const stalled = err instanceof NoProgressError
         if ((claim.abort.signal.aborted && !stalled) || this.isDone) return

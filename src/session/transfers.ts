@@ -41,9 +41,11 @@ export type Opener = () => Promise<AsyncIterable<Uint8Array> | Iterable<Uint8Arr
  * Write what `open()` yields at the claim's offsets until the claim ends (it may be shortened
  * while running): source → cut at the claim's end → readers (`onChunk`, from memory) and the
  * write-behind into the blob's file. `onWritten` sees every byte that reached the file.
+ * `checked`: the piece hashes the source checked every byte against (src/store/blob-entry.ts
+ * then need not hash those pieces again).
  */
-export async function pump (entry: BlobEntry, claim: Claim, open: Opener, onChunk: (offset: number, chunk: Uint8Array) => void, onWritten: (bytes: number) => void, onReceived?: () => void): Promise<void> {
-  const writer = new WriteBehind(entry, claim.pos, (n) => { claim.pos += n; onWritten(n) })
+export async function pump (entry: BlobEntry, claim: Claim, open: Opener, onChunk: (offset: number, chunk: Uint8Array) => void, onWritten: (bytes: number) => void, onReceived?: () => void, checked?: readonly Uint8Array[]): Promise<void> {
+  const writer = new WriteBehind(entry, claim.pos, (n) => { claim.pos += n; onWritten(n) }, undefined, checked)
   try {
     const source = await open()
     await pipe(claim.source === 'upstream' ? intoLentBuffers(source) : source, untilClaimEnd(claim), async (src: AsyncIterable<Uint8Array>) => {

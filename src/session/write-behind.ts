@@ -19,7 +19,9 @@ export class WriteBehind {
     /** Offset of the next byte to write. */
     public pos: number,
     private readonly onWritten: (bytes: number) => void,
-    private readonly maxQueued = 4 * 1024 * 1024
+    private readonly maxQueued = 4 * 1024 * 1024,
+    /** The piece hashes every byte pushed was checked against (a checked peer transfer). */
+    private readonly checked?: readonly Uint8Array[]
   ) {}
 
   /** Queue a chunk; resolves once there is room for more (throws a write error). */
@@ -51,7 +53,7 @@ export class WriteBehind {
         this.releaseSpace()
         // One writev for everything that queued up: fewer syscalls, no copy into one buffer.
         try {
-          await this.entry.write(this.pos, parts)
+          await this.entry.write(this.pos, parts, this.checked)
         } finally { for (const p of parts) letGo(p) }
         this.pos += length
         this.onWritten(length)

@@ -6,7 +6,7 @@ import type { Metrics } from '../metrics/metrics.js'
 import { RangeSet } from '../util/ranges.js'
 import type { Hasher } from './hasher.js'
 import { SharedReads } from './shared-reads.js'
-import { PIECE_SIZE } from '../util/pieces.js'
+import { PIECE_SIZE, pieceBounds, pieceOf } from '../util/pieces.js'
 import type { BlobIndex, BlobMeta, BlobOrigin, BlobState } from './index-db.js'
 
 /** What an entry needs from its store (the store implements it; nothing else does). */
@@ -76,6 +76,11 @@ export class BlobEntry {
   private hashJob?: number
   private waiters: Array<() => void> = []
   private shared?: SharedReads
+  /**
+   * Pieces whose sha256 is known because their bytes were checked against it on arrival and
+   * written here as they were: the hash worker does not hash them again.
+   */
+  private readonly knownPieces = new Map<number, Uint8Array>()
   refs = 0
   /** Set when verification failed: the entry is dead, readers must stop. */
   failed?: Error
@@ -131,8 +136,10 @@ export class BlobEntry {
    * Write bytes at `offset` (one buffer, or several that follow each other). Bytes already
    * present (or being written by another source) are skipped, never overwritten, so a late or
    * bad duplicate cannot corrupt data already there. Returns the number of new bytes written.
+   * `checked`: the piece hashes these bytes were verified against (peer pieces); the pieces
+   * they cover whole, when all of it was written, need no hashing again.
    */
-  async write (offset: number, data: Uint8Array | readonly Uint8Array[]): Promise<number> {
+  async write (offset: number, data: Uint8Array | readonly Uint8Array[], checked?: readonly Uint8Array[]): Promise<number> {
     if (this.failed !== undefined) throw this.failed
     if (this.complete || this.dead) return 0
     const bufs: readonly Uint8Array[] = data instanceof Uint8Array ? [data] : data
@@ -149,6 +156,7 @@ export class BlobEntry {
         // The common case: all of it is new. One writev, no copy into one buffer.
         await writevAll(fh, bufs, offset)
         written = length
+        if (checked !== undefined) this.noteKnownPieces(offset, offset + length, checked)
       } else {
         const buf = bufs.length === 1 ? bufs[0] as Uint8Array : Buffer.concat(bufs as Uint8Array[], length)
         for (const [s, e] of todo) {
@@ -176,6 +184,21 @@ export class BlobEntry {
   }
 
   /**
+   * Bytes [start, end) that were checked against `hashes` are on disk as they arrived (not one
+   * byte of them was already there from another source): the pieces they cover whole have
+   * those hashes. Told to the hash worker before the bytes are reported available.
+   */
+  private noteKnownPieces (start: number, end: number, hashes: readonly Uint8Array[]): void {
+    for (let i = pieceOf(start + PIECE_SIZE - 1); i <= pieceOf(end - 1); i++) {
+      const [s, e] = pieceBounds(i, this.size)
+      const h = hashes[i]
+      if (s < start || e > end || h === undefined) continue
+      this.knownPieces.set(i, h)
+      if (this.hashJob !== undefined) this.store.hasher.known(this.hashJob, i, h)
+    }
+  }
+
+  /**
    * The hash worker reads the file in order as the contiguous prefix grows, so the hash is
    * always of what is on disk, whatever order the bytes arrived in.
    */
@@ -183,7 +206,7 @@ export class BlobEntry {
     if (this.hashJob === undefined) {
       // Piece hashes in the same pass: peers ask for them, and the main thread never reads the
       // file again to compute them.
-      const job = this.store.hasher.open(this.path, this.size, PIECE_SIZE)
+      const job = this.store.hasher.open(this.path, this.size, PIECE_SIZE, this.knownPieces)
       this.hashJob = job.id
       job.digest.then((r) => { void this.finish(r.digest, r.pieces) }, (err) => {
         if (this.failed === undefined && !this.dead) this.store.logger.error({ digest: this.digest, err: errorMessage(err) }, 'hashing failed')

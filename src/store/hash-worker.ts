@@ -1,15 +1,19 @@
 // Worker thread that computes the sha256 of blobs from their files, in order, as the main
 // thread reports how far the contiguous prefix on disk reaches — and, in the same pass, the
-// sha256 of every piece, which peers ask for. Hashing is the costliest CPU step of a download;
-// here it runs beside the network and disk work instead of between them.
+// sha256 of every piece, which peers ask for, except the pieces whose hash is already known
+// (a peer piece checked against it on arrival: hashing it again would be a third pass over
+// those bytes). Hashing is the costliest CPU step of a download; here it runs beside the
+// network and disk work instead of between them.
 import { createHash, type Hash } from 'node:crypto'
 import { closeSync, openSync, readSync } from 'node:fs'
 import { parentPort } from 'node:worker_threads'
 
 export type HashRequest =
-  /** `pieceSize`: also hash every piece of that size. */
-  | { type: 'open', id: number, path: string, size: number, pieceSize?: number }
+  /** `pieceSize`: also hash every piece of that size; `known`: pieces whose sha256 is known already. */
+  | { type: 'open', id: number, path: string, size: number, pieceSize?: number, known?: Array<[number, Uint8Array]> }
   | { type: 'avail', id: number, upto: number }
+  /** The sha256 of a piece is known (told before the bytes of that piece are avail). */
+  | { type: 'known', id: number, piece: number, hash: Uint8Array }
   | { type: 'close', id: number }
 
 export type HashReply =
@@ -27,7 +31,10 @@ interface Job {
   fd?: number
   pieceSize?: number
   piece?: Hash
+  /** The piece being read has a known hash: it is not hashed again. */
+  pieceKnown?: boolean
   pieces?: Buffer
+  known: Map<number, Uint8Array>
 }
 
 const jobs = new Map<number, Job>()
@@ -57,11 +64,17 @@ function step (id: number, j: Job): boolean {
     const bytes = buf.subarray(0, n)
     j.hash.update(bytes)
     if (j.pieceSize !== undefined) {
-      j.piece ??= createHash('sha256')
-      j.piece.update(bytes)
+      const piece = Math.floor(j.pos / j.pieceSize)
+      if (j.pos % j.pieceSize === 0) j.pieceKnown = j.known.has(piece)
+      if (j.pieceKnown !== true) {
+        j.piece ??= createHash('sha256')
+        j.piece.update(bytes)
+      }
       if ((j.pos + n) % j.pieceSize === 0 || j.pos + n === j.size) {
-        j.piece.digest().copy(j.pieces!, Math.floor(j.pos / j.pieceSize) * 32)
+        if (j.pieceKnown === true) j.pieces!.set(j.known.get(piece)!, piece * 32)
+        else j.piece!.digest().copy(j.pieces!, piece * 32)
         j.piece = undefined
+        j.known.delete(piece)
       }
     }
     j.pos += n
@@ -103,8 +116,11 @@ parentPort!.on('message', (m: HashRequest) => {
   if (m.type === 'open') {
     close(m.id)
     const pieces = m.pieceSize !== undefined && m.size > 0 ? Buffer.alloc(Math.ceil(m.size / m.pieceSize) * 32) : undefined
-    jobs.set(m.id, { path: m.path, size: m.size, pos: 0, avail: 0, hash: createHash('sha256'), pieceSize: m.pieceSize, pieces })
+    jobs.set(m.id, { path: m.path, size: m.size, pos: 0, avail: 0, hash: createHash('sha256'), pieceSize: m.pieceSize, pieces, known: new Map(m.known ?? []) })
     if (m.size === 0) { runnable.add(m.id); schedule() }
+  } else if (m.type === 'known') {
+    const j = jobs.get(m.id)
+    if (j?.pieceSize !== undefined && m.hash.length === 32 && m.piece * j.pieceSize >= j.pos) j.known.set(m.piece, m.hash)
   } else if (m.type === 'avail') {
     const j = jobs.get(m.id)
     if (j === undefined || m.upto <= j.avail) return

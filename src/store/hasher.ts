@@ -81,17 +81,23 @@ export class Hasher {
   private send (m: HashRequest): void { this.w.postMessage(m) }
 
   /**
-   * Start hashing `path` (of `size` bytes), and every piece of `pieceSize` bytes if given;
-   * returns the job id and the result promise.
+   * Start hashing `path` (of `size` bytes), and every piece of `pieceSize` bytes if given, except
+   * the `known` ones (piece index → sha256, reported as they are); returns the job id and the
+   * result promise.
    */
-  open (path: string, size: number, pieceSize?: number): { id: number, digest: Promise<HashResult> } {
+  open (path: string, size: number, pieceSize?: number, known?: ReadonlyMap<number, Uint8Array>): { id: number, digest: Promise<HashResult> } {
     const id = this.nextId++
     // An empty file is hashed at once: count it as work so the promise keeps the process alive.
     const digest = new Promise<HashResult>((resolve, reject) => { this.pending.set(id, { resolve, reject, size, seen: 0, fedTo: size === 0 ? 1 : 0, hashedTo: 0 }) })
     digest.catch(() => {})
-    this.send({ type: 'open', id, path, size, ...(pieceSize !== undefined ? { pieceSize } : {}) })
+    this.send({ type: 'open', id, path, size, ...(pieceSize !== undefined ? { pieceSize } : {}), ...(known !== undefined && known.size > 0 ? { known: [...known] } : {}) })
     this.updateRef()
     return { id, digest }
+  }
+
+  /** Piece `piece` of the job's file has sha256 `hash` (tell it before its bytes are avail). */
+  known (id: number, piece: number, hash: Uint8Array): void {
+    if (this.pending.has(id)) this.send({ type: 'known', id, piece, hash })
   }
 
   /** Bytes [0, upto) of the job's file are on disk. */

@@ -31,6 +31,31 @@ test('bytes written in order verify and complete, with per-piece hashes', async 
   await store.close()
 })
 
+test('pieces written whole from checked bytes keep the hash they were checked against; others are hashed from disk', async (t) => {
+  const { dir, cleanup } = await tempDir(); t.after(cleanup)
+  const store = await openStore(dir)
+  const data = pseudoRandom(PIECE_SIZE * 3 + 4321, 7)
+  const digest = sha256(data)
+  const real = [0, 1, 2, 3].map(i => Buffer.from(sha256(data.subarray(i * PIECE_SIZE, (i + 1) * PIECE_SIZE)).slice(7), 'hex'))
+  // What a checked source says each piece hashes to. Markers instead of the real hashes show
+  // which pieces the store took from the source rather than hashing them again.
+  const marker = (i: number): Buffer => Buffer.alloc(32, i + 1)
+  const checked = [0, 1, 2, 3].map(marker)
+  const e = (await store.acquire(digest, { size: data.length }))!
+  // Piece 1: a few bytes already there from another source, so it is hashed from disk.
+  await e.write(PIECE_SIZE + 10, data.subarray(PIECE_SIZE + 10, PIECE_SIZE + 20))
+  await e.write(PIECE_SIZE, data.subarray(PIECE_SIZE, PIECE_SIZE * 2), checked)
+  // Pieces 2 and 3 (the short last one) in one write, checked; piece 0 unchecked, last.
+  await e.write(PIECE_SIZE * 2, [data.subarray(PIECE_SIZE * 2, PIECE_SIZE * 3), data.subarray(PIECE_SIZE * 3)], checked)
+  await e.write(0, data.subarray(0, PIECE_SIZE))
+  await e.completion
+  store.release(e)
+  assert.equal((await store.stat(digest))?.state, 'complete', 'the blob itself is still verified from disk')
+  const pieces = (await store.pieceHashes(digest))!
+  assert.deepEqual(pieces.map(p => p.toString('hex')), [real[0], real[1], marker(2), marker(3)].map(b => b!.toString('hex')))
+  await store.close()
+})
+
 test('bytes written out of order are hashed from disk and still verify', async (t) => {
   const { dir, cleanup } = await tempDir(); t.after(cleanup)
   const store = await openStore(dir)
