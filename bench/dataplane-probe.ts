@@ -4,7 +4,8 @@
 //
 //   npm run build && node dist/bench/dataplane-probe.js FILE [runs=3]
 //
-// Prints one line per transport: `name: MB/s (median of runs)`, and `DATAPLANE_PROBE {json}`.
+// Prints one line per transport: `name: MB/s (median of runs)` with the receiving process's CPU
+// seconds per GB, and `DATAPLANE_PROBE {json}`.
 
 import { fork } from 'node:child_process'
 import { createHash } from 'node:crypto'
@@ -15,6 +16,7 @@ import { connect as netConnect, createServer as netCreateServer } from 'node:net
 import { connect as tlsConnect, createServer as tlsCreateServer, type TLSSocket } from 'node:tls'
 import { Agent, request } from 'undici'
 import { median } from './lib.js'
+import { ConnectionPool } from '../src/p2p/data/tls-http.js'
 
 const PSK = Buffer.alloc(32, 7)
 const IDENTITY = 'probe'
@@ -74,6 +76,19 @@ async function main (): Promise<void> {
       req.on('error', reject)
       req.end()
     }),
+    // What the data fetch worker does: the body read by OpenSSL straight into 4 MiB pieces.
+    'HTTPS (PSK) + layerd\'s client (tls-http.ts, reads into pieces) + sha256': async () => {
+      const pool = new ConnectionPool({ host: '127.0.0.1', port: ports.https, ...TLS, pskCallback: () => ({ psk: PSK, identity: IDENTITY }), checkServerIdentity: () => undefined }, 1, 30_000)
+      const piece = Buffer.allocUnsafe(4 * 1024 * 1024)
+      const h = createHash('sha256')
+      let fill = 0
+      let n = 0
+      try {
+        await pool.get('/', {}, () => ({ target: () => piece.subarray(fill), wrote: (k) => { h.update(piece.subarray(fill, fill + k)); n += k; fill = (fill + k) % piece.length } }))
+      } finally { pool.close() }
+      h.digest()
+      return n
+    },
     'HTTPS (PSK) + undici + sha256': async () => {
       const res = await request(`https://127.0.0.1:${ports.https}/`, { dispatcher: agent })
       const h = createHash('sha256')
@@ -85,14 +100,18 @@ async function main (): Promise<void> {
   const out: Record<string, number> = {}
   for (const [name, fn] of Object.entries(ways)) {
     const mbs: number[] = []
+    const cpu: number[] = []
     for (let i = 0; i < runs; i++) {
       const t0 = performance.now()
+      const c0 = process.cpuUsage()
       const n = await fn()
+      const c = process.cpuUsage(c0)
       if (n !== size) throw new Error(`${name}: ${n} of ${size} bytes`)
       mbs.push(size / 1e6 / ((performance.now() - t0) / 1000))
+      cpu.push((c.user + c.system) / 1e6 / (size / 1e9))
     }
     out[name] = median(mbs)
-    console.log(`${name}: ${out[name].toFixed(0)} MB/s [${mbs.map(x => x.toFixed(0)).join(' ')}]`)
+    console.log(`${name}: ${out[name].toFixed(0)} MB/s [${mbs.map(x => x.toFixed(0)).join(' ')}], receiver ${median(cpu).toFixed(2)} CPU s/GB`)
   }
   console.log(`DATAPLANE_PROBE ${JSON.stringify(out)}`)
   await agent.close()

@@ -1,15 +1,15 @@
-// Worker thread of the data client: it runs the HTTPS requests to peers' data servers (TLS
-// decryption, HTTP parsing, with Node's own https client), gathers the bytes into whole pieces (or 1 MiB chunks), checks every
-// piece against its expected sha256 when given, and hands each one to the main thread as a
-// transferred ArrayBuffer — no copy, one message per piece instead of one event per 16 KiB TLS
-// record. The main thread grants credit for more (flow control). See fetcher.ts.
+// Worker thread of the data client: it runs the requests to peers' data servers (HTTP/1.1 over
+// TLS with a pre-shared key, tls-http.ts), reads each response body straight into whole pieces
+// (or 1 MiB chunks), hashes them as the bytes land, checks every piece against its expected
+// sha256 when given, and hands each one to the main thread as a transferred ArrayBuffer — no
+// copy, one message per piece instead of one event per 16 KiB TLS record. The main thread grants
+// credit for more (flow control). See fetcher.ts.
 
-import { createHash } from 'node:crypto'
+import { createHash, type Hash } from 'node:crypto'
 import { parentPort } from 'node:worker_threads'
-import type { IncomingMessage } from 'node:http'
-import { Agent, request } from 'node:https'
 import { DATA_TLS } from './keys.js'
 import { ChunkPool } from '../../util/chunk-pool.js'
+import { ConnectionPool, ExchangeError, type BodySink, type ResponseHead } from './tls-http.js'
 
 export interface FetchJob {
   type: 'fetch'
@@ -59,7 +59,7 @@ const CODES = new Set(['BLOB_UNKNOWN', 'RANGE_NOT_HELD', 'OUT_OF_BOUNDS', 'BUSY'
 
 interface Running { abort: AbortController, credits: number, wake?: () => void }
 
-const agents = new Map<string, { key: string, agent: Agent }>()
+const pools = new Map<string, { key: string, pool: ConnectionPool }>()
 
 /**
  * Piece buffers given back by the main thread, one pool per size asked for again: whole pieces
@@ -81,134 +81,127 @@ class Fail extends Error {
   constructor (readonly kind: Failure, message: string, readonly code?: string, readonly piece?: number) { super(message) }
 }
 
-/** One keep-alive agent per peer (Node's own https client: its C++ parser costs far less per chunk). */
-function agentFor (job: FetchJob): Agent {
+/** The keep-alive connections to a peer's data server (a new pool when its address or key changed). */
+function poolFor (job: FetchJob): ConnectionPool {
   const key = `${job.host}:${job.port}:${Buffer.from(job.psk).toString('hex')}`
-  const known = agents.get(job.peerId)
-  if (known !== undefined && known.key === key) return known.agent
-  known?.agent.destroy()
-  const agent = new Agent({ keepAlive: true, maxSockets: job.connectionsPerPeer, maxCachedSessions: 0, timeout: job.timeoutMs })
-  agents.set(job.peerId, { key, agent })
-  return agent
+  const known = pools.get(job.peerId)
+  if (known !== undefined && known.key === key) return known.pool
+  known?.pool.close()
+  const psk = Buffer.from(job.psk)
+  const pool = new ConnectionPool({
+    host: job.host,
+    port: job.port,
+    ...DATA_TLS,
+    pskCallback: () => ({ psk, identity: job.identity }),
+    // No certificate with a PSK: the key itself authenticates the server.
+    checkServerIdentity: () => undefined
+  }, job.connectionsPerPeer, job.timeoutMs)
+  pools.set(job.peerId, { key, pool })
+  return pool
 }
 
 const post = (m: FromWorker, transfer?: ArrayBuffer[]): void => { parentPort!.postMessage(m, transfer ?? []) }
 
-async function open (job: FetchJob, from: number, to: number, signal: AbortSignal): Promise<IncomingMessage> {
-  const psk = Buffer.from(job.psk)
-  return await new Promise((resolve, reject) => {
-    const req = request({
-      host: job.host,
-      port: job.port,
-      path: `/blobs/${job.digest}`,
-      headers: { range: `bytes=${from}-${to - 1}` },
-      agent: agentFor(job),
-      signal,
-      timeout: job.timeoutMs,
-      ...DATA_TLS,
-      pskCallback: () => ({ psk, identity: job.identity }),
-      // No certificate with a PSK: the key itself authenticates the server.
-      checkServerIdentity: () => undefined
-    } as any, resolve)
-    req.on('timeout', () => { req.destroy(new Fail('connect', `no answer for ${job.timeoutMs} ms`, 'ETIMEDOUT')) })
-    req.on('error', (err: any) => {
-      if (signal.aborted) reject(new Fail('aborted', 'aborted'))
-      else if (err instanceof Fail) reject(err)
-      else reject(new Fail('connect', String(err?.message ?? err), err?.code))
-    })
-    req.end()
-  })
-}
+/** A JSON error body of the data server ({code, message}), at most this long. */
+const ERROR_BODY_MAX = 64 * 1024
 
 async function run (job: FetchJob, r: Running): Promise<void> {
   const checked = job.hashes !== undefined && job.firstPiece !== undefined
   // With hashes, whole pieces; else exactly what was asked for.
   const from = checked ? job.firstPiece! * job.pieceSize : job.start
   const to = checked ? Math.min(job.size, (job.firstPiece! + job.hashes!.length) * job.pieceSize) : job.end
-  const res = await open(job, from, to, r.abort.signal)
-  if (res.statusCode !== 206) {
-    const text = await readText(res)
+  let failure: Fail | undefined
+  let errorBody: { status: number, text: () => string } | undefined
+  let conn: { pause: () => void, resume: () => void, destroy: (err?: ExchangeError) => void } | undefined
+  const fail = (f: Fail): void => { failure ??= f; conn?.destroy(new ExchangeError(f.message, 'FAILED')) }
+  const onAbort = (): void => { fail(new Fail('aborted', 'aborted')) }
+  r.abort.signal.addEventListener('abort', onAbort, { once: true })
+
+  // Gather into one buffer per piece (checked) or per chunk, hashed as the bytes land; hand
+  // over what the caller wants.
+  let bufStart = from
+  let bufEnd = checked ? Math.min(to, from + job.pieceSize) : Math.min(to, from + CHUNK)
+  let buf: Uint8Array = pieceBuffer(bufEnd - bufStart)
+  let fill = 0
+  let hash: Hash | undefined = checked ? createHash('sha256') : undefined
+  // A 4 MiB piece from a peer serving many can take seconds: bytes still flowing is progress,
+  // told at most every PROGRESS_MS (a piece handed over tells it too).
+  let told = Date.now()
+  const flush = (): void => {
+    if (checked) {
+      const piece = Math.floor(bufStart / job.pieceSize)
+      const want = job.hashes![piece - job.firstPiece!] as Uint8Array
+      if (!hash!.digest().equals(want)) { fail(new Fail('bad-piece', `piece ${piece} failed its sha256`, undefined, piece)); return }
+      hash = createHash('sha256')
+    }
+    const s = Math.max(bufStart, job.start)
+    const e = Math.min(bufEnd, job.end)
+    if (e > s) {
+      r.credits--
+      // A buffer of its own (a piece buffer, or a copy of the part wanted): safe to transfer.
+      const whole = s === bufStart && e === bufEnd
+      const out = whole ? buf : Uint8Array.prototype.slice.call(buf, s - bufStart, e - bufStart)
+      post({ type: 'chunk', id: job.id, offset: s, data: out.buffer as ArrayBuffer }, [out.buffer as ArrayBuffer])
+      if (!whole) recycle(buf.buffer as ArrayBuffer)
+      told = Date.now()
+      // Out of credit: stop reading until the main thread took what it has (a few KiB already
+      // decrypted still land in the next piece).
+      if (r.credits <= 0) { conn?.pause(); r.wake = () => { conn?.resume() } }
+    }
+    bufStart = bufEnd
+    bufEnd = checked ? Math.min(to, bufStart + job.pieceSize) : Math.min(to, bufStart + CHUNK)
+    buf = pieceBuffer(Math.max(0, bufEnd - bufStart))
+    fill = 0
+  }
+  const body: BodySink = {
+    target: () => buf.subarray(fill),
+    wrote: (n) => {
+      if (failure !== undefined) return
+      hash?.update(buf.subarray(fill, fill + n))
+      fill += n
+      const now = Date.now()
+      if (now - told >= PROGRESS_MS) { told = now; post({ type: 'progress', id: job.id }) }
+      if (fill === buf.length) flush()
+    }
+  }
+  const onHead = (head: ResponseHead): BodySink => {
+    if (head.status !== 206) {
+      if (head.contentLength > ERROR_BODY_MAX) throw new Error(`answered HTTP ${head.status} with a ${head.contentLength}-byte body`)
+      const text = Buffer.allocUnsafe(Math.max(1, head.contentLength))
+      let got = 0
+      errorBody = { status: head.status, text: () => text.toString('utf8', 0, got) }
+      return { target: () => text.subarray(got), wrote: (n) => { got += n } }
+    }
+    const cr = /^bytes (\d+)-(\d+)\/\d+$/.exec(head.headers.get('content-range') ?? '')
+    if (cr === null || Number(cr[1]) !== from || Number(cr[2]) !== to - 1 || head.contentLength !== to - from) throw new Error(`sent another range (${String(head.headers.get('content-range'))})`)
+    return body
+  }
+  try {
+    await poolFor(job).get(`/blobs/${job.digest}`, { range: `bytes=${from}-${to - 1}` }, onHead, (c) => { conn = c; if (r.abort.signal.aborted) onAbort() }, r.abort.signal)
+  } catch (err) {
+    if (failure !== undefined) throw failure
+    const e = err as ExchangeError
+    // Nothing of a response yet: the peer could not be reached (or refused the handshake).
+    if (e.code === 'PROTOCOL') throw new Fail('protocol', e.message)
+    if (bufStart === from && fill === 0 && errorBody === undefined) throw new Fail('connect', e.message, e.code)
+    throw new Fail('protocol', `connection closed mid-body: ${e.message}`)
+  } finally {
+    r.abort.signal.removeEventListener('abort', onAbort)
+  }
+  if (failure !== undefined) throw failure
+  if (errorBody !== undefined) {
     let code = 'UNKNOWN'
-    let message = `HTTP ${String(res.statusCode)}`
+    let message = `HTTP ${String(errorBody.status)}`
     try {
-      const j = JSON.parse(text) as { code?: unknown, message?: unknown }
+      const j = JSON.parse(errorBody.text()) as { code?: unknown, message?: unknown }
       if (typeof j.code === 'string' && CODES.has(j.code)) code = j.code
       if (typeof j.message === 'string') message = j.message.slice(0, 500)
     } catch {}
-    if (code === 'UNKNOWN') throw new Fail('protocol', `answered HTTP ${String(res.statusCode)}`)
+    if (code === 'UNKNOWN') throw new Fail('protocol', `answered HTTP ${String(errorBody.status)}`)
     throw new Fail('refused', message, code)
   }
-  const cr = /^bytes (\d+)-(\d+)\/\d+$/.exec(String(res.headers['content-range'] ?? ''))
-  if (cr === null || Number(cr[1]) !== from || Number(cr[2]) !== to - 1) { res.destroy(); throw new Fail('protocol', `sent another range (${String(res.headers['content-range'])})`) }
-  // Gather into one buffer per piece (checked) or per chunk; hand over what the caller wants.
-  await new Promise<void>((resolve, reject) => {
-    let pos = from
-    let bufStart = from
-    let bufEnd = checked ? Math.min(to, from + job.pieceSize) : Math.min(to, from + CHUNK)
-    let buf: Uint8Array = pieceBuffer(bufEnd - bufStart)
-    let fill = 0
-    let settled = false
-    // A 4 MiB piece from a peer serving many can take seconds: bytes still flowing is progress,
-    // told at most every PROGRESS_MS (a piece handed over tells it too).
-    let told = Date.now()
-    const fail = (err: Fail): void => { if (settled) return; settled = true; res.destroy(); reject(err) }
-    const flush = (): boolean => {
-      if (checked) {
-        const piece = Math.floor(bufStart / job.pieceSize)
-        const want = job.hashes![piece - job.firstPiece!] as Uint8Array
-        if (!createHash('sha256').update(buf).digest().equals(want)) { fail(new Fail('bad-piece', `piece ${piece} failed its sha256`, undefined, piece)); return false }
-      }
-      const s = Math.max(bufStart, job.start)
-      const e = Math.min(bufEnd, job.end)
-      if (e > s) {
-        r.credits--
-        // A buffer of its own (a piece buffer, or a copy of the part wanted): safe to transfer.
-        const whole = s === bufStart && e === bufEnd
-        const out = whole ? buf : Uint8Array.prototype.slice.call(buf, s - bufStart, e - bufStart)
-        post({ type: 'chunk', id: job.id, offset: s, data: out.buffer as ArrayBuffer }, [out.buffer as ArrayBuffer])
-        if (!whole) recycle(buf.buffer as ArrayBuffer)
-        told = Date.now()
-        // Out of credit: stop reading until the main thread took what it has.
-        if (r.credits <= 0) { res.pause(); r.wake = () => { if (!settled) res.resume() } }
-      }
-      bufStart = bufEnd
-      bufEnd = checked ? Math.min(to, bufStart + job.pieceSize) : Math.min(to, bufStart + CHUNK)
-      buf = pieceBuffer(Math.max(0, bufEnd - bufStart))
-      fill = 0
-      return true
-    }
-    res.on('data', (chunk: Buffer) => {
-      if (settled) return
-      if (pos + chunk.length > to) { fail(new Fail('protocol', 'sent more than asked')); return }
-      const now = Date.now()
-      if (now - told >= PROGRESS_MS) { told = now; post({ type: 'progress', id: job.id }) }
-      let c = chunk
-      while (c.length > 0) {
-        const take = Math.min(c.length, buf.length - fill)
-        buf.set(take === c.length ? c : c.subarray(0, take), fill)
-        fill += take
-        pos += take
-        c = c.subarray(take)
-        if (fill === buf.length && !flush()) return
-      }
-    })
-    res.on('end', () => {
-      if (settled) return
-      settled = true
-      if (pos !== to) reject(new Fail('protocol', `short read: ${pos - from} of ${to - from} bytes`))
-      else resolve()
-    })
-    res.on('error', (err: any) => { fail(r.abort.signal.aborted ? new Fail('aborted', 'aborted') : new Fail('protocol', String(err?.message ?? err))) })
-    res.on('aborted', () => { fail(new Fail('protocol', 'connection closed mid-body')) })
-    r.abort.signal.addEventListener('abort', () => { fail(new Fail('aborted', 'aborted')) }, { once: true })
-  })
-}
-
-async function readText (res: IncomingMessage): Promise<string> {
-  const parts: Buffer[] = []
-  let n = 0
-  for await (const c of res) { n += (c as Buffer).length; if (n > 64 * 1024) break; parts.push(c as Buffer) }
-  return Buffer.concat(parts).toString('utf8')
+  if (bufStart !== to) throw new Fail('protocol', `short read: ${bufStart - from} of ${to - from} bytes`)
+  if (buf.length > 0) recycle(buf.buffer as ArrayBuffer)
 }
 
 parentPort!.on('message', (m: ToWorker) => {
@@ -230,12 +223,12 @@ parentPort!.on('message', (m: ToWorker) => {
     recycle(m.buf)
   } else if (m.type === 'close') {
     for (const r of running.values()) r.abort.abort()
-    for (const a of agents.values()) a.agent.destroy()
-    agents.clear()
+    for (const p of pools.values()) p.pool.close()
+    pools.clear()
     // The sockets' error and close events run first (a few turns), then the main thread may terminate us.
     setTimeout(() => { post({ type: 'closed' }) }, 50)
   } else {
-    agents.get(m.peerId)?.agent.destroy()
-    agents.delete(m.peerId)
+    pools.get(m.peerId)?.pool.close()
+    pools.delete(m.peerId)
   }
 })
