@@ -11,8 +11,13 @@ import { hold as holdLent, letGo } from '../util/lent.js'
  */
 export interface Reader { pos: number, end: number, ctx: BlobContext, queue: Uint8Array[], queued: number }
 
-/** Bytes a reader may hold from memory before it is left to catch up from the file. */
-export const READER_QUEUE_BYTES = 4 * 1024 * 1024
+/**
+ * Bytes a reader may hold from memory before it is left to catch up from the file: two peer
+ * pieces. With one, a piece that arrived while the reader still wrote the previous one to its
+ * client (a 4 MiB socket write takes a few event-loop turns) went to the file, and a fast
+ * client read about half of a blob back from it (14–26 times per 315 MB from a neighbour).
+ */
+export const READER_QUEUE_BYTES = 8 * 1024 * 1024
 
 export class Readers {
   private readonly set = new Set<Reader>()

@@ -136,9 +136,9 @@ export class FetchSession {
 
   /**
    * Stream bytes [start, end) to a reader, in order, as they become present. The last bytes of
-   * the blob are released only after the whole blob verified. Chunks handed over from memory
-   * carry a hold (src/util/lent.ts): the consumer lets go of each once it was sent or copied
-   * (`letGo` is a no-op for bytes read from the file).
+   * the blob are released only after the whole blob verified. Every chunk carries a hold
+   * (src/util/lent.ts), whether handed over from memory or read from the file: the consumer lets
+   * go of each once it was sent or copied.
    */
   async * stream (ctx: BlobContext, start: number, end: number, signal?: AbortSignal): AsyncGenerator<Buffer[]> {
     this.origin ??= ctx

@@ -5,7 +5,8 @@ import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics/metrics.js'
 import { RangeSet } from '../util/ranges.js'
 import type { Hasher } from './hasher.js'
-import { SharedReads } from './shared-reads.js'
+import { SharedReads, chunkPool } from './shared-reads.js'
+import { lend, letGo } from '../util/lent.js'
 import { PIECE_SIZE, pieceBounds, pieceOf } from '../util/pieces.js'
 import type { BlobIndex, BlobMeta, BlobOrigin, BlobState } from './index-db.js'
 
@@ -287,18 +288,30 @@ export class BlobEntry {
     try { await run } finally { this.checkpointing = undefined }
   }
 
-  /** Read present bytes [start, end) in chunks; throws if a byte is not present. */
+  /**
+   * Read present bytes [start, end) in chunks; throws if a byte is not present. Chunks of the
+   * agent's pool size (the default) are pooled buffers lent to the caller (src/util/lent.ts):
+   * `letGo` each once its bytes left the process and the buffer is reused; a chunk never let go
+   * is only never recycled. (A client that lags behind its fetch session reads the rest this
+   * way: a fresh 1 MiB buffer per chunk piled up as garbage in the main thread's heap.)
+   */
   async * read (start: number, end: number, chunk = READ_CHUNK): AsyncGenerator<Buffer> {
     if (!this.present.covers(start, end)) throw new StoreIOError(`bytes ${start}-${end} of ${this.digest} are not present`)
     const fh = await this.file()
     let pos = start
     while (pos < end) {
       const len = Math.min(chunk, end - pos)
-      const buf = Buffer.allocUnsafe(len)
-      const { bytesRead } = await fh.read(buf, 0, len, pos)
-      if (bytesRead === 0) throw new StoreIOError(`unexpected end of file for ${this.digest} at ${pos}`)
+      const pooled = chunk === chunkPool.bytes
+      const buf = pooled ? chunkPool.take() : Buffer.allocUnsafe(len)
+      // The lender's reference goes to the caller with the chunk (or back at once on failure).
+      if (pooled) lend(buf.buffer, () => { chunkPool.put(buf) })
+      let bytesRead: number
+      try {
+        ({ bytesRead } = await fh.read(buf, 0, len, pos))
+        if (bytesRead === 0) throw new StoreIOError(`unexpected end of file for ${this.digest} at ${pos}`)
+      } catch (err) { letGo(buf); throw err }
       pos += bytesRead
-      yield bytesRead === len ? buf : buf.subarray(0, bytesRead)
+      yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead)
     }
   }
 

@@ -5,6 +5,8 @@ import { createMetrics } from '../../../src/metrics/metrics.js'
 import { PIECE_SIZE } from '../../../src/p2p/types.js'
 import { BlobStore } from '../../../src/store/blob-store.js'
 import { RangeSet } from '../../../src/util/ranges.js'
+import { chunkPool } from '../../../src/store/shared-reads.js'
+import { letGo } from '../../../src/util/lent.js'
 import { collect, pseudoRandom, sha256, tempDir } from '../support/fixtures.js'
 
 async function openStore (dir: string, extra: Partial<Parameters<typeof BlobStore.open>[0]> = {}): Promise<BlobStore> {
@@ -53,6 +55,30 @@ test('pieces written whole from checked bytes keep the hash they were checked ag
   assert.equal((await store.stat(digest))?.state, 'complete', 'the blob itself is still verified from disk')
   const pieces = (await store.pieceHashes(digest))!
   assert.deepEqual(pieces.map(p => p.toString('hex')), [real[0], real[1], marker(2), marker(3)].map(b => b!.toString('hex')))
+  await store.close()
+})
+
+test('reads of a partial blob come in pooled buffers: let go, they are reused; kept, their bytes stay', async (t) => {
+  const { dir, cleanup } = await tempDir(); t.after(cleanup)
+  const store = await openStore(dir)
+  const data = pseudoRandom(6 * 1024 * 1024 + 99, 11)
+  const e = (await store.acquire(sha256(data), { size: data.length }))!
+  await e.write(0, data.subarray(0, 5 * 1024 * 1024)) // partial: readShared is for complete blobs
+  const before = chunkPool.allocated
+  const buffers = new Set<ArrayBufferLike>()
+  for (let pass = 0; pass < 3; pass++) {
+    const parts: Buffer[] = []
+    for await (const c of e.read(0, 5 * 1024 * 1024)) { buffers.add(c.buffer); parts.push(Buffer.from(c)); letGo(c) }
+    assert.deepEqual(Buffer.concat(parts), data.subarray(0, 5 * 1024 * 1024))
+  }
+  assert.ok(buffers.size <= 2, `15 chunk reads let go used ${buffers.size} distinct buffers`)
+  assert.ok(chunkPool.allocated - before <= 1, `and allocated ${chunkPool.allocated - before}`)
+  // A chunk kept without letting go is never handed out again.
+  const kept: Buffer[] = []
+  for await (const c of e.read(0, 2 * 1024 * 1024)) kept.push(c)
+  for await (const c of e.read(3 * 1024 * 1024, 5 * 1024 * 1024)) letGo(c)
+  assert.deepEqual(Buffer.concat(kept), data.subarray(0, 2 * 1024 * 1024))
+  store.release(e)
   await store.close()
 })
 
