@@ -49,6 +49,7 @@ interface Exchange {
 class Connection {
   readonly socket: TLSSocket
   private readonly ready: Promise<void>
+  private refuse?: (err: ExchangeError) => void
   private readonly head = Buffer.allocUnsafe(HEAD_MAX)
   private headLen = 0
   /** Body bytes still to come, once the head is read. */
@@ -67,9 +68,11 @@ class Connection {
       ...opts,
       onread: { buffer: () => this.nextTarget(), callback: (n: number) => this.onRead(n) }
     } as ConnectionOptions)
+    // Settles on the handshake, or with the first failure (fail() rejects it: a socket destroyed
+    // before its handshake, by us or the server, emits no 'error', only 'close').
     this.ready = new Promise((resolve, reject) => {
-      this.socket.once('secureConnect', resolve)
-      this.socket.once('error', reject)
+      this.socket.once('secureConnect', () => { this.refuse = undefined; resolve() })
+      this.refuse = reject
     })
     this.ready.catch(() => {})
     this.socket.setTimeout(timeoutMs, () => { this.fail(new ExchangeError(`no answer for ${timeoutMs} ms`, 'ETIMEDOUT')) })
@@ -79,10 +82,7 @@ class Connection {
 
   /** Send a GET and read its response: the head goes to `onHead`, the body to the sink it returns. */
   async get (path: string, headers: Record<string, string>, onHead: (head: ResponseHead) => BodySink): Promise<void> {
-    try { await this.ready } catch (err) {
-      const e = err as NodeJS.ErrnoException
-      throw new ExchangeError(e.message, e.code ?? 'ECONNREFUSED')
-    }
+    await this.ready
     if (this.closed) throw new ExchangeError('connection closed', 'ECONNRESET', this.reused)
     return await new Promise<void>((resolve, reject) => {
       this.exchange = { onHead, resolve, reject, answered: false }
@@ -159,6 +159,8 @@ class Connection {
 
   private fail (err: ExchangeError): void {
     this.closed = true
+    this.refuse?.(err)
+    this.refuse = undefined
     const x = this.exchange
     this.exchange = undefined
     this.sink = undefined

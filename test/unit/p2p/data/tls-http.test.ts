@@ -9,6 +9,7 @@ import { once } from 'node:events'
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls'
+import { connect as netConnect, createServer as createNetServer } from 'node:net'
 import { ConnectionPool, ExchangeError, type BodySink, type ResponseHead } from '../../../../src/p2p/data/tls-http.js'
 import { DATA_TLS } from '../../../../src/p2p/data/keys.js'
 
@@ -68,6 +69,14 @@ async function get (p: ConnectionPool, path = '/x', signal?: AbortSignal): Promi
 }
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
+
+/** `p`, or a rejection after `ms` (a hang fails the test instead of stalling it). */
+async function within<T> (p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    return await Promise.race([p, new Promise<T>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`hung for ${ms} ms`)), ms) })])
+  } finally { clearTimeout(timer) }
+}
 
 describe('data plane client: HTTP/1.1 over TLS-PSK', () => {
   it('reads a body exactly into the consumer\'s buffers, and reuses the connection for the next request', async () => {
@@ -169,6 +178,37 @@ describe('data plane client: HTTP/1.1 over TLS-PSK', () => {
     const t0 = Date.now()
     await assert.rejects(get(p), (err: unknown) => err instanceof ExchangeError && err.code === 'ETIMEDOUT')
     assert.ok(Date.now() - t0 < 3000)
+    p.close()
+  })
+
+  it('a server that never completes the handshake, or closes the connection during it, fails the request (no hang)', async () => {
+    const silent = await listen(createNetServer((sock) => { sock.on('error', () => {}) }) as unknown as TlsServer)
+    const closing = await listen(createNetServer((sock) => { sock.destroy() }) as unknown as TlsServer)
+    for (const [port, code] of [[silent, 'ETIMEDOUT'], [closing, undefined]] as const) {
+      const p = pool(port, 1, 300)
+      await assert.rejects(within(get(p), 5000), (err: unknown) => err instanceof ExchangeError && (code === undefined || err.code === code))
+      p.close()
+    }
+  })
+
+  it('a request given up during the handshake frees its connection slot for the next one', async () => {
+    const srv = await httpsServer((_req, res) => { res.writeHead(200, { 'content-length': 2 }); res.end('ok') })
+    // The first connection is held silent (a busy peer); later ones go through to the server.
+    let n = 0
+    const front = await listen(createNetServer((sock) => {
+      sock.on('error', () => {})
+      if (n++ === 0) return
+      const up = netConnect(srv.port, '127.0.0.1')
+      up.on('error', () => sock.destroy())
+      sock.pipe(up).pipe(sock)
+    }) as unknown as TlsServer)
+    const p = pool(front, 1, 30_000)
+    let conn!: { destroy: (err?: ExchangeError) => void }
+    const first = p.get('/x', {}, () => collector().sink, (c) => { conn = c })
+    await new Promise(resolve => setTimeout(resolve, 100))
+    conn.destroy(new ExchangeError('cancelled', 'ABORTED')) // what the fetch worker does on cancel
+    await assert.rejects(within(first, 5000), (err: unknown) => err instanceof ExchangeError)
+    assert.equal((await within(get(p), 5000)).body.toString(), 'ok', 'the one slot is free again')
     p.close()
   })
 
