@@ -6,10 +6,14 @@
 // credit for more (flow control). See fetcher.ts.
 
 import { createHash, type Hash } from 'node:crypto'
-import { parentPort } from 'node:worker_threads'
+import { parentPort, workerData } from 'node:worker_threads'
 import { DATA_TLS } from './keys.js'
 import { ChunkPool } from '../../util/chunk-pool.js'
 import { ConnectionPool, ExchangeError, type BodySink, type ResponseHead } from './tls-http.js'
+import { PieceBudget } from './piece-budget.js'
+
+/** Given when the worker starts (fetcher.ts). */
+export interface FetchWorkerData { pieceBudgetBytes: number }
 
 export interface FetchJob {
   type: 'fetch'
@@ -51,8 +55,12 @@ export type FromWorker =
 
 const CHUNK = 1024 * 1024
 /** Spare buffers kept per size, dropped when none came back for SPARE_IDLE_MS (an idle agent keeps none). */
-const SPARE_PER_SIZE = 3
+const SPARE_PER_SIZE = 2
 const SPARE_IDLE_MS = 10_000
+/** The longest a transfer waits for room in the budget (held pieces may belong to a stalled client). */
+const BUDGET_WAIT_MS = 1000
+/** Bytes that still arrive after a transfer paused for room (decrypted records, a socket read) go here meanwhile. */
+const SPILL_BYTES = 256 * 1024
 /** At most one progress message per job this often, while bytes arrive. */
 const PROGRESS_MS = 500
 const CODES = new Set(['BLOB_UNKNOWN', 'RANGE_NOT_HELD', 'OUT_OF_BOUNDS', 'BUSY', 'BAD_REQUEST', 'BANNED', 'NOT_COMPLETE', 'INTERNAL'])
@@ -68,12 +76,7 @@ const pools = new Map<string, { key: string, pool: ConnectionPool }>()
  * new external memory (src/util/lent.ts).
  */
 const spares = new Map<number, ChunkPool>([[CHUNK, new ChunkPool(SPARE_PER_SIZE, SPARE_IDLE_MS, CHUNK)]])
-
-function pieceBuffer (len: number): Uint8Array {
-  return spares.get(len)?.take() ?? Buffer.allocUnsafeSlow(len)
-}
-
-function recycle (ab: ArrayBuffer): void { spares.get(ab.byteLength)?.put(Buffer.from(ab)) }
+const budget = new PieceBudget((workerData as FetchWorkerData).pieceBudgetBytes, BUDGET_WAIT_MS, (len) => spares.get(len))
 
 const running = new Map<number, Running>()
 
@@ -118,20 +121,81 @@ async function run (job: FetchJob, r: Running): Promise<void> {
   r.abort.signal.addEventListener('abort', onAbort, { once: true })
 
   // Gather into one buffer per piece (checked) or per chunk, hashed as the bytes land; hand
-  // over what the caller wants.
+  // over what the caller wants. `buf` is undefined while the transfer waits for room in the
+  // budget; bytes that arrive meanwhile go to `spill`, and move into the piece in order.
   let bufStart = from
   let bufEnd = checked ? Math.min(to, from + job.pieceSize) : Math.min(to, from + CHUNK)
-  let buf: Uint8Array = pieceBuffer(bufEnd - bufStart)
+  // A transfer starts once the budget has room for its first piece (or waited long enough).
+  if (!budget.room(bufEnd - bufStart)) {
+    await new Promise<void>(resolve => {
+      const stop = budget.wait(() => { r.abort.signal.removeEventListener('abort', gaveUp); resolve() })
+      const gaveUp = (): void => { stop(); resolve() }
+      r.abort.signal.addEventListener('abort', gaveUp, { once: true })
+    })
+    if (r.abort.signal.aborted) throw new Fail('aborted', 'aborted')
+  }
+  let buf: Uint8Array | undefined = budget.take(bufEnd - bufStart, true)
   let fill = 0
+  let spill: Buffer | undefined
+  let spilled = 0
+  // Where the socket puts the next bytes: the view target() handed out last. The socket keeps
+  // it until its next read, whatever happens here meanwhile (a piece buffer arriving).
+  let intoSpill = false
   let hash: Hash | undefined = checked ? createHash('sha256') : undefined
+  let creditPaused = false
+  let budgetPaused = false
+  let stopWaiting: (() => void) | undefined
+  const resume = (): void => { if (!creditPaused && !budgetPaused) conn?.resume() }
+  r.wake = () => { creditPaused = false; resume() }
   // A 4 MiB piece from a peer serving many can take seconds: bytes still flowing is progress,
   // told at most every PROGRESS_MS (a piece handed over tells it too).
   let told = Date.now()
+  /**
+   * The piece buffer for [bufStart, bufEnd), now (`force`) or once the budget has room. The
+   * spilled bytes move into it with the next bytes that arrive (or at the end), never here.
+   */
+  const nextBuffer = (force: boolean): void => {
+    stopWaiting?.()
+    stopWaiting = undefined
+    budgetPaused = false
+    const len = bufEnd - bufStart
+    buf = len === 0 ? new Uint8Array(0) : budget.take(len, force)
+    if (buf !== undefined) return
+    budgetPaused = true
+    conn?.pause()
+    stopWaiting = budget.wait(() => {
+      stopWaiting = undefined
+      if (failure !== undefined || buf !== undefined) return
+      nextBuffer(true)
+      resume()
+    })
+  }
+  /** The next bytes of the range (`inPlace`: already where they belong in the piece): hashed, counted, handed over when a piece is whole. */
+  const land = (src: Uint8Array, inPlace: boolean): void => {
+    let c = src
+    while (c.byteLength > 0 && failure === undefined) {
+      if (buf === undefined) nextBuffer(true) // spilled bytes that run on into the next piece
+      const k = Math.min(c.byteLength, buf!.length - fill)
+      if (!inPlace) buf!.set(c.subarray(0, k), fill)
+      hash?.update(buf!.subarray(fill, fill + k))
+      fill += k
+      c = c.subarray(k)
+      if (fill === buf!.length) flush()
+    }
+  }
+  /** Move what waited in the spill into the piece (there is one now). */
+  const drainSpill = (): void => {
+    if (spilled === 0 || buf === undefined) return
+    const n = spilled
+    spilled = 0
+    land(spill!.subarray(0, n), false)
+  }
   const flush = (): void => {
+    const piece = buf!
     if (checked) {
-      const piece = Math.floor(bufStart / job.pieceSize)
-      const want = job.hashes![piece - job.firstPiece!] as Uint8Array
-      if (!hash!.digest().equals(want)) { fail(new Fail('bad-piece', `piece ${piece} failed its sha256`, undefined, piece)); return }
+      const i = Math.floor(bufStart / job.pieceSize)
+      const want = job.hashes![i - job.firstPiece!] as Uint8Array
+      if (!hash!.digest().equals(want)) { fail(new Fail('bad-piece', `piece ${i} failed its sha256`, undefined, i)); return }
       hash = createHash('sha256')
     }
     const s = Math.max(bufStart, job.start)
@@ -140,28 +204,39 @@ async function run (job: FetchJob, r: Running): Promise<void> {
       r.credits--
       // A buffer of its own (a piece buffer, or a copy of the part wanted): safe to transfer.
       const whole = s === bufStart && e === bufEnd
-      const out = whole ? buf : Uint8Array.prototype.slice.call(buf, s - bufStart, e - bufStart)
+      const out = whole ? piece : Uint8Array.prototype.slice.call(piece, s - bufStart, e - bufStart)
+      if (!whole) { budget.adopt(out.byteLength); budget.back(piece.buffer) }
       post({ type: 'chunk', id: job.id, offset: s, data: out.buffer as ArrayBuffer }, [out.buffer as ArrayBuffer])
-      if (!whole) recycle(buf.buffer as ArrayBuffer)
       told = Date.now()
       // Out of credit: stop reading until the main thread took what it has (a few KiB already
       // decrypted still land in the next piece).
-      if (r.credits <= 0) { conn?.pause(); r.wake = () => { conn?.resume() } }
-    }
+      if (r.credits <= 0) { creditPaused = true; conn?.pause() }
+    } else budget.back(piece.buffer)
     bufStart = bufEnd
     bufEnd = checked ? Math.min(to, bufStart + job.pieceSize) : Math.min(to, bufStart + CHUNK)
-    buf = pieceBuffer(Math.max(0, bufEnd - bufStart))
     fill = 0
+    nextBuffer(false)
   }
   const body: BodySink = {
-    target: () => buf.subarray(fill),
+    target: () => {
+      if (buf !== undefined) drainSpill() // a piece buffer came while bytes waited
+      if (buf === undefined && spilled === SPILL_BYTES) {
+        // More came than a paused socket should still deliver: take the buffer after all.
+        nextBuffer(true)
+        drainSpill()
+        queueMicrotask(resume)
+      }
+      intoSpill = buf === undefined
+      if (!intoSpill) return buf!.subarray(fill)
+      spill ??= Buffer.allocUnsafe(SPILL_BYTES)
+      return spill.subarray(spilled)
+    },
     wrote: (n) => {
       if (failure !== undefined) return
-      hash?.update(buf.subarray(fill, fill + n))
-      fill += n
       const now = Date.now()
       if (now - told >= PROGRESS_MS) { told = now; post({ type: 'progress', id: job.id }) }
-      if (fill === buf.length) flush()
+      if (intoSpill) { spilled += n; return }
+      land(buf!.subarray(fill, fill + n), true)
     }
   }
   const onHead = (head: ResponseHead): BodySink => {
@@ -187,7 +262,17 @@ async function run (job: FetchJob, r: Running): Promise<void> {
     throw new Fail('protocol', `connection closed mid-body: ${e.message}`)
   } finally {
     r.abort.signal.removeEventListener('abort', onAbort)
+    stopWaiting?.()
+    // The buffer being filled never left: its bytes are free again.
+    if (buf !== undefined && buf.byteLength > 0) budget.back(buf.buffer)
+    buf = undefined
   }
+  if (spilled > 0 && failure === undefined) {
+    // The last bytes arrived while the transfer waited for room: they are the piece's.
+    if (buf === undefined) nextBuffer(true)
+    drainSpill()
+  }
+  stopWaiting?.()
   if (failure !== undefined) throw failure
   if (errorBody !== undefined) {
     let code = 'UNKNOWN'
@@ -201,7 +286,6 @@ async function run (job: FetchJob, r: Running): Promise<void> {
     throw new Fail('refused', message, code)
   }
   if (bufStart !== to) throw new Fail('protocol', `short read: ${bufStart - from} of ${to - from} bytes`)
-  if (buf.length > 0) recycle(buf.buffer as ArrayBuffer)
 }
 
 parentPort!.on('message', (m: ToWorker) => {
@@ -209,18 +293,19 @@ parentPort!.on('message', (m: ToWorker) => {
     if (!spares.has(m.pieceSize)) spares.set(m.pieceSize, new ChunkPool(SPARE_PER_SIZE, SPARE_IDLE_MS, m.pieceSize))
     const r: Running = { abort: new AbortController(), credits: m.credits }
     running.set(m.id, r)
+    budget.floor = (running.size + 1) * m.pieceSize
     run(m, r).then(() => { post({ type: 'end', id: m.id }) }, (err: Fail) => {
       post({ type: 'fail', id: m.id, kind: err.kind ?? 'protocol', message: err.message, ...(err.code !== undefined ? { code: err.code } : {}), ...(err.piece !== undefined ? { piece: err.piece } : {}) })
-    }).finally(() => { running.delete(m.id) })
+    }).finally(() => { running.delete(m.id); budget.floor = running.size > 0 ? (running.size + 1) * m.pieceSize : 0 })
   } else if (m.type === 'credit') {
     const r = running.get(m.id)
     if (r === undefined) return
     r.credits += m.n
-    if (r.credits > 0) { const w = r.wake; r.wake = undefined; w?.() }
+    if (r.credits > 0) r.wake?.()
   } else if (m.type === 'cancel') {
     running.get(m.id)?.abort.abort()
   } else if (m.type === 'recycle') {
-    recycle(m.buf)
+    budget.back(m.buf)
   } else if (m.type === 'close') {
     for (const r of running.values()) r.abort.abort()
     for (const p of pools.values()) p.pool.close()

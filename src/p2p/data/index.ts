@@ -31,6 +31,8 @@ export interface DataPlaneInit extends ProtocolServiceInit {
   connectionsPerPeer?: number
   /** How long a peer whose data port failed is reached over libp2p instead. Default 60 s. */
   fallbackMs?: number
+  /** Bytes of piece buffers out at once, all transfers together (src/p2p/data/piece-budget.ts). Default 12 MiB. */
+  pieceBudgetBytes?: number
 }
 
 type Fetch = (peerId: string, digest: string, start: number, end: number, signal?: AbortSignal) => AsyncIterable<Uint8Array>
@@ -62,7 +64,7 @@ export class DataPlane {
     const timeoutMs = init.requestTimeoutMs ?? 30_000
     if (at !== undefined) this.server = new DataServer(components, { self: init.self, secret: init.secret, host: at.host, port: at.port, timeoutMs })
     this.endpoint = new EndpointService(components, { ...init, port: () => this.server?.port })
-    this.client = new Fetcher(components.metrics, { self: init.self, secret: init.secret, connectionsPerPeer: init.connectionsPerPeer ?? 4, timeoutMs })
+    this.client = new Fetcher(components.metrics, { self: init.self, secret: init.secret, connectionsPerPeer: init.connectionsPerPeer ?? 4, timeoutMs, pieceBudgetBytes: init.pieceBudgetBytes })
     this.fallbackMs = init.fallbackMs ?? 60_000
   }
 
