@@ -25,6 +25,57 @@ export function memOf (pid: number): { hwmMB: number, rssMB: number } {
 }
 
 /**
+ * Where a process's resident memory is, from /proc/PID/smaps, in MB: the node binary's pages
+ * (`binary`), the malloc heap of the main thread (`brk`), anonymous maps under 1 MiB (mostly V8
+ * heap pages of its isolates: `v8`), larger anonymous maps (thread arenas, big buffers: `big`),
+ * other files (`files`).
+ */
+export function rssParts (pid: number): Record<string, number> {
+  const out: Record<string, number> = {}
+  let cur = ''
+  let txt: string
+  try { txt = readFileSync(`/proc/${pid}/smaps`, 'utf8') } catch { return out }
+  for (const line of txt.split('\n')) {
+    const m = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$/.exec(line)
+    if (m !== null) {
+      const mb = (parseInt(m[2]!, 16) - parseInt(m[1]!, 16)) / 1048576
+      const name = m[3] ?? ''
+      cur = name === '' ? (mb < 1 ? 'v8' : 'big') : name === '[heap]' ? 'brk' : /\/node$/.test(name) ? 'binary' : name.startsWith('/') ? 'files' : 'other'
+      continue
+    }
+    const r = /^Rss:\s+(\d+) kB/.exec(line)
+    if (r !== null && cur !== '') out[cur] = (out[cur] ?? 0) + Number(r[1]) * 1024 / 1e6
+  }
+  return out
+}
+
+/** Samples the RSS of some processes and keeps, for each, where its memory was at its highest. */
+export class PeakParts {
+  private readonly peak = new Map<number, { rss: number, parts: Record<string, number> }>()
+  private readonly timer: NodeJS.Timeout
+  constructor (private readonly pids: number[], everyMs = 500) {
+    this.timer = setInterval(() => { this.sample() }, everyMs)
+  }
+
+  private sample (): void {
+    for (const pid of this.pids) {
+      const rss = memOf(pid).rssMB
+      if (!Number.isFinite(rss) || rss <= (this.peak.get(pid)?.rss ?? 0)) continue
+      this.peak.set(pid, { rss, parts: rssParts(pid) })
+    }
+  }
+
+  /** For each pid: the highest RSS sampled and its parts (`binary 47, v8 60, ...`). */
+  stop (): Map<number, { rss: number, parts: string }> {
+    clearInterval(this.timer)
+    this.sample()
+    const out = new Map<number, { rss: number, parts: string }>()
+    for (const [pid, p] of this.peak) out.set(pid, { rss: p.rss, parts: Object.entries(p.parts).filter(([, v]) => v >= 1).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ') })
+    return out
+  }
+}
+
+/**
  * Peak RSS of `pid` over a stretch of work: resets the kernel's high-water mark (clear_refs 5)
  * at start and also samples VmRSS every 50 ms, in case the reset is not allowed.
  */

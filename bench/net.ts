@@ -4,7 +4,7 @@
 // other hosts run agents (registry API on 0.0.0.0:5000, p2p on their 10.77 address, mDNS off
 // unless asked) and their clients. Nothing leaves the namespaces this file creates.
 
-import { writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { startAgent, type Agent } from '../test/helpers/agent.js'
 import { createNetwork, type NetHost, type TestNetwork } from '../test/helpers/netns.js'
@@ -64,6 +64,12 @@ export async function startBenchNet (registry: Registry, hosts: number, subnets?
   const agents: Agent[] = []
   let px: Tracked | undefined
   const destroy = async (): Promise<void> => {
+    // BENCH_KEEP_LOGS=DIR: every agent's log, for a figure that went wrong.
+    const keep = process.env.BENCH_KEEP_LOGS
+    if (keep !== undefined && keep !== '') {
+      mkdirSync(keep, { recursive: true })
+      for (const a of agents) writeFileSync(join(keep, `agent-${a.host.replace(/[^0-9a-z.]/gi, '_')}-${a.pid}.log`), a.logs())
+    }
     for (const a of agents.splice(0)) await a.stop().catch(() => {})
     px?.child.stdin?.end()
     await net.destroy()

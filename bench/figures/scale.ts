@@ -6,7 +6,7 @@
 import type { BuiltImage } from '../../test/helpers/images.js'
 import type { NetHost } from '../../test/helpers/netns.js'
 import { blobUrl, ENV, wanted, type Bench } from '../context.js'
-import { memOf, f1, f2, ThreadCpuMeter } from '../lib.js'
+import { memOf, f1, f2, PeakParts, ThreadCpuMeter } from '../lib.js'
 import { startBenchNet, type BenchNet, type NetAgent } from '../net.js'
 import { must } from '../report.js'
 
@@ -46,6 +46,9 @@ export async function twentyAgents (b: Bench, imgA: BuiltImage, imgB: BuiltImage
     await bn.reset()
     const group = hosts.slice(1, 1 + pullers)
     const meters = agents.map(a => new ThreadCpuMeter(a.agent.pid))
+    // Where each agent's memory is at its highest while the eight pull (the alone pull before
+    // counts in the high-water mark too: agent 0).
+    const memParts = new PeakParts(agents.map(a => a.agent.pid))
     // The first puller's memory while the eight pull (its /metrics, every 500 ms).
     let sampling = true
     const peaks: Record<string, number> = {}
@@ -78,7 +81,15 @@ export async function twentyAgents (b: Bench, imgA: BuiltImage, imgB: BuiltImage
     })
     // When the office had its one copy: the rest of the time is spreading it between the eight.
     const upstreamDone = (Math.max(...log.map(r => r.startedAt + r.ms)) - wall0) / 1000
-    const rss = Math.max(...agents.map(a => memOf(a.agent.pid).hwmMB))
+    const hwm = agents.map(a => memOf(a.agent.pid).hwmMB)
+    const rss = Math.max(...hwm)
+    const largest = hwm.indexOf(rss)
+    const atPeak = memParts.stop()
+    const role = (i: number): string => i === 0 ? 'the one that pulled alone' : i <= pullers ? 'a puller' : 'a bystander'
+    const at = atPeak.get(agents[largest]!.agent.pid)
+    b.report.say(`  20 agents: high-water RSS [${hwm.map(f1).join(' ')}] MB; the largest is agent ${largest} (${role(largest)}); its highest sampled while the eight pulled: ${at !== undefined ? `${f1(at.rss)} MB (${at.parts})` : '-'}`)
+    const pullerPeak = [...atPeak].filter(([pid]) => group.some((_h, i) => agents[i + 1]!.agent.pid === pid)).sort((x, y) => y[1].rss - x[1].rss)[0]
+    if (pullerPeak !== undefined) b.report.say(`  20 agents: the largest puller while pulling: ${f1(pullerPeak[1].rss)} MB (${pullerPeak[1].parts})`)
     // Why agents left a neighbour for another source (the agents' own log lines).
     const failures = new Map<string, number>()
     for (const a of agents) {
