@@ -37,13 +37,17 @@ export interface DataPlaneInit extends ProtocolServiceInit {
 
 type Fetch = (peerId: string, digest: string, start: number, end: number, signal?: AbortSignal) => AsyncIterable<Uint8Array>
 
-/** Host and port the data server binds, from the first TCP listen multiaddr. */
-export function dataListen (listen: string[], dataPort?: number): { host: string, port: number } | undefined {
+/**
+ * Host and port the data server binds, from the first TCP listen multiaddr; `fixed` when the
+ * port was configured (else it is the libp2p port + 1, and any free port will do when that one
+ * is taken: peers ask for it over libp2p).
+ */
+export function dataListen (listen: string[], dataPort?: number): { host: string, port: number, fixed: boolean } | undefined {
   for (const a of listen) {
     const m = /^\/ip([46])\/([^/]+)\/tcp\/(\d+)/.exec(a)
     if (m === null) continue
     const p2pPort = Number(m[3])
-    return { host: m[2] as string, port: dataPort ?? (p2pPort === 0 ? 0 : p2pPort + 1) }
+    return { host: m[2] as string, port: dataPort ?? (p2pPort === 0 ? 0 : p2pPort + 1), fixed: dataPort !== undefined }
   }
   return undefined
 }
@@ -62,7 +66,7 @@ export class DataPlane {
   constructor (private readonly components: DataPlaneComponents, init: DataPlaneInit, private readonly libp2pFetch: Fetch) {
     const at = dataListen(init.listen, init.dataPort)
     const timeoutMs = init.requestTimeoutMs ?? 30_000
-    if (at !== undefined) this.server = new DataServer(components, { self: init.self, secret: init.secret, host: at.host, port: at.port, timeoutMs })
+    if (at !== undefined) this.server = new DataServer(components, { self: init.self, secret: init.secret, host: at.host, port: at.port, anyPortIfTaken: !at.fixed, timeoutMs })
     this.endpoint = new EndpointService(components, { ...init, port: () => this.server?.port })
     this.client = new Fetcher(components.metrics, { self: init.self, secret: init.secret, connectionsPerPeer: init.connectionsPerPeer ?? 4, timeoutMs, pieceBudgetBytes: init.pieceBudgetBytes })
     this.fallbackMs = init.fallbackMs ?? 60_000

@@ -36,6 +36,8 @@ export interface DataServerInit {
   secret?: Uint8Array
   host: string
   port: number
+  /** When `port` is taken: any free port (it was not configured; peers ask for it), else fail. */
+  anyPortIfTaken?: boolean
   /** Longest silence on a connection. */
   timeoutMs: number
 }
@@ -78,8 +80,17 @@ export class DataServer {
     } as any, (req, res) => { this.handle(req, res).catch(err => { c.logger.warn({ err: errorMessage(err) }, 'data plane request failed'); res.destroy() }) })
     server.on('tlsClientError', (err) => { c.logger.debug({ err: errorMessage(err) }, 'data plane handshake refused') })
     server.setTimeout(init.timeoutMs)
-    server.listen(init.port, init.host)
-    await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => { throw err })])
+    const listen = async (port: number): Promise<void> => {
+      server.listen(port, init.host)
+      await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => { throw err })])
+    }
+    try {
+      await listen(init.port)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || init.anyPortIfTaken !== true || init.port === 0) throw err
+      c.logger.warn({ port: init.port }, 'data port taken by another program: listening on a free port instead (set p2p.dataPort to choose one)')
+      await listen(0)
+    }
     const addr = server.address()
     this.boundPort = typeof addr === 'object' && addr !== null ? addr.port : undefined
     this.server = server

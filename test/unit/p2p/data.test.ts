@@ -4,8 +4,10 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { connect } from 'node:tls'
+import { once } from 'node:events'
+import { createServer as createNetServer } from 'node:net'
 import { DATA_TLS, dataKey } from '../../../src/p2p/data/keys.js'
-import { collect, counterValue, random, sha256, useNodes, within } from './fixtures.js'
+import { collect, counterValue, freePort, random, sha256, useNodes, within } from './fixtures.js'
 
 const MiB = 1024 * 1024
 const { node, pair } = useNodes()
@@ -99,6 +101,23 @@ describe('p2p data plane', () => {
     const got = await within(Promise.all(ranges.map(async ([s, e, checked]) =>
       await slowly(b.net.transfers.fetchRange(a.net.peerId, d, s, e, undefined, checked ? check : undefined)))), 60_000, 'fetchRange')
     for (const [i, [s, e, checked]] of ranges.entries()) assert.equal(sha256(got[i]!), sha256(data.subarray(s, e)), `range ${s}-${e}${checked ? ' (checked)' : ''}`)
+  })
+
+  it('when the libp2p port + 1 is taken, the data plane listens on a free port (peers ask for it); a configured data port that is taken fails the start', async () => {
+    const p2pPort = await freePort()
+    const taken = p2pPort + 1
+    // Taken by us, or already by someone else: either way taken.
+    const blocker = createNetServer()
+    blocker.listen(taken, '127.0.0.1')
+    await Promise.race([once(blocker, 'listening'), once(blocker, 'error')])
+    try {
+      const data = random(2 * MiB)
+      const { a, b, d } = await pair(data, { listen: [`/ip4/127.0.0.1/tcp/${p2pPort}`] })
+      assert.ok(a.net.dataPort !== undefined && a.net.dataPort !== taken, `data port ${String(a.net.dataPort)}`)
+      assert.equal(sha256(await within(collect(b.net.transfers.fetchRange(a.net.peerId, d, 0, data.length)), 20_000, 'fetchRange')), d)
+      assert.equal(await counterValue(b.metrics, 'peerBytesIn', { peer: a.net.peerId, path: 'data' }), data.length)
+      await assert.rejects(node({ dataPort: taken }), { code: 'EADDRINUSE' })
+    } finally { blocker.close() }
   })
 
   it('a peer without a data plane is served over the libp2p range protocol', async () => {
