@@ -253,6 +253,11 @@ async function run (job: FetchJob, r: Running): Promise<void> {
   }
   try {
     await poolFor(job).get(`/blobs/${job.digest}`, { range: `bytes=${from}-${to - 1}` }, onHead, (c) => { conn = c; if (r.abort.signal.aborted) onAbort() }, r.abort.signal)
+    if (spilled > 0 && failure === undefined) {
+      // The last bytes arrived while the transfer waited for room: they end the last piece.
+      if (buf === undefined) nextBuffer(true)
+      drainSpill()
+    }
   } catch (err) {
     if (failure !== undefined) throw failure
     const e = err as ExchangeError
@@ -267,12 +272,6 @@ async function run (job: FetchJob, r: Running): Promise<void> {
     if (buf !== undefined && buf.byteLength > 0) budget.back(buf.buffer)
     buf = undefined
   }
-  if (spilled > 0 && failure === undefined) {
-    // The last bytes arrived while the transfer waited for room: they are the piece's.
-    if (buf === undefined) nextBuffer(true)
-    drainSpill()
-  }
-  stopWaiting?.()
   if (failure !== undefined) throw failure
   if (errorBody !== undefined) {
     let code = 'UNKNOWN'

@@ -24,7 +24,11 @@ export interface ResponseHead {
   contentLength: number
 }
 
-/** Where a response body goes: views of the consumer's own buffers, filled in place. */
+/**
+ * Where a response body goes: views of the consumer's own buffers, filled in place. The socket
+ * reads into the last target handed out until it asks for the next one (right after `wrote`):
+ * whatever changes in between, the next bytes land there.
+ */
 export interface BodySink {
   /** The buffer the next body bytes are read into (not empty). */
   target: () => Uint8Array

@@ -82,7 +82,8 @@ describe('p2p data plane', () => {
     // 1 MiB for all transfers together: nearly every piece waits for room, and bytes that keep
     // arriving meanwhile are set aside and moved in order (src/p2p/data/fetch-worker.ts).
     const data = random(13 * MiB + 4321)
-    const { a, b, d } = await pair(data, {}, { pieceBudgetBytes: MiB })
+    // (A serves all six at once: no BUSY answers in this test.)
+    const { a, b, d } = await pair(data, { maxUploadsPerPeer: 8, maxUploadsTotal: 8 }, { pieceBudgetBytes: MiB })
     const hashes = await a.local.pieceHashes(d)
     assert.ok(hashes !== undefined)
     const check = { size: data.length, hashes }
