@@ -10,6 +10,7 @@ import { ConfigError, errorMessage } from './errors.js'
 import type { Logger } from './log.js'
 import { createMetrics, type Metrics } from './metrics/metrics.js'
 import { createPeerNetwork } from './p2p/index.js'
+import { DataThread } from './thread/data-thread.js'
 import type { LocalBlobs, PeerNetwork } from './p2p/types.js'
 import type { AdminRoutes } from './registry/admin.js'
 import { RegistryServer } from './registry/server.js'
@@ -102,7 +103,9 @@ export async function startAgent (init: AgentInit): Promise<Agent> {
   const routes = proxy.describe()
   if (routes.https !== null || routes.http !== null) logger.info({ proxy: routes }, 'upstream requests go through a proxy')
   const secret = config.p2p.enabled && config.p2p.secretFile !== undefined ? await readSecret(config.p2p.secretFile) : undefined
-  const store = await BlobStore.open({ dataDir: init.dataDir, logger, metrics, syncBytes: config.store.syncBytes })
+  // Hashing and peer transfers share one worker thread (src/thread/data-thread.ts).
+  const thread = new DataThread()
+  const store = await BlobStore.open({ dataDir: init.dataDir, logger, metrics, syncBytes: config.store.syncBytes, thread })
   const upstream = upstreamOf(config, registries, proxy, metrics, logger)
   const sharing: SharingPolicy = sharingPolicy(registries.map(r => ({ name: r.name, credentialed: r.credentials !== undefined, shareable: r.shareable })))
   // The inventory needs the sessions' fetching state and the sessions need the network: bind late.
@@ -129,6 +132,7 @@ export async function startAgent (init: AgentInit): Promise<Agent> {
       uploadBytesPerSecond: config.p2p.uploadRate,
       dataPlane: config.p2p.dataPlane,
       dataPort: config.p2p.dataPort,
+      thread,
       dht: config.p2p.dht,
       maxMeshPeers: config.p2p.maxMeshPeers,
       lookupTimeoutMs: config.p2p.dhtLookupTimeout,

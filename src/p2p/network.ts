@@ -34,7 +34,7 @@ import { uploads, type Uploads, type UploadsInit } from './uploads.js'
 import { verifiedRange } from './verify.js'
 
 /** Every service's options, plus what the facade itself needs. Defaults: DEFAULTS.p2p. */
-export interface PeerNetworkInit extends Omit<NodeInit, 'privateKey' | 'logger'>, Pick<DialerInit, 'peers'>, MeshRouterInit, UploadsInit, ProtocolServiceInit, Pick<DataPlaneInit, 'dataPort' | 'pieceBudgetBytes'>, DhtRouterInit {
+export interface PeerNetworkInit extends Omit<NodeInit, 'privateKey' | 'logger'>, Pick<DialerInit, 'peers'>, MeshRouterInit, UploadsInit, ProtocolServiceInit, Pick<DataPlaneInit, 'dataPort' | 'pieceBudgetBytes' | 'thread'>, DhtRouterInit {
   /**
    * Content routing across subnets on kad-dht, next to the mesh of direct neighbours; false = the
    * mesh alone (every connected peer gets our whole inventory). @default DEFAULTS.p2p.dht

@@ -9,6 +9,7 @@ import type { Metrics } from '../metrics/metrics.js'
 import type { RangeSet } from '../util/ranges.js'
 import { BlobEntry, blobInfo, type BlobInfo, type EntryHost } from './blob-entry.js'
 import { Hasher } from './hasher.js'
+import type { DataThread } from '../thread/data-thread.js'
 import { BlobIndex, type BlobMeta, type BlobOrigin, type BlobState, type TagMeta } from './index-db.js'
 import { computePieceHashes } from './pieces.js'
 import { StoreStats } from './stats.js'
@@ -27,6 +28,8 @@ export interface BlobStoreInit {
   syncIntervalMs?: number
   /** Test seam: observe the order of durable operations (the crash-consistency contract). */
   onDurableOp?: (op: 'write' | 'datasync' | 'index', digest: string, detail: RangeSet) => void
+  /** The agent's data thread, where blobs are hashed. Default: one of the store's own. */
+  thread?: DataThread
 }
 
 export interface OpenOptions {
@@ -54,8 +57,8 @@ export class BlobStore extends EventEmitter<{ event: [StoreEvent] }> implements 
   private readonly entries = new Map<string, BlobEntry>()
   private readonly opening = new Map<string, Promise<BlobEntry | undefined>>()
   private readonly blobDir: string
-  /** @internal One hash worker for every blob of the store. */
-  readonly hasher = new Hasher()
+  /** @internal The hashing of every blob of the store, in the data thread. */
+  readonly hasher: Hasher
   /** Blobs and bytes by state, kept up to date on every change (the /metrics gauges read it). */
   readonly stats: StoreStats
 
@@ -67,6 +70,7 @@ export class BlobStore extends EventEmitter<{ event: [StoreEvent] }> implements 
     this.logger = init.logger
     this.metrics = init.metrics
     this.blobDir = join(init.dataDir, 'blobs', 'sha256')
+    this.hasher = new Hasher(init.thread)
   }
 
   static async open (init: BlobStoreInit): Promise<BlobStore> {

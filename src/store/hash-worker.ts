@@ -1,4 +1,4 @@
-// Worker thread that computes the sha256 of blobs from their files, in order, as the main
+// The hashing side of the data thread (src/thread/): computes the sha256 of blobs from their files, in order, as the main
 // thread reports how far the contiguous prefix on disk reaches — and, in the same pass, the
 // sha256 of every piece, which peers ask for, except the pieces whose hash is already known
 // (a peer piece checked against it on arrival: hashing it again would be a third pass over
@@ -6,7 +6,7 @@
 // network and disk work instead of between them.
 import { createHash, type Hash } from 'node:crypto'
 import { closeSync, openSync, readSync } from 'node:fs'
-import { parentPort } from 'node:worker_threads'
+import type { MessagePort } from 'node:worker_threads'
 
 export type HashRequest =
   /** `pieceSize`: also hash every piece of that size; `known`: pieces whose sha256 is known already. */
@@ -39,12 +39,14 @@ interface Job {
 
 const jobs = new Map<number, Job>()
 const runnable = new Set<number>()
-const buf = Buffer.allocUnsafe(4 * 1024 * 1024)
-// Bytes hashed per job per turn, so one big blob does not starve the others.
-const SLICE = 64 * 1024 * 1024
+const buf = Buffer.allocUnsafe(1024 * 1024)
+// Bytes hashed per job per turn (a few ms), so one big blob does not starve the others, nor the
+// peer transfers that share the thread (their sockets are read between turns).
+const SLICE = 2 * 1024 * 1024
 let scheduled = false
+let out: MessagePort | undefined
 
-function post (m: HashReply): void { parentPort!.postMessage(m) }
+function post (m: HashReply): void { out!.postMessage(m) }
 
 function close (id: number): void {
   const j = jobs.get(id)
@@ -112,7 +114,13 @@ function schedule (): void {
   setImmediate(run) // lets messages in between slices
 }
 
-parentPort!.on('message', (m: HashRequest) => {
+/** Take hash jobs from `port` (one per thread). */
+export function serveHashing (port: MessagePort): void {
+  out = port
+  port.on('message', onMessage)
+}
+
+function onMessage (m: HashRequest): void {
   if (m.type === 'open') {
     close(m.id)
     const pieces = m.pieceSize !== undefined && m.size > 0 ? Buffer.alloc(Math.ceil(m.size / m.pieceSize) * 32) : undefined
@@ -130,4 +138,4 @@ parentPort!.on('message', (m: HashRequest) => {
   } else {
     close(m.id)
   }
-})
+}

@@ -1,4 +1,5 @@
-import { Worker } from 'node:worker_threads'
+import type { MessagePort } from 'node:worker_threads'
+import { DataThread } from '../thread/data-thread.js'
 import type { HashReply, HashRequest } from './hash-worker.js'
 
 /** What the worker found: the blob's digest and, when asked for, its piece hashes. */
@@ -25,51 +26,56 @@ interface Pending {
 const AVAIL_STEP = 2 * 1024 * 1024
 
 /**
- * The main-thread side of the hash worker: one worker per store, any number of blobs. A job is
- * opened for a file and size, fed with how far the bytes on disk are contiguous from 0, and
- * settles with the sha256 of the whole file once that reaches the size.
+ * The main-thread side of the hashing (hash-worker.ts, in the agent's data thread): one per
+ * store, any number of blobs. A job is opened for a file and size, fed with how far the bytes on
+ * disk are contiguous from 0, and settles with the sha256 of the whole file once that reaches
+ * the size.
  */
 export class Hasher {
-  private worker?: Worker
+  private port?: MessagePort
   private readonly pending = new Map<number, Pending>()
   private nextId = 1
+  private readonly thread: DataThread
 
-  private get w (): Worker {
-    if (this.worker === undefined) {
-      const w = new Worker(new URL('./hash-worker.js', import.meta.url))
-      w.on('message', (m: HashReply) => {
-        const p = this.pending.get(m.id)
-        if (p === undefined) return
-        if (m.type === 'caught-up') {
-          p.hashedTo = m.pos
-          if (p.seen >= p.fedTo + AVAIL_STEP) this.feed(m.id, p, p.seen) // what arrived while it was busy
-          this.updateRef()
-          return
-        }
-        this.pending.delete(m.id)
-        this.updateRef()
-        if (m.type === 'done') p.resolve({ digest: m.digest, pieces: m.pieces !== undefined ? splitHashes(Buffer.from(m.pieces)) : undefined })
-        else p.reject(new Error(m.message))
-      })
-      w.on('error', (err) => this.failAll(err))
-      w.on('exit', () => { this.worker = undefined; this.failAll(new Error('hash worker exited')) })
-      this.worker = w
+  /** @param thread - the agent's data thread (default: one of its own) */
+  constructor (thread?: DataThread) { this.thread = thread ?? new DataThread() }
+
+  private readonly onMessage = (m: HashReply): void => {
+    const p = this.pending.get(m.id)
+    if (p === undefined) return
+    if (m.type === 'caught-up') {
+      p.hashedTo = m.pos
+      if (p.seen >= p.fedTo + AVAIL_STEP) this.feed(m.id, p, p.seen) // what arrived while it was busy
+      this.updateRef()
+      return
+    }
+    this.pending.delete(m.id)
+    this.updateRef()
+    if (m.type === 'done') p.resolve({ digest: m.digest, pieces: m.pieces !== undefined ? splitHashes(Buffer.from(m.pieces)) : undefined })
+    else p.reject(new Error(m.message))
+  }
+
+  private get w (): MessagePort {
+    if (this.port === undefined) {
+      const port = this.thread.open('hash', (err) => { this.port = undefined; this.failAll(err) })
+      port.on('message', this.onMessage)
+      this.port = port
       this.updateRef()
     }
-    return this.worker
+    return this.port
   }
 
   /**
-   * The worker keeps the process alive only while it has bytes to hash (work in progress), never
-   * on its own nor for a partial blob waiting for more bytes. Called after the listeners are
-   * attached too: adding a 'message' listener refs it again.
+   * The thread keeps the process alive only while it has bytes to hash (work in progress), never
+   * on its own nor for a partial blob waiting for more bytes. Called after the listener is
+   * attached too: adding a 'message' listener refs the port again.
    */
   private updateRef (): void {
-    if (this.worker === undefined) return
+    if (this.port === undefined) return
     let busy = false
     for (const p of this.pending.values()) if (p.fedTo > p.hashedTo) { busy = true; break }
-    if (busy) this.worker.ref()
-    else this.worker.unref()
+    if (busy) this.port.ref()
+    else this.port.unref()
   }
 
   private failAll (err: Error): void {
@@ -117,15 +123,20 @@ export class Hasher {
 
   close (id: number): void {
     if (!this.pending.delete(id)) return
-    this.worker?.postMessage({ type: 'close', id } satisfies HashRequest)
+    this.port?.postMessage({ type: 'close', id } satisfies HashRequest)
     this.updateRef()
   }
 
   async stop (): Promise<void> {
-    const w = this.worker
-    this.worker = undefined
+    const port = this.port
+    this.port = undefined
+    // The thread may go on serving the data client: its jobs of ours end now.
+    for (const id of this.pending.keys()) port?.postMessage({ type: 'close', id } satisfies HashRequest)
     this.failAll(new Error('store closed'))
-    await w?.terminate()
+    if (port === undefined) return
+    port.off('message', this.onMessage)
+    port.unref()
+    await this.thread.release('hash')
   }
 }
 

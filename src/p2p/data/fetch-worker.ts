@@ -1,4 +1,4 @@
-// Worker thread of the data client: it runs the requests to peers' data servers (HTTP/1.1 over
+// The data client's side of the data thread (src/thread/): it runs the requests to peers' data servers (HTTP/1.1 over
 // TLS with a pre-shared key, tls-http.ts), reads each response body straight into whole pieces
 // (or 1 MiB chunks), hashes them as the bytes land, checks every piece against its expected
 // sha256 when given, and hands each one to the main thread as a transferred ArrayBuffer — no
@@ -6,14 +6,11 @@
 // credit for more (flow control). See fetcher.ts.
 
 import { createHash, type Hash } from 'node:crypto'
-import { parentPort, workerData } from 'node:worker_threads'
+import type { MessagePort } from 'node:worker_threads'
 import { DATA_TLS } from './keys.js'
 import { ChunkPool } from '../../util/chunk-pool.js'
 import { ConnectionPool, ExchangeError, type BodySink, type ResponseHead } from './tls-http.js'
 import { PieceBudget } from './piece-budget.js'
-
-/** Given when the worker starts (fetcher.ts). */
-export interface FetchWorkerData { pieceBudgetBytes: number }
 
 export interface FetchJob {
   type: 'fetch'
@@ -38,7 +35,10 @@ export interface FetchJob {
   connectionsPerPeer: number
 }
 
-export type ToWorker = FetchJob | { type: 'credit', id: number, n: number } | { type: 'cancel', id: number } | { type: 'forget', peerId: string }
+export type ToWorker =
+  /** First message on the port: the fetcher's settings. */
+  | { type: 'init', pieceBudgetBytes: number }
+  | FetchJob | { type: 'credit', id: number, n: number } | { type: 'cancel', id: number } | { type: 'forget', peerId: string }
   /** Stop everything and close every socket; the worker answers `closed` when they are closed. */
   | { type: 'close' }
   /** A piece buffer the main thread is done with, transferred back for the next piece. */
@@ -76,7 +76,8 @@ const pools = new Map<string, { key: string, pool: ConnectionPool }>()
  * new external memory (src/util/lent.ts).
  */
 const spares = new Map<number, ChunkPool>([[CHUNK, new ChunkPool(SPARE_PER_SIZE, SPARE_IDLE_MS, CHUNK)]])
-const budget = new PieceBudget((workerData as FetchWorkerData).pieceBudgetBytes, BUDGET_WAIT_MS, (len) => spares.get(len))
+let budget!: PieceBudget // made on 'init', the fetcher's first message
+let out: MessagePort | undefined
 
 const running = new Map<number, Running>()
 
@@ -103,7 +104,7 @@ function poolFor (job: FetchJob): ConnectionPool {
   return pool
 }
 
-const post = (m: FromWorker, transfer?: ArrayBuffer[]): void => { parentPort!.postMessage(m, transfer ?? []) }
+const post = (m: FromWorker, transfer?: ArrayBuffer[]): void => { out!.postMessage(m, transfer ?? []) }
 
 /** A JSON error body of the data server ({code, message}), at most this long. */
 const ERROR_BODY_MAX = 64 * 1024
@@ -287,8 +288,16 @@ async function run (job: FetchJob, r: Running): Promise<void> {
   if (bufStart !== to) throw new Fail('protocol', `short read: ${bufStart - from} of ${to - from} bytes`)
 }
 
-parentPort!.on('message', (m: ToWorker) => {
-  if (m.type === 'fetch') {
+/** Take fetches from `port` (one per thread). */
+export function serveFetching (port: MessagePort): void {
+  out = port
+  port.on('message', onMessage)
+}
+
+function onMessage (m: ToWorker): void {
+  if (m.type === 'init') {
+    budget = new PieceBudget(m.pieceBudgetBytes, BUDGET_WAIT_MS, (len) => spares.get(len))
+  } else if (m.type === 'fetch') {
     if (!spares.has(m.pieceSize)) spares.set(m.pieceSize, new ChunkPool(SPARE_PER_SIZE, SPARE_IDLE_MS, m.pieceSize))
     const r: Running = { abort: new AbortController(), credits: m.credits }
     running.set(m.id, r)
@@ -315,4 +324,4 @@ parentPort!.on('message', (m: ToWorker) => {
     pools.get(m.peerId)?.pool.close()
     pools.delete(m.peerId)
   }
-})
+}

@@ -1,15 +1,17 @@
-// The main-thread side of the data client's worker (fetch-worker.ts): one worker for all peers,
-// started on first use and kept from holding the process open while it has nothing to do. A
+// The main-thread side of the data client (fetch-worker.ts, in the agent's data thread): one
+// for all peers, started on first use and kept from holding the process open while it has
+// nothing to do. A
 // fetch yields the bytes in pieces transferred from the worker (no copy) and grants credit as it
 // consumes them, so a slow consumer slows the peer down instead of filling memory.
 
-import { Worker } from 'node:worker_threads'
+import type { MessagePort } from 'node:worker_threads'
 import { AbortedError, PeerProtocolError } from '../../errors.js'
 import type { Metrics } from '../../metrics/metrics.js'
 import { PIECE_SIZE } from '../../util/pieces.js'
 import { BadPieceError, PeerRefusedError } from '../protocol.js'
 import type { DataEndpoint } from './endpoint.js'
-import type { FetchWorkerData, FromWorker, ToWorker } from './fetch-worker.js'
+import type { FromWorker, ToWorker } from './fetch-worker.js'
+import { DataThread } from '../../thread/data-thread.js'
 import { dataKey } from './keys.js'
 import { lend, letGo } from '../../util/lent.js'
 
@@ -20,6 +22,8 @@ export interface FetcherInit {
   timeoutMs: number
   /** Bytes of piece buffers out at once, all transfers together (piece-budget.ts). @default 12 MiB */
   pieceBudgetBytes?: number
+  /** The agent's data thread. @default one of its own */
+  thread?: DataThread
 }
 
 /** What a fetch checks pieces against: the blob's size and every piece's sha256. */
@@ -50,38 +54,40 @@ interface Waiting {
 const HEARTBEAT = Buffer.alloc(0)
 
 export class Fetcher {
-  private worker?: Worker
+  private port?: MessagePort
   private readonly jobs = new Map<number, Waiting>()
   private nextId = 1
+  private readonly thread: DataThread
 
-  constructor (private readonly metrics: Metrics, private readonly init: FetcherInit) {}
+  constructor (private readonly metrics: Metrics, private readonly init: FetcherInit) {
+    this.thread = init.thread ?? new DataThread()
+  }
 
-  private get w (): Worker {
-    if (this.worker === undefined) {
-      const w = new Worker(new URL('./fetch-worker.js', import.meta.url), { workerData: { pieceBudgetBytes: this.init.pieceBudgetBytes ?? PIECE_BUDGET_BYTES } satisfies FetchWorkerData })
-      w.on('message', (m: FromWorker) => { this.onMessage(m) })
-      w.on('error', (err) => { this.failAll(err) })
-      w.on('exit', () => { this.worker = undefined; this.failAll(new PeerProtocolError('data fetch worker exited')) })
-      this.worker = w
+  private get w (): MessagePort {
+    if (this.port === undefined) {
+      const port = this.thread.open('fetch', (err) => { this.port = undefined; this.failAll(new PeerProtocolError(`data fetch thread: ${err.message}`)) })
+      port.on('message', this.onMessage)
+      port.postMessage({ type: 'init', pieceBudgetBytes: this.init.pieceBudgetBytes ?? PIECE_BUDGET_BYTES } satisfies ToWorker)
+      this.port = port
       this.updateRef()
     }
-    return this.worker
+    return this.port
   }
 
-  /** The worker keeps the process alive only while a fetch runs. */
+  /** The thread keeps the process alive only while a fetch runs. */
   private updateRef (): void {
-    if (this.jobs.size > 0) this.worker?.ref()
-    else this.worker?.unref()
+    if (this.jobs.size > 0) this.port?.ref()
+    else this.port?.unref()
   }
 
-  private onMessage (m: FromWorker): void {
+  private readonly onMessage = (m: FromWorker): void => {
     if (m.type === 'closed') return
     const j = this.jobs.get(m.id)
     if (j === undefined) return
     if (m.type === 'chunk') {
       // Lent to the consumers; once they all let go, the buffer goes back for another piece.
       const data = m.data
-      lend(data, () => { this.worker?.postMessage({ type: 'recycle', buf: data } satisfies ToWorker, [data]) })
+      lend(data, () => { this.port?.postMessage({ type: 'recycle', buf: data } satisfies ToWorker, [data]) })
       j.chunks.push({ offset: m.offset, data: new Uint8Array(data) })
     }
     else if (m.type === 'progress') j.progress = true
@@ -174,21 +180,24 @@ export class Fetcher {
   }
 
   /** A peer left: close its connections. */
-  forget (peerId: string): void { this.worker?.postMessage({ type: 'forget', peerId } satisfies ToWorker) }
+  forget (peerId: string): void { this.port?.postMessage({ type: 'forget', peerId } satisfies ToWorker) }
 
   async close (): Promise<void> {
-    const w = this.worker
-    this.worker = undefined
+    const port = this.port
+    this.port = undefined
     this.failAll(new AbortedError('data plane stopping'))
-    if (w === undefined) return
-    // Its sockets are closed inside the worker first: terminating a worker while one of its https
-    // sockets reports an error can abort the whole process on Node 20 (a fatal v8::FromJust in
-    // socketErrorListener, seen once in the unit tests).
+    if (port === undefined) return
+    port.off('message', this.onMessage)
+    // Its sockets are closed inside the thread first: terminating a worker while one of its
+    // https sockets reports an error can abort the whole process on Node 20 (a fatal
+    // v8::FromJust in socketErrorListener, seen once in the unit tests).
     await new Promise<void>(resolve => {
       const timer = setTimeout(resolve, 1000)
-      w.on('message', (m: FromWorker) => { if (m.type === 'closed') { clearTimeout(timer); resolve() } })
-      w.postMessage({ type: 'close' } satisfies ToWorker)
+      const onClosed = (m: FromWorker): void => { if (m.type === 'closed') { clearTimeout(timer); port.off('message', onClosed); resolve() } }
+      port.on('message', onClosed)
+      port.postMessage({ type: 'close' } satisfies ToWorker)
     })
-    await w.terminate()
+    port.unref()
+    await this.thread.release('fetch')
   }
 }

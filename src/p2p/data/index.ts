@@ -12,6 +12,7 @@ import { AbortedError } from '../../errors.js'
 import { PeerRefusedError } from '../protocol.js'
 import { verifiedRange } from '../verify.js'
 import { Fetcher } from './fetcher.js'
+import type { DataThread } from '../../thread/data-thread.js'
 import { EndpointService, type DataEndpoint } from './endpoint.js'
 import { DataServer, type DataServerComponents } from './server.js'
 
@@ -33,6 +34,8 @@ export interface DataPlaneInit extends ProtocolServiceInit {
   fallbackMs?: number
   /** Bytes of piece buffers out at once, all transfers together (src/p2p/data/piece-budget.ts). Default 12 MiB. */
   pieceBudgetBytes?: number
+  /** The agent's data thread, where transfers run. Default: one of the data plane's own. */
+  thread?: DataThread
 }
 
 type Fetch = (peerId: string, digest: string, start: number, end: number, signal?: AbortSignal) => AsyncIterable<Uint8Array>
@@ -68,7 +71,7 @@ export class DataPlane {
     const timeoutMs = init.requestTimeoutMs ?? 30_000
     if (at !== undefined) this.server = new DataServer(components, { self: init.self, secret: init.secret, host: at.host, port: at.port, anyPortIfTaken: !at.fixed, timeoutMs })
     this.endpoint = new EndpointService(components, { ...init, port: () => this.server?.port })
-    this.client = new Fetcher(components.metrics, { self: init.self, secret: init.secret, connectionsPerPeer: init.connectionsPerPeer ?? 4, timeoutMs, pieceBudgetBytes: init.pieceBudgetBytes })
+    this.client = new Fetcher(components.metrics, { self: init.self, secret: init.secret, connectionsPerPeer: init.connectionsPerPeer ?? 4, timeoutMs, pieceBudgetBytes: init.pieceBudgetBytes, thread: init.thread })
     this.fallbackMs = init.fallbackMs ?? 60_000
   }
 
