@@ -83,7 +83,12 @@ export class Fetcher {
   private readonly onMessage = (m: FromWorker): void => {
     if (m.type === 'closed') return
     const j = this.jobs.get(m.id)
-    if (j === undefined) return
+    if (j === undefined) {
+      // A piece that was on its way when its fetch ended (cancelled, or its consumer stopped):
+      // straight back, or the thread's piece budget would count it as out for good.
+      if (m.type === 'chunk') this.port?.postMessage({ type: 'recycle', buf: m.data } satisfies ToWorker, [m.data])
+      return
+    }
     if (m.type === 'chunk') {
       // Lent to the consumers; once they all let go, the buffer goes back for another piece.
       const data = m.data
@@ -109,6 +114,12 @@ export class Fetcher {
   private send (m: ToWorker): void { this.w.postMessage(m) }
 
   /**
+   * Tell the thread of a running fetch, if it is still there: never start it for that (a fetch
+   * cancelled while or after the data plane stops: the thread ended its fetches already).
+   */
+  private tell (m: ToWorker): void { this.port?.postMessage(m) }
+
+  /**
    * Bytes [start, end) of `digest` from `peerId` at `endpoint`. With `check`, whole pieces are
    * fetched and verified in the worker; a bad one throws BadPieceError and nothing of it is yielded.
    * Empty chunks are heartbeats: bytes are arriving for a piece that is not whole yet.
@@ -121,7 +132,7 @@ export class Fetcher {
     this.jobs.set(id, j)
     const firstPiece = Math.floor(start / PIECE_SIZE)
     const lastPiece = Math.floor((end - 1) / PIECE_SIZE)
-    const onAbort = (): void => { this.send({ type: 'cancel', id }); j.done = true; j.error = new AbortedError('aborted'); const w = j.wake; j.wake = undefined; w?.() }
+    const onAbort = (): void => { this.tell({ type: 'cancel', id }); j.done = true; j.error = new AbortedError('aborted'); const w = j.wake; j.wake = undefined; w?.() }
     signal?.addEventListener('abort', onAbort, { once: true })
     let finished = false
     try {
@@ -152,7 +163,7 @@ export class Fetcher {
           if (c.offset !== pos || c.offset + c.data.length > end) { letGo(c.data); throw new PeerProtocolError('data fetch worker sent bytes out of order') }
           pos += c.data.length
           counter.inc(c.data.length)
-          this.send({ type: 'credit', id, n: 1 })
+          this.tell({ type: 'credit', id, n: 1 })
           // The consumer took its own holds on the piece before asking for the next one.
           try { yield Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength) } finally { letGo(c.data) }
           continue
@@ -171,7 +182,7 @@ export class Fetcher {
       }
     } finally {
       signal?.removeEventListener('abort', onAbort)
-      if (!finished && !j.done) this.send({ type: 'cancel', id })
+      if (!finished && !j.done) this.tell({ type: 'cancel', id })
       for (const c of j.chunks) letGo(c.data)
       j.chunks = []
       this.jobs.delete(id)
