@@ -1,8 +1,9 @@
 // One worker thread per agent for the CPU work of the data path: the blob hashing of the store
 // (src/store/hash-worker.ts) and the data client's TLS transfers with their piece checks
 // (src/p2p/data/fetch-worker.ts). Each worker is a V8 isolate of its own — about 10 MB of heap,
-// code and malloc arena even when idle — and the two rarely compete: an upstream pull hashes
-// while no peer transfer runs, and a peer transfer's pieces arrive hashed (the store skips them).
+// code and malloc arena even when idle — and the two rarely compete at full speed: an upstream
+// pull hashes while no peer transfer runs, and a peer transfer's pieces arrive with their piece
+// hashes done (the store then computes only the blob digest).
 // Each side talks to the thread over its own MessageChannel, so neither knows of the other.
 
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads'
