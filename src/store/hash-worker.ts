@@ -1,9 +1,9 @@
-// The hashing side of the data thread (src/thread/): computes the sha256 of blobs from their files, in order, as the main
-// thread reports how far the contiguous prefix on disk reaches — and, in the same pass, the
-// sha256 of every piece, which peers ask for, except the pieces whose hash is already known
-// (a peer piece checked against it on arrival: hashing it again would be a third pass over
-// those bytes). Hashing is the costliest CPU step of a download; here it runs beside the
-// network and disk work instead of between them.
+// The hashing side of the data thread (src/thread/): computes the sha256 of blobs from their
+// files, in order, as the main thread reports how far the contiguous prefix on disk reaches —
+// and, in the same pass, the sha256 of every piece, which peers ask for, except the pieces whose
+// hash is already known (a peer piece checked against it on arrival: hashing it again would be a
+// third pass over those bytes). Hashing is the costliest CPU step of a download; here it runs
+// beside the network and disk work instead of between them.
 import { createHash, type Hash } from 'node:crypto'
 import { closeSync, openSync, readSync } from 'node:fs'
 import type { MessagePort } from 'node:worker_threads'

@@ -1,9 +1,9 @@
-// The data client's side of the data thread (src/thread/): it runs the requests to peers' data servers (HTTP/1.1 over
-// TLS with a pre-shared key, tls-http.ts), reads each response body straight into whole pieces
-// (or 1 MiB chunks), hashes them as the bytes land, checks every piece against its expected
-// sha256 when given, and hands each one to the main thread as a transferred ArrayBuffer — no
-// copy, one message per piece instead of one event per 16 KiB TLS record. The main thread grants
-// credit for more (flow control). See fetcher.ts.
+// The data client's side of the data thread (src/thread/): it runs the requests to peers' data
+// servers (HTTP/1.1 over TLS with a pre-shared key, tls-http.ts), reads each response body
+// straight into whole pieces (or 1 MiB chunks), hashes them as the bytes land, checks every piece
+// against its expected sha256 when given, and hands each one to the main thread as a transferred
+// ArrayBuffer — no copy, one message per piece instead of one event per 16 KiB TLS record. The
+// main thread grants credit for more (flow control). See fetcher.ts.
 
 import { createHash, type Hash } from 'node:crypto'
 import type { MessagePort } from 'node:worker_threads'
@@ -127,14 +127,8 @@ async function run (job: FetchJob, r: Running): Promise<void> {
   let bufStart = from
   let bufEnd = checked ? Math.min(to, from + job.pieceSize) : Math.min(to, from + CHUNK)
   // A transfer starts once the budget has room for its first piece (or waited long enough).
-  if (!budget.room(bufEnd - bufStart)) {
-    await new Promise<void>(resolve => {
-      const stop = budget.wait(() => { r.abort.signal.removeEventListener('abort', gaveUp); resolve() })
-      const gaveUp = (): void => { stop(); resolve() }
-      r.abort.signal.addEventListener('abort', gaveUp, { once: true })
-    })
-    if (r.abort.signal.aborted) throw new Fail('aborted', 'aborted')
-  }
+  await budget.roomFor(bufEnd - bufStart, r.abort.signal)
+  if (r.abort.signal.aborted) throw new Fail('aborted', 'aborted')
   let buf: Uint8Array | undefined = budget.take(bufEnd - bufStart, true)
   let fill = 0
   let spill: Buffer | undefined
@@ -288,6 +282,9 @@ async function run (job: FetchJob, r: Running): Promise<void> {
   if (bufStart !== to) throw new Fail('protocol', `short read: ${bufStart - from} of ${to - from} bytes`)
 }
 
+/** The budget's floor: a piece being filled per running transfer and one more (piece-budget.ts). */
+function setFloor (pieceSize: number): void { budget.floor = running.size > 0 ? (running.size + 1) * pieceSize : 0 }
+
 /** Take fetches from `port` (one per thread). */
 export function serveFetching (port: MessagePort): void {
   out = port
@@ -301,10 +298,10 @@ function onMessage (m: ToWorker): void {
     if (!spares.has(m.pieceSize)) spares.set(m.pieceSize, new ChunkPool(SPARE_PER_SIZE, SPARE_IDLE_MS, m.pieceSize))
     const r: Running = { abort: new AbortController(), credits: m.credits }
     running.set(m.id, r)
-    budget.floor = (running.size + 1) * m.pieceSize
+    setFloor(m.pieceSize)
     run(m, r).then(() => { post({ type: 'end', id: m.id }) }, (err: Fail) => {
       post({ type: 'fail', id: m.id, kind: err.kind ?? 'protocol', message: err.message, ...(err.code !== undefined ? { code: err.code } : {}), ...(err.piece !== undefined ? { piece: err.piece } : {}) })
-    }).finally(() => { running.delete(m.id); budget.floor = running.size > 0 ? (running.size + 1) * m.pieceSize : 0 })
+    }).finally(() => { running.delete(m.id); setFloor(m.pieceSize) })
   } else if (m.type === 'credit') {
     const r = running.get(m.id)
     if (r === undefined) return

@@ -1,8 +1,8 @@
 // The main-thread side of the data client (fetch-worker.ts, in the agent's data thread): one
 // for all peers, started on first use and kept from holding the process open while it has
-// nothing to do. A
-// fetch yields the bytes in pieces transferred from the worker (no copy) and grants credit as it
-// consumes them, so a slow consumer slows the peer down instead of filling memory.
+// nothing to do. A fetch yields the bytes in pieces transferred from the thread (no copy) and
+// grants credit as it consumes them, so a slow consumer slows the peer down instead of filling
+// memory.
 
 import type { MessagePort } from 'node:worker_threads'
 import { AbortedError, PeerProtocolError } from '../../errors.js'
@@ -86,13 +86,13 @@ export class Fetcher {
     if (j === undefined) {
       // A piece that was on its way when its fetch ended (cancelled, or its consumer stopped):
       // straight back, or the thread's piece budget would count it as out for good.
-      if (m.type === 'chunk') this.port?.postMessage({ type: 'recycle', buf: m.data } satisfies ToWorker, [m.data])
+      if (m.type === 'chunk') this.recycle(m.data)
       return
     }
     if (m.type === 'chunk') {
       // Lent to the consumers; once they all let go, the buffer goes back for another piece.
       const data = m.data
-      lend(data, () => { this.port?.postMessage({ type: 'recycle', buf: data } satisfies ToWorker, [data]) })
+      lend(data, () => { this.recycle(data) })
       j.chunks.push({ offset: m.offset, data: new Uint8Array(data) })
     }
     else if (m.type === 'progress') j.progress = true
@@ -112,6 +112,9 @@ export class Fetcher {
   }
 
   private send (m: ToWorker): void { this.w.postMessage(m) }
+
+  /** A piece buffer back to the thread, for the next piece (its budget counts it free again). */
+  private recycle (buf: ArrayBuffer): void { this.port?.postMessage({ type: 'recycle', buf } satisfies ToWorker, [buf]) }
 
   /**
    * Tell the thread of a running fetch, if it is still there: never start it for that (a fetch

@@ -55,6 +55,16 @@ export class PieceBudget {
     }
   }
 
+  /** Settles once `len` bytes fit, after maxWaitMs at the latest, or when `signal` aborts. */
+  async roomFor (len: number, signal: AbortSignal): Promise<void> {
+    if (this.room(len) || signal.aborted) return
+    await new Promise<void>(resolve => {
+      const gaveUp = (): void => { stop(); resolve() }
+      const stop = this.wait(() => { signal.removeEventListener('abort', gaveUp); resolve() })
+      signal.addEventListener('abort', gaveUp, { once: true })
+    })
+  }
+
   /** Call `wake` once there is room, or after maxWaitMs at the latest; returns a cancel. */
   wait (wake: () => void): () => void {
     const entry = {

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict'
-import { createServer } from 'node:net'
 import { test } from 'node:test'
 import { silentLogger } from '../../../src/log.js'
 import { createMetrics } from '../../../src/metrics/metrics.js'
@@ -7,15 +6,7 @@ import { Fetcher } from '../../../src/p2p/data/fetcher.js'
 import { BlobStore } from '../../../src/store/blob-store.js'
 import { DataThread } from '../../../src/thread/data-thread.js'
 import { collect, pseudoRandom, sha256, tempDir } from '../support/fixtures.js'
-
-/** A loopback port nothing listens on. */
-async function closedPort (): Promise<number> {
-  const s = createServer()
-  await new Promise<void>(resolve => s.listen(0, '127.0.0.1', resolve))
-  const port = (s.address() as { port: number }).port
-  await new Promise(resolve => s.close(resolve))
-  return port
-}
+import { freePort } from '../../helpers/ports.js'
 
 async function storeBlob (store: BlobStore, seed: number): Promise<string | undefined> {
   const data = pseudoRandom(5 * 1024 * 1024 + 77, seed)
@@ -36,7 +27,7 @@ test('the store\'s hashing and the data client share one worker thread, which en
   assert.equal(thread.threadId, undefined, 'no thread before any work')
 
   // A transfer to a port nothing listens on fails as a connect error, from the thread.
-  const port = await closedPort()
+  const port = await freePort() // nothing listens there
   await assert.rejects(collect(fetcher.fetch('peer', { host: '127.0.0.1', port }, sha256(Buffer.from('x')), 0, 10)), /data plane/)
   const id = thread.threadId
   assert.notEqual(id, undefined)

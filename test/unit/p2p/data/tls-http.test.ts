@@ -12,6 +12,7 @@ import { createServer as createTlsServer, type Server as TlsServer, type TLSSock
 import { connect as netConnect, createServer as createNetServer } from 'node:net'
 import { ConnectionPool, ExchangeError, type BodySink, type ResponseHead } from '../../../../src/p2p/data/tls-http.js'
 import { DATA_TLS } from '../../../../src/p2p/data/keys.js'
+import { within } from '../fixtures.js'
 
 const PSK = randomBytes(32)
 const ID = 'client-id'
@@ -69,14 +70,6 @@ async function get (p: ConnectionPool, path = '/x', signal?: AbortSignal): Promi
 }
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
-
-/** `p`, or a rejection after `ms` (a hang fails the test instead of stalling it). */
-async function within<T> (p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  try {
-    return await Promise.race([p, new Promise<T>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`hung for ${ms} ms`)), ms) })])
-  } finally { clearTimeout(timer) }
-}
 
 describe('data plane client: HTTP/1.1 over TLS-PSK', () => {
   it('reads a body exactly into the consumer\'s buffers, and reuses the connection for the next request', async () => {
@@ -186,7 +179,7 @@ describe('data plane client: HTTP/1.1 over TLS-PSK', () => {
     const closing = await listen(createNetServer((sock) => { sock.destroy() }) as unknown as TlsServer)
     for (const [port, code] of [[silent, 'ETIMEDOUT'], [closing, undefined]] as const) {
       const p = pool(port, 1, 300)
-      await assert.rejects(within(get(p), 5000), (err: unknown) => err instanceof ExchangeError && (code === undefined || err.code === code))
+      await assert.rejects(within(get(p), 5000, 'get'), (err: unknown) => err instanceof ExchangeError && (code === undefined || err.code === code))
       p.close()
     }
   })
@@ -207,8 +200,8 @@ describe('data plane client: HTTP/1.1 over TLS-PSK', () => {
     const first = p.get('/x', {}, () => collector().sink, (c) => { conn = c })
     await new Promise(resolve => setTimeout(resolve, 100))
     conn.destroy(new ExchangeError('cancelled', 'ABORTED')) // what the fetch worker does on cancel
-    await assert.rejects(within(first, 5000), (err: unknown) => err instanceof ExchangeError)
-    assert.equal((await within(get(p), 5000)).body.toString(), 'ok', 'the one slot is free again')
+    await assert.rejects(within(first, 5000, 'get'), (err: unknown) => err instanceof ExchangeError)
+    assert.equal((await within(get(p), 5000, 'get')).body.toString(), 'ok', 'the one slot is free again')
     p.close()
   })
 
