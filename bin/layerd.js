@@ -1,5 +1,6 @@
 #!/usr/bin/env -S node --max-semi-space-size=2 --liftoff-only
-// Thin launcher: the compiled CLI lives in dist/ (built by `npm ci` through the prepare script).
+// Thin launcher: the CLI and agent run from dist/bundle/ (tsc, then scripts/bundle.mjs; both run
+// in `npm ci` through the prepare script).
 // The node flags above are part of the product (test/helpers/agent.ts starts agents with the same
 // flags), both measured on a 315 MB cold pull and a peer transfer:
 // - a 2 MiB young generation: the transfer buffers are pooled and lent (src/util/lent.ts), so
@@ -13,6 +14,5 @@
 //   and 27–36 MB of compiler memory on a background thread in the first pull of every process
 //   (kept by malloc afterwards). Cold pull: peak RSS 176–183 -> 149–155 MB, 6.3–8.1 -> 5.1–6.1
 //   CPU s/GB.
-import '../dist/src/polyfill.js'
-const { runCli } = await import('../dist/src/cli/main.js')
+const { runCli } = await import('../dist/bundle/layerd.js')
 await runCli(process.argv)

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 rm -rf dist
-npx tsc -p tsconfig.json
+npm run --silent build   # tsc, then the bundle bin/layerd.js runs
 dir="dist/test/${1:-}"
 mapfile -t files < <(find "$dir" -type f -name '*.test.js' | LC_ALL=C sort)
 [ "${#files[@]}" -gt 0 ] || { echo "no test files under $dir" >&2; exit 1; }

@@ -91,8 +91,8 @@ export async function startAgent (opts: AgentOptions): Promise<Agent> {
   if (opts.mdns === true && opts.netns === undefined) {
     throw new Error('startAgent: mdns only inside a test network namespace (pass netns)')
   }
-  if (opts.bin === undefined && process.env.LAYERD_BIN === undefined && !existsSync(join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js'))) {
-    throw new Error(`agent not built: ${join(REPO_ROOT, 'dist/src/cli/main.js')} missing (run npm run build)`)
+  if (opts.bin === undefined && process.env.LAYERD_BIN === undefined && !existsSync(join(REPO_ROOT, 'dist', 'bundle', 'layerd.js'))) {
+    throw new Error(`agent not built: ${join(REPO_ROOT, 'dist/bundle/layerd.js')} missing (run npm run build)`)
   }
   const ups = Array.isArray(opts.upstreams) ? opts.upstreams : Object.entries(opts.upstreams)
   if (ups.length === 0) throw new Error('startAgent: at least one upstream')
