@@ -1,14 +1,15 @@
-#!/usr/bin/env -S node --max-semi-space-size=2 --liftoff-only
+#!/usr/bin/env -S node --max-semi-space-size=1 --liftoff-only
 // Thin launcher: the CLI and agent run from dist/bundle/ (tsc, then scripts/bundle.mjs; both run
 // in `npm ci` through the prepare script).
 // The node flags above are part of the product (test/helpers/agent.ts starts agents with the same
 // flags), both measured on a 315 MB cold pull and a peer transfer:
-// - a 2 MiB young generation: the transfer buffers are pooled and lent (src/util/lent.ts), so
-//   what dies young is Node's 64 KiB socket reads, each copied at once; collected every 2 MiB of
-//   JS garbage instead of every 8 MiB, fewer of them wait in the malloc heap (peak RSS of a cold
-//   pull about 10 MB lower). An 8 MiB one was chosen when the transfer buffers themselves were
-//   fresh and lived a while: with 1 MiB they were promoted, and a cold pull paid full
-//   mark-compacts (11 CPU s/GB instead of 8);
+// - a 1 MiB young generation: the transfer buffers are pooled and lent (src/util/lent.ts), so
+//   what dies young is Node's 64 KiB socket reads, each copied at once; the more often they are
+//   collected, the fewer wait in the malloc heap. 8 -> 2 MiB took a cold pull's peak RSS about
+//   10 MB lower; 2 -> 1 MiB 5 MB more (cold pull 137-138 -> 128-135 MB, peer transfer's receiver
+//   138 -> 132-133 MB, CPU per GB the same or lower, two alternating runs of each). An 8 MiB one
+//   was chosen when the transfer buffers themselves were fresh and lived a while: with 1 MiB they
+//   were promoted, and a cold pull paid full mark-compacts (11 CPU s/GB instead of 8);
 // - WebAssembly stays on V8's baseline compiler: the only wasm is undici's HTTP parser, which
 //   skips over body bytes whatever the tier, and its optimizing compile of llhttp took ~0.3 CPU s
 //   and 27–36 MB of compiler memory on a background thread in the first pull of every process
