@@ -144,12 +144,14 @@ export async function cacheHits (b: Bench, agentA: Agent): Promise<void> {
     const rssBy: Record<string, number> = {}
     for (const [label, l] of [['full', big], ['1/4', quarter]] as const) {
       const peak = new PeakRss(agentA.pid)
+      const where = new PeakParts([agentA.pid], 200)
       const meter = new CpuMeter([agentA.pid])
       let t0 = performance.now()
       const rs = await Promise.all(Array.from({ length: ENV.CLIENTS }, async () => await curlGet(via(agentA, l))))
       const agWall = (performance.now() - t0) / 1000
       const cpu = perGB(meter.stop(), l.size * ENV.CLIENTS)
       const rss = peak.stop()
+      const parts = where.stop().get(agentA.pid)?.parts ?? '-'
       must(rs.every(r => r.bytes === l.size), 'agent concurrent: short body')
       t0 = performance.now()
       await Promise.all(Array.from({ length: ENV.CLIENTS }, async () => await curlGet(reg(b, l))))
@@ -158,7 +160,7 @@ export async function cacheHits (b: Bench, agentA: Agent): Promise<void> {
       const agg = mbps(l.size * ENV.CLIENTS, agWall); const aggR = mbps(l.size * ENV.CLIENTS, regWall)
       report.raw[`concurrent_${label}`] = { clients: ENV.CLIENTS, agentWallSecs: agWall, registryWallSecs: regWall, agentPeakRssMB: rss, cpuPerGB: cpu }
       report.add({ fig: '3', what: `peak RSS agent, ${ENV.CLIENTS} clients, ${label} blob`, value: rss, unit: 'MB', target: '< 150', ok: rss < 150, cpuPerGB: cpu,
-        detail: `aggregate agent ${f1(agg)} MB/s vs registry ${f1(aggR)} MB/s (ratio ${f2(agg / aggR)})` })
+        detail: `aggregate agent ${f1(agg)} MB/s vs registry ${f1(aggR)} MB/s (ratio ${f2(agg / aggR)}); at the peak: ${parts}` })
     }
     const full = rssBy.full as number; const q = rssBy['1/4'] as number
     report.add({ fig: '3', what: `RSS flatness: ${ENV.CLIENTS} clients full / 1/4 size`, value: full / q, unit: 'x', target: '≈ 1 (flat)', ok: full / q < 1.25 })

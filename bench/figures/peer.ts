@@ -6,7 +6,7 @@ import { blobPath, type LayerInfo } from '../../test/helpers/images.js'
 import { killAndWait, run, spawnTracked, waitFor } from '../../test/helpers/proc.js'
 import { startProxy } from '../../test/helpers/proxy.js'
 import { blobUrl, DIST, ENV, localAgent, NODE, p2pAddr, wanted, type Agent, type Bench } from '../context.js'
-import { CpuMeter, PeakRss, curlGet, getJson, getSha256, median, mbps, memOf, f1, f2, perGB } from '../lib.js'
+import { CpuMeter, PeakParts, PeakRss, curlGet, getJson, getSha256, median, mbps, memOf, f1, f2, perGB } from '../lib.js'
 import { hexOf, must } from '../report.js'
 
 interface PeersReply { peers: Array<{ peerId: string, blobs: number, completeBlobs: number, bytes: number }> }
@@ -100,19 +100,21 @@ export async function peerFigures (b: Bench, agentA: Agent): Promise<void> {
         await Promise.all(bs.map(async bb => { await waitPeers(bb.url, 1, 2) }))
         upProxy.reset()
         const peak = new PeakRss(agentA.pid)
+        const where = new PeakParts([agentA.pid], 200)
         const meter = new CpuMeter([agentA.pid])
         const t0 = performance.now()
         const rs = await Promise.all(bs.map(async bb => await curlGet(via(bb))))
         const wall = (performance.now() - t0) / 1000
         const cpu = perGB(meter.stop(), big.size * ENV.PEERS)
         const rss = peak.stop()
+        const parts = where.stop().get(agentA.pid)?.parts ?? '-'
         must(rs.every(r => r.bytes === big.size), 'N peers: short body')
         must(upProxy.bytesFor(big.digest) === 0, 'N peers: bytes came from upstream')
         for (const bb of bs) must((await getSha256(via(bb))).sha256 === hexOf(big.digest), 'N peers: sha256 mismatch')
         const agg = mbps(big.size * ENV.PEERS, wall)
         report.raw.servePeers = { peers: ENV.PEERS, wallSecs: wall, perClientSecs: rs.map(r => r.secs), servingPeakRssMB: rss, receiverPeakRssMB: bs.map(x => memOf(x.pid).hwmMB), cpuPerGB: cpu }
         report.add({ fig: '6', what: `peak RSS agent serving ${ENV.PEERS} peers at once`, value: rss, unit: 'MB', target: '< 150', ok: rss < 150, cpuPerGB: cpu,
-          detail: `aggregate ${f1(agg)} MB/s over ${ENV.PEERS} peers in ${f1(wall)} s${Number.isFinite(peerSingleMBs) ? ` (${f2(agg / peerSingleMBs)}x one peer)` : ''}; receivers' peak RSS [${bs.map(x => f1(memOf(x.pid).hwmMB)).join(' ')}] MB; CPU of the serving agent` })
+          detail: `aggregate ${f1(agg)} MB/s over ${ENV.PEERS} peers in ${f1(wall)} s${Number.isFinite(peerSingleMBs) ? ` (${f2(agg / peerSingleMBs)}x one peer)` : ''}; receivers' peak RSS [${bs.map(x => f1(memOf(x.pid).hwmMB)).join(' ')}] MB; CPU of the serving agent; its memory at the peak: ${parts}` })
       } finally { for (const bb of bs) await bb.stop() }
     }
   } finally { await upProxy.stop() }

@@ -12,13 +12,21 @@ import { makeTempDir, removeTempDir, spawnTracked, killAndWait, own, run, type C
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 export const AGENT_BIN = join(REPO_ROOT, 'bin', 'layerd.js')
 
-/** The node flags of bin/layerd.js's `#!/usr/bin/env -S node ...` line: agents under test run with them too. */
-export function launcherFlags (bin = AGENT_BIN): string[] {
+/**
+ * What bin/layerd.js's `#!/usr/bin/env -S [NAME=VALUE ...] node [FLAGS]` line sets: agents under
+ * test run with the same environment settings and node flags.
+ */
+export function launcher (bin = AGENT_BIN): { env: Record<string, string>, flags: string[] } {
   try {
     const first = readFileSync(bin, 'utf8').split('\n', 1)[0] ?? ''
-    const m = /^#!\S*env -S node(.*)$/.exec(first)
-    return m === null ? [] : (m[1] as string).trim().split(/\s+/).filter(a => a !== '')
-  } catch { return [] }
+    const m = /^#!\S*env -S (.*)$/.exec(first)
+    if (m === null) return { env: {}, flags: [] }
+    const words = (m[1] as string).trim().split(/\s+/)
+    const node = words.indexOf('node')
+    if (node < 0) return { env: {}, flags: [] }
+    const env = Object.fromEntries(words.slice(0, node).map(w => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]))
+    return { env, flags: words.slice(node + 1) }
+  } catch { return { env: {}, flags: [] } }
 }
 
 /** Run `node bin/layerd.js ARGS` to completion as a user would (bounded); never rejects on exit code. */
@@ -117,12 +125,13 @@ export async function startAgent (opts: AgentOptions): Promise<Agent> {
   // An agent under test never inherits a proxy from the machine (it would send loopback traffic
   // there): a test that wants one passes it in `env`.
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(https?|no)_proxy$/i.test(k)))
-  const env = { ...inherited, ...opts.env }
+  const set = launcher()
+  const env = { ...inherited, ...set.env, ...opts.env }
   let pastLogs = ''
   let proc: Tracked | undefined
 
   const launch = async (): Promise<void> => {
-    const flags = launcherFlags()
+    const flags = set.flags
     const [cmd, full] = opts.netns === undefined
       ? [process.execPath, [...flags, bin, ...args]]
       : ['ip', ['netns', 'exec', opts.netns, process.execPath, ...flags, bin, ...args]]
