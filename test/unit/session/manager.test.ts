@@ -10,6 +10,7 @@ import { DeniedError, UnauthorizedError } from '../../../src/errors.js'
 import { MemoryOffice, MemoryRouter } from '../../../src/routing/memory.js'
 import { SessionManager } from '../../../src/session/manager.js'
 import { BlobStore } from '../../../src/store/blob-store.js'
+import { DEFAULTS } from '../../../src/config/defaults.js'
 import { PIECE_SIZE } from '../../../src/util/pieces.js'
 import { fakeUpstream } from '../support/fake-upstream.js'
 import { collect, pseudoRandom, sha256, tempDir } from '../support/fixtures.js'
@@ -96,8 +97,8 @@ test('open 4, cold with neighbours connected: no HEAD, no wait; a short lead req
   const r = await mgr.read(sha256(data), ctx, 0, undefined)
   assert.equal(sha256(await collect(r.body)), sha256(data))
   assert.equal(heads(), 0)
-  assert.deepEqual(stats.calls[0], { start: 0, end: 256 * 1024 }, 'the lead')
-  assert.ok(stats.calls.slice(1).every(c => c.start >= 256 * 1024), 'the rest after it')
+  assert.deepEqual(stats.calls[0], { start: 0, end: DEFAULTS.fetch.leadBytes }, 'the lead')
+  assert.ok(stats.calls.slice(1).every(c => c.start >= DEFAULTS.fetch.leadBytes), 'the rest after it')
   assert.equal(stats.bytes, data.length)
 })
 
@@ -216,7 +217,7 @@ test('a cold credentialed blob no neighbour holds: the first upstream GET is the
   const r = await mgr.read(digest, ctx, 0, undefined)
   assert.equal(sha256(await collect(r.body)), digest)
   assert.deepEqual(events, [])
-  assert.deepEqual(stats.calls[0], { start: 0, end: 256 * 1024 }, 'the lead GET comes first')
+  assert.deepEqual(stats.calls[0], { start: 0, end: DEFAULTS.fetch.leadBytes }, 'the lead GET comes first')
   assert.equal(stats.bytes, data.length)
 })
 
