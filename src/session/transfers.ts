@@ -15,8 +15,7 @@ import type { Upstream } from '../upstream/types.js'
 import { WriteBehind } from './write-behind.js'
 import { pieceCount } from '../util/pieces.js'
 import { lend, letGo } from '../util/lent.js'
-import { chunkPool } from '../store/shared-reads.js'
-import type { ChunkPool } from '../util/chunk-pool.js'
+import { chunkPool, type ChunkPool } from '../util/chunk-pool.js'
 
 /** Where a blob comes from upstream: the registry and repository of the request that wanted it. */
 export interface BlobContext {

@@ -26,18 +26,11 @@ const AHEAD = 2
 /**
  * Chunks kept per blob: the read-ahead and one behind, for readers a little apart; the rest is
  * left to the page cache (a reread costs a copy). An agent serving many blobs at once keeps this
- * many of each: with 8, one uploading five layers could keep 40 MiB of chunks. A bound, not a
- * measured win (bench fig. 12 did not move).
+ * many of each (KEEP x SHARED_CHUNK a blob). A bound, not a measured win (bench fig. 12 did not
+ * move).
  */
 const KEEP = 4
 
-/**
- * The agent-wide pool of 1 MiB buffers (upstream chunks in src/session/transfers.ts, reads of
- * partial blobs). Up to 32 free: kept to 8, a 1 GB cold pull allocated 20-36 of them (the rest
- * dropped as garbage when a batch came back at once, then allocated again), with 32 it
- * allocates 11-13; cold pull 3.5 -> 3.0 CPU s/GB in one pair of runs.
- */
-export const chunkPool = new ChunkPool(32, 10_000, 1024 * 1024)
 /**
  * The agent-wide pool of shared file chunks. It keeps as many as were out at once, up to 32 MiB,
  * and none once idle 10 s: kept to 16, an agent serving 4 peers dropped and reallocated 70 of

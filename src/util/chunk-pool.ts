@@ -35,3 +35,11 @@ export class ChunkPool {
     } else this.idleTimer.refresh()
   }
 }
+
+/**
+ * The agent-wide pool of 1 MiB buffers (upstream chunks in src/session/transfers.ts, reads of
+ * partial blobs). Up to 32 free: kept to 8, a 1 GB cold pull allocated 20-36 of them (the rest
+ * dropped as garbage when a batch came back at once, then allocated again), with 32 it
+ * allocates 11-13; cold pull 3.5 -> 3.0 CPU s/GB in one pair of runs.
+ */
+export const chunkPool = new ChunkPool(32, 10_000, MiB)

@@ -194,7 +194,7 @@ export class Fetcher {
   }
 
   /** A peer left: close its connections. */
-  forget (peerId: string): void { this.port?.postMessage({ type: 'forget', peerId } satisfies ToWorker) }
+  forget (peerId: string): void { this.tell({ type: 'forget', peerId }) }
 
   async close (): Promise<void> {
     const port = this.port

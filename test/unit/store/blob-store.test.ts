@@ -5,7 +5,7 @@ import { createMetrics } from '../../../src/metrics/metrics.js'
 import { PIECE_SIZE } from '../../../src/p2p/types.js'
 import { BlobStore } from '../../../src/store/blob-store.js'
 import { RangeSet } from '../../../src/util/ranges.js'
-import { chunkPool } from '../../../src/store/shared-reads.js'
+import { chunkPool } from '../../../src/util/chunk-pool.js'
 import { letGo } from '../../../src/util/lent.js'
 import { collect, pseudoRandom, sha256, tempDir } from '../support/fixtures.js'
 
