@@ -1,6 +1,8 @@
 // Getting connected: static peers are dialled at start and re-dialled with bounded, jittered
-// backoff whenever no connection to them is open; peers that discovery (mDNS) reports are
-// dialled once at a time each (libp2p v3 does not dial them itself, and mDNS repeats itself).
+// backoff whenever no connection to them is open. Peers that discovery (mDNS, the DHT) reports are
+// dialled by one side of each pair, and again with backoff while a dial fails: libp2p v3 does not
+// dial them itself, and when a hundred agents meet at once, dials fail under the load of the
+// handshakes (a new agent's answer reaches every other agent in the same millisecond).
 
 import type { PeerId } from '@libp2p/interface'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
@@ -27,6 +29,13 @@ export interface DialerInit {
   redialMinMs?: number
   /** @default DEFAULTS.p2p.redialMaxMs */
   redialMaxMs?: number
+  /**
+   * A discovered peer whose id sorts before ours dials us; we dial it only if no connection came
+   * after this long (±50 %). One handshake per pair instead of two. @default 2000
+   */
+  yieldMs?: number
+  /** Re-dials of a discovered peer after the first failed (backoff redialMinMs..redialMaxMs; a new report starts again). @default 6 */
+  discoveredRetries?: number
 }
 
 /** While connected to a static peer, look again this often even if no disconnect comes. */
@@ -44,6 +53,8 @@ export class Dialer {
   private readonly dialTimeoutMs: number
   private readonly redialMinMs: number
   private readonly redialMaxMs: number
+  private readonly yieldMs: number
+  private readonly discoveredRetries: number
   private readonly log: Logger
   private readonly tasks: Tasks
   private readonly dialing = new Set<string>()
@@ -62,6 +73,8 @@ export class Dialer {
     this.dialTimeoutMs = init.dialTimeoutMs ?? DEFAULTS.p2p.requestTimeoutMs
     this.redialMinMs = init.redialMinMs ?? DEFAULTS.p2p.redialMinMs
     this.redialMaxMs = init.redialMaxMs ?? DEFAULTS.p2p.redialMaxMs
+    this.yieldMs = init.yieldMs ?? 2000
+    this.discoveredRetries = init.discoveredRetries ?? 6
     this.log = components.logger
     this.tasks = new Tasks(this.log)
   }
@@ -101,10 +114,31 @@ export class Dialer {
     this.components.connections.noteFoundBy(peer, this.mdnsPeers.has(peer) ? 'mdns' : 'dht')
     if (this.dialing.has(peer) || this.components.connections.connectionTo(peer) !== undefined) return
     this.dialing.add(peer)
-    this.tasks.track(node.dial(id, { signal: this.signal })
-      .then(() => { this.log.debug({ peer }, 'dialled discovered peer') })
-      .catch(err => { this.log.debug({ peer, err: errorMessage(err) }, 'dialling discovered peer failed') })
-      .finally(() => this.dialing.delete(peer)))
+    this.tasks.track(this.discoveredLoop(id).finally(() => this.dialing.delete(peer)))
+  }
+
+  /** Dial a discovered peer until connected (by either side), stopped, or out of retries. */
+  private async discoveredLoop (id: PeerId): Promise<void> {
+    const peer = id.toString()
+    const connected = (): boolean => this.components.connections.connectionTo(peer) !== undefined
+    let wait = peer < this.components.libp2p.peerId.toString() ? this.yieldMs * (0.5 + Math.random()) : 0
+    let backoff = this.redialMinMs
+    for (let attempt = 0; attempt <= this.discoveredRetries; attempt++) {
+      try {
+        await sleep(wait, this.stopController.signal)
+      } catch { return }
+      if (!this.running || connected()) return
+      try {
+        await this.components.libp2p.dial(id, { signal: this.signal })
+        this.log.debug({ peer }, 'dialled discovered peer')
+        return
+      } catch (err) {
+        if (!this.running) return
+        wait = backoff * (0.8 + Math.random() * 0.4)
+        backoff = Math.min(backoff * 2, this.redialMaxMs)
+        this.log.debug({ peer, err: errorMessage(err), attempt, retryInMs: attempt < this.discoveredRetries ? Math.round(wait) : undefined }, 'dialling discovered peer failed')
+      }
+    }
   }
 
   private async staticLoop (addr: Multiaddr): Promise<void> {

@@ -89,7 +89,9 @@ export async function createNode<S extends ServiceMap = ServiceMap> (init: NodeI
     streamMuxers: [yamux({ streamOptions: YAMUX_STREAM_OPTIONS, enableKeepAlive: false })],
     peerDiscovery: discovery,
     services,
-    connectionManager: { inboundConnectionThreshold: 20 },
+    // Up to 128 handshakes at once: when an agent joins an office of a hundred, half of them
+    // dial it in the same moment (src/p2p/dialer.ts), and libp2p's 10 refused the rest.
+    connectionManager: { inboundConnectionThreshold: 20, maxIncomingPendingConnections: 128 },
     ...QUIET,
     start: false
   })

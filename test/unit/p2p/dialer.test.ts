@@ -1,5 +1,6 @@
 // The dialer between two real nodes on loopback: a static peer without /p2p/ is dialled and
-// re-dialled after a hang-up; a discovered peer is dialled once however often it is reported.
+// re-dialled after a hang-up; a discovered peer is dialled once however often it is reported,
+// again while dials fail, and by one side of a pair that discover each other at once.
 
 import { afterEach, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
@@ -18,11 +19,16 @@ async function mesh (): Promise<MeshNode> {
   return n
 }
 
-async function dialer (on: MeshNode, peers: string[] = []): Promise<{ dialer: Dialer, dials: () => number }> {
+/** `failFirst`: that many dials fail before reaching libp2p (a peer swamped by handshakes). */
+async function dialer (on: MeshNode, peers: string[] = [], opts: { failFirst?: number, yieldMs?: number } = {}): Promise<{ dialer: Dialer, dials: () => number }> {
   let count = 0
   const dial = on.node.dial.bind(on.node)
-  on.node.dial = async (...args) => { count++; return await dial(...args) }
-  const d = new Dialer({ libp2p: on.node, connections: on.connections, logger: silentLogger() }, { peers, redialMinMs: 50, redialMaxMs: 200, dialTimeoutMs: 2000 })
+  on.node.dial = async (...args) => {
+    count++
+    if (count <= (opts.failFirst ?? 0)) throw new Error('connection refused (test)')
+    return await dial(...args)
+  }
+  const d = new Dialer({ libp2p: on.node, connections: on.connections, logger: silentLogger() }, { peers, redialMinMs: 50, redialMaxMs: 200, dialTimeoutMs: 2000, yieldMs: opts.yieldMs ?? 200 })
   await d.start()
   d.afterStart()
   running.push(d)
@@ -48,10 +54,39 @@ describe('Dialer', () => {
     const { dials } = await dialer(b)
     const report = (m: MeshNode): void => { b.node.dispatchEvent(new CustomEvent('peer:discovery', { detail: { id: m.node.peerId, multiaddrs: m.node.getMultiaddrs() } })) }
     report(a); report(a); report(a); report(b)
-    assert.equal(dials(), 1)
     await waitFor(() => b.connections.isConnected(a.peerId), 5000, 'connected')
+    assert.equal(dials(), 1)
     report(a)
+    await new Promise(resolve => setTimeout(resolve, 400))
     assert.equal(dials(), 1, 'a connected peer is not dialled again')
+  })
+
+  it('a discovered peer whose dials fail is dialled again until connected', async () => {
+    const a = await mesh()
+    const b = await mesh()
+    await b.node.peerStore.merge(a.node.peerId, { multiaddrs: a.node.getMultiaddrs() })
+    const { dials } = await dialer(b, [], { failFirst: 2 })
+    b.node.dispatchEvent(new CustomEvent('peer:discovery', { detail: { id: a.node.peerId, multiaddrs: a.node.getMultiaddrs() } }))
+    await waitFor(() => b.connections.isConnected(a.peerId), 5000, 'connected after two failed dials')
+    assert.equal(dials(), 3)
+  })
+
+  it('two peers that discover each other at once open one connection, dialled by one side', async () => {
+    const a = await mesh()
+    const b = await mesh()
+    await a.node.peerStore.merge(b.node.peerId, { multiaddrs: b.node.getMultiaddrs() })
+    await b.node.peerStore.merge(a.node.peerId, { multiaddrs: a.node.getMultiaddrs() })
+    const da = await dialer(a, [], { yieldMs: 1000 })
+    const db = await dialer(b, [], { yieldMs: 1000 })
+    a.node.dispatchEvent(new CustomEvent('peer:discovery', { detail: { id: b.node.peerId, multiaddrs: b.node.getMultiaddrs() } }))
+    b.node.dispatchEvent(new CustomEvent('peer:discovery', { detail: { id: a.node.peerId, multiaddrs: a.node.getMultiaddrs() } }))
+    await waitFor(() => a.connections.isConnected(b.peerId) && b.connections.isConnected(a.peerId), 5000, 'connected')
+    // Past the longest yield (1.5 s): the other side saw the connection and did not dial.
+    await new Promise(resolve => setTimeout(resolve, 1700))
+    assert.equal(da.dials() + db.dials(), 1)
+    assert.equal(a.node.getConnections(b.node.peerId).length, 1)
+    const smaller = a.peerId < b.peerId ? da : db
+    assert.equal(smaller.dials(), 1, 'the peer whose id sorts first dials')
   })
 
   it('a static peer that is not a multiaddr is a ConfigError', () => {
