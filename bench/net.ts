@@ -51,6 +51,11 @@ export interface BenchNet {
   metrics (a: NetAgent): Promise<Record<string, number>>
   /** Wait until the agent has `n` connected peers. */
   waitPeers (a: NetAgent, n: number): Promise<void>
+  /**
+   * Wait until every agent has `n` connected peers: one agent asked at a time, so that waiting on
+   * a hundred agents does not itself load the machine (each question is a process in a namespace).
+   */
+  waitAllPeers (agents: NetAgent[], n: number): Promise<void>
   curl (host: NetHost, url: string, timeoutMs?: number): Promise<CurlResult>
   /** skopeo copy of `ref` (bench.test/NAME:TAG) through the agent on `host`; returns seconds. */
   pull (host: NetHost, ref: string, outDir: string): Promise<number>
@@ -143,6 +148,17 @@ export async function startBenchNet (registry: Registry, hosts: number, subnets?
       },
       waitPeers: async (a, n) => {
         await waitFor(async () => ((await bn.metrics(a)).layerd_peers_connected ?? 0) >= n, { timeoutMs: 40_000, intervalMs: 100, what: `${a.host.ns} connected to ${n} peers` })
+      },
+      waitAllPeers: async (list, n) => {
+        const pending = new Set(list)
+        try {
+          await waitFor(async () => {
+            for (const a of [...pending]) if (((await bn.metrics(a)).layerd_peers_connected ?? 0) >= n) pending.delete(a)
+            return pending.size === 0
+          }, { timeoutMs: 40_000 + 200 * list.length, intervalMs: 250, what: `${list.length} agents connected to ${n} peers each` })
+        } catch (err) {
+          throw new Error(`${err instanceof Error ? err.message : String(err)}; not connected: ${[...pending].map(a => a.host.ns).join(' ')}`)
+        }
       },
       curl: async (host, url, timeoutMs) => await curlGet(url, { netns: host.ns, timeoutMs: timeoutMs ?? 600_000 }),
       pull: async (host, ref, outDir) => {

@@ -36,7 +36,7 @@ export async function twentyAgents (b: Bench, imgA: BuiltImage, imgB: BuiltImage
     const agents: NetAgent[] = []
     // One after another, as workstations come up (twenty at once on two cores measure the start).
     for (const h of hosts) agents.push(await bn.startAgent(h, { mdns: true }))
-    await Promise.all(agents.map(async a => { await bn.waitPeers(a, 16) }))
+    await bn.waitAllPeers(agents, 16)
     const total = layerBytes(imgA)
     await bn.reset()
     const directSecs = await pullLayers(bn, hosts[0]!, bn.upstreamUrl, 'bench/twenty-a', imgA)
