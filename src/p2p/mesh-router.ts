@@ -19,7 +19,7 @@ import { InventorySender } from './inventory/sender.js'
 import { HoldersTable } from './inventory/table.js'
 import { ChangeThrottler } from './inventory/throttle.js'
 import type { PeerHealth } from './peer-health.js'
-import { INVENTORY_FRAME_TARGET, INVENTORY_PROTOCOL, INVENTORY_PROTOCOL_V11, MAX_RANGES_PER_ENTRY, countFailure } from './protocol.js'
+import { INVENTORY_FRAME_TARGET, INVENTORY_PROTOCOL, INVENTORY_PROTOCOL_V11, INVENTORY_PROTOCOL_V12, MAX_RANGES_PER_ENTRY, countFailure } from './protocol.js'
 import type { InventoryEntry } from './types.js'
 import { expectEntry } from './validate.js'
 
@@ -135,7 +135,7 @@ export class MeshRouter implements ContentRouter {
 
   async start (): Promise<void> {
     const { libp2p, connections, health } = this.components
-    await libp2p.handle([INVENTORY_PROTOCOL_V11, INVENTORY_PROTOCOL], (stream, conn) => { this.tasks.track(this.receiver.handle(stream, conn)) }, { maxInboundStreams: MAX_STREAMS, maxOutboundStreams: MAX_STREAMS })
+    await libp2p.handle([INVENTORY_PROTOCOL_V12, INVENTORY_PROTOCOL_V11, INVENTORY_PROTOCOL], (stream, conn) => { this.tasks.track(this.receiver.handle(stream, conn)) }, { maxInboundStreams: MAX_STREAMS, maxOutboundStreams: MAX_STREAMS })
     this.unsubscribe = [
       connections.onConnect(peer => { this.peerConnected(peer) }),
       connections.onDisconnect(peer => { this.peerDisconnected(peer) }),

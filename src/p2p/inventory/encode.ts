@@ -36,6 +36,11 @@ export function encodeHorizonFrame (peers: string[] | null): Uint8Array {
   return encodeJsonFrame(JSON.stringify({ type: 'horizon', peers }), 16 * 1024)
 }
 
+/** A change of the horizon last told on this stream (inventory 1.2). */
+export function encodeHorizonDelta (add: string[], remove: string[]): Uint8Array {
+  return encodeJsonFrame(JSON.stringify({ type: 'horizon', add, remove }), 16 * 1024)
+}
+
 export function encodeRemoveFrames (digests: Iterable<string>, budget: number): Uint8Array[] {
   const items = [...digests].map(d => JSON.stringify(d))
   if (items.length === 0) return []

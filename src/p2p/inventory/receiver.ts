@@ -7,7 +7,7 @@ import type { Connection, Stream } from '@libp2p/interface'
 import { AbortedError } from '../../errors.js'
 import type { Logger } from '../../log.js'
 import { FrameError, StreamReader, parseFrameObject } from '../frames.js'
-import { MAX_RANGES_PER_ENTRY, asError } from '../protocol.js'
+import { INVENTORY_PROTOCOL_V12, MAX_RANGES_PER_ENTRY, asError } from '../protocol.js'
 import type { InventoryEntry } from '../types.js'
 import { MAX_HORIZON } from '../dht-horizon.js'
 import { expectArray, expectBool, expectDigest, expectEntry, expectPeerIdText } from '../validate.js'
@@ -55,6 +55,8 @@ export class InventoryReceiver {
     const tooMany = (): FrameError => new FrameError(`more than ${max} inventory entries`, 'frame-malformed')
     let snapshot: Map<string, InventoryEntry> | undefined = new Map()
     let count = 0
+    /** The horizon told on this stream (null: many), what a 1.2 delta applies to. */
+    let horizon: Set<string> | null | undefined
     try {
       while (true) {
         const body = await reader.readFrame(this.deps.maxFrameBytes)
@@ -103,8 +105,16 @@ export class InventoryReceiver {
           case 'horizon': {
             // Inventory 1.1; after the snapshot, so a known horizon means a known inventory.
             if (snapshot !== undefined) throw new FrameError('horizon frame before the snapshot was done', 'frame-malformed')
-            const peers = msg.peers === null ? null : expectArray(msg.peers, 'peers', MAX_HORIZON).map(p => expectPeerIdText(p))
-            this.deps.horizon?.(peer, peers)
+            if (msg.peers === undefined && stream.protocol === INVENTORY_PROTOCOL_V12) {
+              // A delta (1.2): applies to a list told before on this stream.
+              if (horizon == null) throw new FrameError('horizon delta without a horizon list before it', 'frame-malformed')
+              for (const p of expectArray(msg.remove, 'remove', MAX_HORIZON)) horizon.delete(expectPeerIdText(p))
+              for (const p of expectArray(msg.add, 'add', MAX_HORIZON)) horizon.add(expectPeerIdText(p))
+              if (horizon.size > MAX_HORIZON) throw new FrameError(`horizon of more than ${MAX_HORIZON} peers`, 'frame-malformed')
+            } else {
+              horizon = msg.peers === null ? null : new Set(expectArray(msg.peers, 'peers', MAX_HORIZON).map(p => expectPeerIdText(p)))
+            }
+            this.deps.horizon?.(peer, horizon === null ? null : [...horizon])
             break
           }
           default:

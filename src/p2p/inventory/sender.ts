@@ -7,9 +7,9 @@ import { AbortedError, PeerRangeError, errorMessage } from '../../errors.js'
 import type { Logger } from '../../log.js'
 import { sleep } from '../../util/sleep.js'
 import { sendCapped } from '../frames.js'
-import { INVENTORY_PROTOCOL, INVENTORY_PROTOCOL_V11 } from '../protocol.js'
+import { INVENTORY_PROTOCOL, INVENTORY_PROTOCOL_V11, INVENTORY_PROTOCOL_V12 } from '../protocol.js'
 import type { InventoryChange, InventoryEntry } from '../types.js'
-import { encodeEntryFrames, encodeHorizonFrame, encodeRemoveFrames } from './encode.js'
+import { encodeEntryFrames, encodeHorizonDelta, encodeHorizonFrame, encodeRemoveFrames } from './encode.js'
 
 export interface InventorySenderDeps {
   peer: string
@@ -124,8 +124,8 @@ export class InventorySender {
     const conn = this.deps.connection()
     if (conn === undefined) throw new PeerRangeError('not connected')
     this.conn = conn
-    // 1.1 first; a peer that knows only 1.0 negotiates that, and is told no horizon.
-    const stream = await conn.newStream([INVENTORY_PROTOCOL_V11, INVENTORY_PROTOCOL], { signal: AbortSignal.any([signal, AbortSignal.timeout(this.deps.requestTimeoutMs)]) })
+    // Newest first; a peer that knows only 1.0 negotiates that, and is told no horizon.
+    const stream = await conn.newStream([INVENTORY_PROTOCOL_V12, INVENTORY_PROTOCOL_V11, INVENTORY_PROTOCOL], { signal: AbortSignal.any([signal, AbortSignal.timeout(this.deps.requestTimeoutMs)]) })
     this.stream = stream
     const onClose = (): void => { this.notify() }
     stream.addEventListener('close', onClose)
@@ -133,14 +133,20 @@ export class InventorySender {
       this.pending.clear() // the snapshot covers everything up to now
       this.behind.clear()
       const opts = { cap: WRITE_CAP, signal }
-      const horizon = stream.protocol === INVENTORY_PROTOCOL_V11 ? this.deps.horizon : undefined
+      const horizon = stream.protocol === INVENTORY_PROTOCOL_V11 || stream.protocol === INVENTORY_PROTOCOL_V12 ? this.deps.horizon : undefined
+      const deltas = stream.protocol === INVENTORY_PROTOCOL_V12
+      /** The horizon this stream was told last (null: many). */
+      let told: Set<string> | null | undefined
       this.horizonDirty = horizon !== undefined
       for (const f of encodeEntryFrames('inventory', this.deps.snapshot(), budget)) await sendCapped(stream, f, opts)
       while (this.live() && stream.writeStatus === 'writable') {
         if (this.horizonDirty && horizon !== undefined) {
           this.horizonDirty = false
           const peers = horizon()
-          if (peers !== undefined) await sendCapped(stream, encodeHorizonFrame(peers), opts)
+          if (peers === undefined) continue
+          const frame = deltas && told != null && peers !== null ? horizonDelta(told, peers) : encodeHorizonFrame(peers)
+          told = peers === null ? null : new Set(peers)
+          if (frame !== undefined) await sendCapped(stream, frame, opts)
           continue
         }
         if (this.pending.size === 0) {
@@ -167,4 +173,13 @@ export class InventorySender {
       }
     }
   }
+}
+
+/** The change from `told` to `now` as a 1.2 delta frame, or the whole list when that is shorter; undefined: no change. */
+function horizonDelta (told: Set<string>, now: string[]): Uint8Array | undefined {
+  const next = new Set(now)
+  const add = now.filter(p => !told.has(p))
+  const remove = [...told].filter(p => !next.has(p))
+  if (add.length === 0 && remove.length === 0) return undefined
+  return add.length + remove.length < now.length ? encodeHorizonDelta(add, remove) : encodeHorizonFrame(now)
 }

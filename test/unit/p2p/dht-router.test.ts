@@ -5,7 +5,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { multiaddr } from '@multiformats/multiaddr'
-import { INVENTORY_PROTOCOL, INVENTORY_PROTOCOL_V11, StreamReader } from '../../../src/p2p/index.js'
+import { INVENTORY_PROTOCOL, INVENTORY_PROTOCOL_V11, INVENTORY_PROTOCOL_V12, StreamReader } from '../../../src/p2p/index.js'
 import { collect, counterValue, random, sha256, useNodes, waitFor, within } from './fixtures.js'
 
 const { node, raw } = useNodes()
@@ -155,6 +155,41 @@ describe('the DHT\'s horizon', () => {
     const frame = (o: unknown): Buffer => { const b = Buffer.from(JSON.stringify(o)); const h = Buffer.alloc(4); h.writeUInt32BE(b.length); return Buffer.concat([h, b]) }
     s.send(frame({ type: 'inventory', done: true, entries: [] }))
     s.send(frame({ type: 'horizon', peers: ['../../etc/passwd'] }))
+    await within(new Promise<void>(resolve => { if (s.status !== 'open') resolve(); else s.addEventListener('close', () => resolve()) }), 5000, 'a closes the stream')
+    assert.ok(await counterValue(a.metrics, 'peerFailures', { reason: 'frame-malformed' }) >= 1, 'counted as a malformed frame')
+  })
+
+  it('over inventory 1.2 a change of the horizon goes out as a delta; a delta before a list closes the stream', async () => {
+    const a = await node()
+    const r = await raw()
+    // r speaks 1.2 as well: a offers it first.
+    const frames: Array<Record<string, unknown>> = []
+    await r.handle(INVENTORY_PROTOCOL_V12, stream => {
+      void (async () => {
+        const reader = new StreamReader(stream)
+        try {
+          while (true) {
+            const body = await reader.readFrame(1 << 20)
+            if (body === null) break
+            frames.push(JSON.parse(Buffer.from(body).toString('utf8')))
+          }
+        } catch {}
+      })()
+    })
+    await r.dial(multiaddr(a.addr))
+    await waitFor(() => frames.some(f => f.type === 'horizon'), 10_000, 'the first horizon')
+    assert.ok(Array.isArray(frames.find(f => f.type === 'horizon')?.peers), 'the first horizon on a stream is a whole list')
+    const b = await node({ peers: [a.addr] })
+    await waitFor(() => frames.some(f => f.type === 'horizon' && JSON.stringify(f).includes(b.net.peerId)), 10_000, 'b in a\'s horizon')
+    const c = await node({ peers: [a.addr] })
+    await waitFor(() => frames.some(f => f.type === 'horizon' && JSON.stringify(f).includes(c.net.peerId)), 10_000, 'c in a\'s horizon')
+    const last = frames.filter(f => f.type === 'horizon').at(-1)!
+    assert.deepEqual(last, { type: 'horizon', add: [c.net.peerId], remove: [] }, 'one more peer is told as one id')
+
+    const s = await r.dialProtocol(multiaddr(a.addr), INVENTORY_PROTOCOL_V12)
+    const frame = (o: unknown): Buffer => { const buf = Buffer.from(JSON.stringify(o)); const h = Buffer.alloc(4); h.writeUInt32BE(buf.length); return Buffer.concat([h, buf]) }
+    s.send(frame({ type: 'inventory', done: true, entries: [] }))
+    s.send(frame({ type: 'horizon', add: [b.net.peerId], remove: [] }))
     await within(new Promise<void>(resolve => { if (s.status !== 'open') resolve(); else s.addEventListener('close', () => resolve()) }), 5000, 'a closes the stream')
     assert.ok(await counterValue(a.metrics, 'peerFailures', { reason: 'frame-malformed' }) >= 1, 'counted as a malformed frame')
   })
