@@ -62,6 +62,14 @@ export interface BenchNet {
   destroy (): Promise<void>
 }
 
+/** BENCH_KEEP_LOGS=DIR: every agent's log, for a figure that went wrong. */
+function keepLogs (a: Agent): void {
+  const keep = process.env.BENCH_KEEP_LOGS
+  if (keep === undefined || keep === '') return
+  mkdirSync(keep, { recursive: true })
+  writeFileSync(join(keep, `agent-${a.pid}.log`), a.logs())
+}
+
 /** `subnets`: hosts per subnet, joined by a router (h1, the registry, is on the first). */
 export async function startBenchNet (registry: Registry, hosts: number, subnets?: number[]): Promise<BenchNet> {
   const net = await createNetwork({ hosts, ...(subnets !== undefined ? { subnets } : {}) })
@@ -69,13 +77,7 @@ export async function startBenchNet (registry: Registry, hosts: number, subnets?
   const agents: Agent[] = []
   let px: Tracked | undefined
   const destroy = async (): Promise<void> => {
-    // BENCH_KEEP_LOGS=DIR: every agent's log, for a figure that went wrong.
-    const keep = process.env.BENCH_KEEP_LOGS
-    if (keep !== undefined && keep !== '') {
-      mkdirSync(keep, { recursive: true })
-      for (const a of agents) writeFileSync(join(keep, `agent-${a.host.replace(/[^0-9a-z.]/gi, '_')}-${a.pid}.log`), a.logs())
-    }
-    for (const a of agents.splice(0)) await a.stop().catch(() => {})
+    for (const a of agents.splice(0)) { keepLogs(a); await a.stop().catch(() => {}) }
     px?.child.stdin?.end()
     await net.destroy()
     removeTempDir(dir)
@@ -134,7 +136,7 @@ export async function startBenchNet (registry: Registry, hosts: number, subnets?
         agents.push(agent)
         const na: NetAgent = { agent, host, p2p: `/ip4/${host.ip}/tcp/4050` }
         const stop = agent.stop
-        agent.stop = async (opts) => { agents.splice(agents.indexOf(agent), 1); return await stop(opts) }
+        agent.stop = async (opts) => { agents.splice(agents.indexOf(agent), 1); keepLogs(agent); return await stop(opts) }
         return na
       },
       metrics: async (a) => {
