@@ -1,6 +1,6 @@
 // Our DHT's horizon: the agents a DHT query from here could name — those in kad-dht's routing
 // table and those whose provider records we store. Each agent tells its mesh peers its horizon
-// (inventory 1.1, docs/PROTOCOL.md). An agent whose routing table holds only mesh peers, and
+// (inventory 1.1 and 1.2, docs/PROTOCOL.md). An agent whose routing table holds only mesh peers, and
 // whose mesh peers' horizons hold only mesh peers, learns nothing from the DHT that the mesh has
 // not already told it: it skips lookups and provider records until someone beyond appears
 // (docs/ROUTING.md). Two agents given each other as `--peer` paid a lookup and a record per blob
@@ -12,6 +12,8 @@ import type { Logger } from '../log.js'
 
 /** A horizon larger than this is told as "many" (null): the DHT is then always worth asking. */
 export const MAX_HORIZON = 64
+/** Changes of the horizon within this long are told together. */
+const SETTLE_MS = 250
 
 /** The parts of kad-dht read here (its routing table and provider store are not in its interface). */
 interface KadInternals {
@@ -94,13 +96,15 @@ export class DhtHorizon {
   private changed (): void {
     if (this.scheduled) return
     this.scheduled = true
-    // A burst of routing-table changes (start-up, a refresh) is told once.
-    setImmediate(() => {
+    // A burst of routing-table changes is told once: an agent that joins fills its table over a
+    // second or so, and told every mesh peer each step (7 frames to each in an office of 10).
+    setTimeout(() => {
       this.scheduled = false
+      if (!this.running) return
       const now = JSON.stringify(this.peers())
       if (now === this.last) return
       this.last = now
       for (const fn of this.listeners) fn()
-    })
+    }, SETTLE_MS).unref()
   }
 }
