@@ -7,6 +7,13 @@
 // Also: two early queries after start (1 s, 4 s: two agents that start at the same instant can
 // both ask before the other listens), and no 'peer' event for a peer this node is connected to
 // (libp2p would only merge the same addresses into its peer store again).
+//
+// Answers are paced as RFC 6762 §6 asks: 20–120 ms after the query, at most one a second, one for
+// all queries in between. @libp2p/mdns answers every query at once, and every agent asks when it
+// starts: five agents starting in an office of 35 sent 175 answers to every socket in the same
+// few milliseconds, more than its receive buffer holds (212 KB here). The newest agents, still
+// busy starting, lost the lot: they heard no one, no one heard their answers, and they waited for
+// the next round a minute later (bench fig. 11).
 
 import { mdns as libp2pMdns } from '@libp2p/mdns'
 import { peerDiscoverySymbol, type PeerDiscovery, type PeerDiscoveryEvents, type PeerInfo, type Startable } from '@libp2p/interface'
@@ -30,6 +37,14 @@ export interface OfficeMdnsComponents {
   [key: string]: unknown
 }
 
+/** An answer goes out this long after the query (random in the range)... */
+const ANSWER_DELAY_MS: [number, number] = [20, 120]
+/** ...and at most once per this long. */
+const ANSWER_EVERY_MS = 1000
+
+type QueryPacket = { questions?: Array<{ name: string, type: string }> }
+type QueryHandler = (packet: QueryPacket, rinfo: { address: string }) => void
+
 /** What this module uses of multicast-dns (the instance @libp2p/mdns keeps in `.mdns`). */
 interface MulticastDns {
   query: (q: { questions: Array<{ name: string, type: string }> }) => void
@@ -47,7 +62,7 @@ export function officeMdns (init: OfficeMdnsInit = {}): (components: OfficeMdnsC
 export class OfficeMdns extends TypedEventEmitter<PeerDiscoveryEvents> implements PeerDiscovery, Startable {
   readonly [Symbol.toStringTag] = 'layerd:mdns'
   readonly [peerDiscoverySymbol] = this
-  private readonly inner: PeerDiscovery & Startable & { mdns?: MulticastDns }
+  private readonly inner: PeerDiscovery & Startable & { mdns?: MulticastDns, _onMdnsQuery?: QueryHandler }
   private readonly intervalMs: number
   private readonly serviceTag: string
   private readonly early: number[]
@@ -56,6 +71,11 @@ export class OfficeMdns extends TypedEventEmitter<PeerDiscoveryEvents> implement
   private startedAt = 0
   /** When another agent last asked for our service (ms, Date.now()). */
   private lastOtherQuery = 0
+  /** When we last answered (ms), and the query an answer is scheduled for. */
+  private lastAnswer = 0
+  private answerDue: { packet: QueryPacket, rinfo: { address: string } } | undefined
+  /** @libp2p/mdns's own query handler: it answers, when we let it. */
+  private answer: QueryHandler | undefined
 
   constructor (private readonly components: OfficeMdnsComponents, private readonly init: OfficeMdnsInit = {}) {
     super()
@@ -70,6 +90,13 @@ export class OfficeMdns extends TypedEventEmitter<PeerDiscoveryEvents> implement
     this.localAddrs = localAddresses()
     this.startedAt = Date.now()
     await this.inner.start()
+    // Take over @libp2p/mdns's answering (its handler is bound in its constructor, so the
+    // instance holds the very function it registered) to pace it.
+    const own = this.inner._onMdnsQuery
+    if (this.inner.mdns !== undefined && typeof own === 'function') {
+      this.inner.mdns.removeListener('query', own)
+      this.answer = own
+    }
     this.inner.mdns?.on('query', this.onQuery)
     for (const ms of this.early) this.after(ms, () => { if (this.lastOtherQuery <= this.startedAt) this.query() })
     this.schedule()
@@ -79,18 +106,35 @@ export class OfficeMdns extends TypedEventEmitter<PeerDiscoveryEvents> implement
     for (const t of this.timers) clearTimeout(t)
     this.timers.clear()
     this.inner.mdns?.removeListener('query', this.onQuery)
+    this.answerDue = undefined
+    this.answer = undefined
     await this.inner.stop()
   }
 
   private readonly onInnerPeer = (e: CustomEvent<PeerInfo>): void => {
-    if (this.components.connectionManager.getConnections(e.detail.id).length > 0) return
+    // Told even when connected: the peer that dials first may be heard after its connection came.
     this.init.onPeer?.(e.detail.id.toString())
+    if (this.components.connectionManager.getConnections(e.detail.id).length > 0) return
     this.safeDispatchEvent('peer', { detail: e.detail })
   }
 
-  private readonly onQuery = (packet: { questions?: Array<{ name: string, type: string }> }, rinfo: { address: string }): void => {
-    if (this.localAddrs.has(rinfo.address)) return // our own query, looped back
-    if (packet.questions?.some(q => q.name === this.serviceTag) === true) this.lastOtherQuery = Date.now()
+  private readonly onQuery = (packet: QueryPacket, rinfo: { address: string }): void => {
+    const ours = packet.questions?.some(q => q.name === this.serviceTag) === true
+    if (ours && !this.localAddrs.has(rinfo.address)) this.lastOtherQuery = Date.now() // not our own, looped back
+    if (this.answer === undefined) return // @libp2p/mdns answers by itself
+    if (!ours) return
+    // One answer for every query until it goes out, not sooner than a second after the last.
+    if (this.answerDue !== undefined) return
+    this.answerDue = { packet, rinfo }
+    const [lo, hi] = ANSWER_DELAY_MS
+    const delay = Math.max(lo + Math.random() * (hi - lo), this.lastAnswer + ANSWER_EVERY_MS - Date.now())
+    this.after(delay, () => {
+      const due = this.answerDue
+      this.answerDue = undefined
+      if (due === undefined || this.answer === undefined) return
+      this.lastAnswer = Date.now()
+      this.answer(due.packet, due.rinfo)
+    })
   }
 
   /** The periodic query: skipped when another agent asked within the last interval. */
