@@ -12,7 +12,7 @@ import { makeTempDir, removeTempDir, waitFor, type Tracked } from '../test/helpe
 import { skopeoCopy, writeRegistriesConf } from '../test/helpers/skopeo.js'
 import type { Registry } from '../test/helpers/registry.js'
 import { agentEnv, configArgs, DIST, NODE, UP } from './context.js'
-import { curlGet, type CurlResult } from './lib.js'
+import { cpuSecs, curlGet, type CurlResult } from './lib.js'
 
 export interface ProxyStats { totalBytes: number, requests: number, blobGets: number }
 export interface ProxyLogEntry { client?: string, path: string, range?: string, status: number, bytes: number, startedAt: number, ms: number }
@@ -159,7 +159,14 @@ export async function startBenchNet (registry: Registry, hosts: number, subnets?
             return pending.size === 0
           }, { timeoutMs: 40_000 + 200 * list.length, intervalMs: 250, what: `${list.length} agents connected to ${n} peers each` })
         } catch (err) {
-          throw new Error(`${err instanceof Error ? err.message : String(err)}; not connected: ${[...pending].map(a => a.host.ns).join(' ')}`)
+          const why: string[] = []
+          for (const a of [...pending].slice(0, 5)) {
+            const udp = await net.run(a.host, 'ss', ['-uanp'], { timeoutMs: 5000 })
+            const m = await net.run(a.host, 'curl', ['-s', '-m', '3', '--noproxy', '*', 'http://127.0.0.1:5000/metrics'], { timeoutMs: 5000 })
+            const peers = /^layerd_peers_connected\s+(\S+)/m.exec(m.stdout)?.[1]
+            why.push(`${a.host.ns}: metrics ${m.code === 0 ? `peers=${peers}` : `failed (${m.code})`}, cpu ${cpuSecs(a.agent.pid).toFixed(2)} s, udp ${udp.stdout.split('\n').filter(l => l.includes('5353')).join(' | ')}`)
+          }
+          throw new Error(`${err instanceof Error ? err.message : String(err)}; not connected: ${[...pending].map(a => a.host.ns).join(' ')}\n${why.join('\n')}`)
         }
       },
       curl: async (host, url, timeoutMs) => await curlGet(url, { netns: host.ns, timeoutMs: timeoutMs ?? 600_000 }),

@@ -15,7 +15,8 @@
 //   fig 8   client ← agent ← neighbour vs plain HTTP over the same bridge (namespaces)
 //   fig 9   three neighbours capped at CAP_MIBS upload each serve one pull (namespaces)
 //   fig 10  cold COLD_MB blob via agent vs the durability floor (curl | dd oflag=dsync)
-//   fig 11  idle agents (5, 20, ... on one bridge, mDNS): CPU and traffic in total and per agent
+//   fig 11  idle agents (5, 20, ... on one bridge, mDNS): CPU and traffic in total and per agent;
+//           what the office paid to join, and what one more agent joining a settled office costs
 //   fig 12  20 agents on one bridge, 8 pull cold at once behind the shaped link vs 1 alone
 //   fig 13  two subnets joined by a router, one bootstrap peer: a pull on each side, upstream bytes
 //

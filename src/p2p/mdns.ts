@@ -10,10 +10,8 @@
 //
 // Answers are paced as RFC 6762 §6 asks: 20–120 ms after the query, at most one a second, one for
 // all queries in between. @libp2p/mdns answers every query at once, and every agent asks when it
-// starts: five agents starting in an office of 35 sent 175 answers to every socket in the same
-// few milliseconds, more than its receive buffer holds (212 KB here). The newest agents, still
-// busy starting, lost the lot: they heard no one, no one heard their answers, and they waited for
-// the next round a minute later (bench fig. 11).
+// starts: five agents starting together in an office of 35 drew 175 answers, to every agent's
+// socket, within a few milliseconds; now 35, spread over 100 ms.
 
 import { mdns as libp2pMdns } from '@libp2p/mdns'
 import { peerDiscoverySymbol, type PeerDiscovery, type PeerDiscoveryEvents, type PeerInfo, type Startable } from '@libp2p/interface'
