@@ -18,6 +18,24 @@ async function eventually (cond: () => Promise<boolean>, ms: number, what: strin
   }
 }
 
+/** Every frame an agent sends the raw peer `r` on `protocol`, parsed, as it arrives. */
+async function recordFrames (r: Awaited<ReturnType<typeof raw>>, protocol: string): Promise<Array<Record<string, unknown>>> {
+  const frames: Array<Record<string, unknown>> = []
+  await r.handle(protocol, stream => {
+    void (async () => {
+      const reader = new StreamReader(stream)
+      try {
+        while (true) {
+          const body = await reader.readFrame(1 << 20)
+          if (body === null) break
+          frames.push(JSON.parse(Buffer.from(body).toString('utf8')))
+        }
+      } catch {}
+    })()
+  })
+  return frames
+}
+
 describe('DHT router', () => {
   it('an agent that only knows the bootstrap finds a blob two hops away, with its ranges, and takes it', async () => {
     const boot = await node({ maxMeshPeers: 0 })
@@ -131,19 +149,7 @@ describe('the DHT\'s horizon', () => {
     const r = await raw()
     // r speaks 1.0 only (rawPeer registers it): record the frames a sends it.
     await r.unhandle(INVENTORY_PROTOCOL)
-    const frames: Array<Record<string, unknown>> = []
-    await r.handle(INVENTORY_PROTOCOL, stream => {
-      void (async () => {
-        const reader = new StreamReader(stream)
-        try {
-          while (true) {
-            const body = await reader.readFrame(1 << 20)
-            if (body === null) break
-            frames.push(JSON.parse(Buffer.from(body).toString('utf8')))
-          }
-        } catch {}
-      })()
-    })
+    const frames = await recordFrames(r, INVENTORY_PROTOCOL)
     await r.dial(multiaddr(a.addr))
     await waitFor(() => frames.some(f => f.type === 'inventory' && f.done === true), 10_000, 'the snapshot over 1.0')
     assert.ok(JSON.stringify(frames).includes(d))
@@ -163,19 +169,7 @@ describe('the DHT\'s horizon', () => {
     const a = await node()
     const r = await raw()
     // r speaks 1.2 as well: a offers it first.
-    const frames: Array<Record<string, unknown>> = []
-    await r.handle(INVENTORY_PROTOCOL_V12, stream => {
-      void (async () => {
-        const reader = new StreamReader(stream)
-        try {
-          while (true) {
-            const body = await reader.readFrame(1 << 20)
-            if (body === null) break
-            frames.push(JSON.parse(Buffer.from(body).toString('utf8')))
-          }
-        } catch {}
-      })()
-    })
+    const frames = await recordFrames(r, INVENTORY_PROTOCOL_V12)
     await r.dial(multiaddr(a.addr))
     await waitFor(() => frames.some(f => f.type === 'horizon'), 10_000, 'the first horizon')
     assert.ok(Array.isArray(frames.find(f => f.type === 'horizon')?.peers), 'the first horizon on a stream is a whole list')
