@@ -6,6 +6,7 @@
 
 import type { PeerId } from '@libp2p/interface'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import { setMaxListeners } from 'node:events'
 import type { Libp2p } from 'libp2p'
 import { DEFAULTS } from '../config/defaults.js'
 import { ConfigError, errorMessage } from '../errors.js'
@@ -77,6 +78,8 @@ export class Dialer {
     this.discoveredRetries = init.discoveredRetries ?? 6
     this.log = components.logger
     this.tasks = new Tasks(this.log)
+    // Every dial, and every discovered peer waiting for its next try, listens for stop().
+    setMaxListeners(Infinity, this.stopController.signal)
   }
 
   /** Listen for discoveries (before the node starts, so none is missed). */
