@@ -35,9 +35,12 @@ export interface DialerInit {
    * after this long (±50 %). One handshake per pair instead of two. @default 2000
    */
   yieldMs?: number
-  /** Re-dials of a discovered peer after the first failed (backoff redialMinMs..redialMaxMs; a new report starts again). @default 6 */
+  /** Re-dials of a peer mDNS reported, after the first failed (backoff redialMinMs..redialMaxMs; a new report starts again; not after a failed handshake). @default 6 */
   discoveredRetries?: number
 }
+
+/** A noise handshake that failed (another office secret): trying again cannot help. */
+const HANDSHAKE_FAILED = /handshake|decrypt/i
 
 /** While connected to a static peer, look again this often even if no disconnect comes. */
 const RECHECK_MS = 5_000
@@ -126,7 +129,10 @@ export class Dialer {
     const connected = (): boolean => this.components.connections.connectionTo(peer) !== undefined
     let wait = peer < this.components.libp2p.peerId.toString() ? this.yieldMs * (0.5 + Math.random()) : 0
     let backoff = this.redialMinMs
-    for (let attempt = 0; attempt <= this.discoveredRetries; attempt++) {
+    // Only a peer on our segment is worth more tries: the DHT names departed peers for long
+    // (stale routing tables), and a failed handshake is another office's secret, not load.
+    const retries = this.mdnsPeers.has(peer) ? this.discoveredRetries : 0
+    for (let attempt = 0; attempt <= retries; attempt++) {
       try {
         await sleep(wait, this.stopController.signal)
       } catch { return }
@@ -137,9 +143,11 @@ export class Dialer {
         return
       } catch (err) {
         if (!this.running) return
+        const last = attempt >= retries || HANDSHAKE_FAILED.test(errorMessage(err))
         wait = backoff * (0.8 + Math.random() * 0.4)
         backoff = Math.min(backoff * 2, this.redialMaxMs)
-        this.log.debug({ peer, err: errorMessage(err), attempt, retryInMs: attempt < this.discoveredRetries ? Math.round(wait) : undefined }, 'dialling discovered peer failed')
+        this.log.debug({ peer, err: errorMessage(err), attempt, retryInMs: last ? undefined : Math.round(wait) }, 'dialling discovered peer failed')
+        if (last) return
       }
     }
   }

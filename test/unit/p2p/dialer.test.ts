@@ -61,14 +61,35 @@ describe('Dialer', () => {
     assert.equal(dials(), 1, 'a connected peer is not dialled again')
   })
 
-  it('a discovered peer whose dials fail is dialled again until connected', async () => {
+  it('a peer mDNS reported whose dials fail is dialled again until connected', async () => {
     const a = await mesh()
     const b = await mesh()
     await b.node.peerStore.merge(a.node.peerId, { multiaddrs: a.node.getMultiaddrs() })
-    const { dials } = await dialer(b, [], { failFirst: 2 })
+    const { dialer: d, dials } = await dialer(b, [], { failFirst: 2 })
+    d.mdnsPeers.add(a.peerId)
     b.node.dispatchEvent(new CustomEvent('peer:discovery', { detail: { id: a.node.peerId, multiaddrs: a.node.getMultiaddrs() } }))
     await waitFor(() => b.connections.isConnected(a.peerId), 5000, 'connected after two failed dials')
     assert.equal(dials(), 3)
+  })
+
+  it('a peer the DHT named, or one whose handshake failed, is not dialled again', async () => {
+    const a = await mesh()
+    const b = await mesh()
+    const c = await mesh()
+    for (const m of [a, c]) await b.node.peerStore.merge(m.node.peerId, { multiaddrs: m.node.getMultiaddrs() })
+    const { dialer: d, dials } = await dialer(b, [], { failFirst: 2 })
+    // a: not reported by mDNS (the DHT names departed peers for long).
+    b.node.dispatchEvent(new CustomEvent('peer:discovery', { detail: { id: a.node.peerId, multiaddrs: a.node.getMultiaddrs() } }))
+    await new Promise(resolve => setTimeout(resolve, 700))
+    assert.equal(dials(), 1)
+    assert.equal(b.connections.isConnected(a.peerId), false)
+    // c: on the segment, but its handshake fails (another office secret).
+    d.mdnsPeers.add(c.peerId)
+    let cDials = 0
+    b.node.dial = async () => { cDials++; throw new Error('handshake stage 1 validation fail: Invalid chacha20poly1305 decryption') }
+    b.node.dispatchEvent(new CustomEvent('peer:discovery', { detail: { id: c.node.peerId, multiaddrs: c.node.getMultiaddrs() } }))
+    await new Promise(resolve => setTimeout(resolve, 700))
+    assert.equal(cDials, 1)
   })
 
   it('two peers that discover each other at once open one connection, dialled by one side', async () => {
