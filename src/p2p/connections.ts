@@ -13,6 +13,7 @@ import { INVENTORY_PROTOCOL } from './protocol.js'
 
 /** How a peer came to be connected: configured, mDNS, a DHT lookup, or it dialled us. */
 export type FoundBy = 'static' | 'mdns' | 'dht' | 'inbound'
+const FOUND_RANK: Record<FoundBy, number> = { static: 3, mdns: 2, dht: 1, inbound: 0 }
 
 export interface ConnectionsComponents {
   libp2p: Libp2p
@@ -103,10 +104,14 @@ export class Connections {
 
   isConnected (peer: string): boolean { return this.connected.has(peer) }
 
-  /** Remember how a peer was found, before dialling it (first reason wins, static over all). */
+  /**
+   * Remember how a peer was found: the most telling reason wins (static, then mdns, then dht).
+   * mDNS answers are paced (src/p2p/mdns.ts), so the DHT may name a neighbour on our own segment
+   * a moment before mDNS does.
+   */
   noteFoundBy (peer: string, how: FoundBy): void {
     const known = this.found.get(peer)
-    if (known === undefined || known === 'inbound' || how === 'static') this.found.set(peer, how)
+    if (known === undefined || FOUND_RANK[how] > FOUND_RANK[known]) this.found.set(peer, how)
   }
 
   foundBy (peer: string): FoundBy { return this.found.get(peer) ?? 'inbound' }
