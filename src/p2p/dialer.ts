@@ -128,7 +128,7 @@ export class Dialer {
     const peer = id.toString()
     const connected = (): boolean => this.components.connections.connectionTo(peer) !== undefined
     let wait = peer < this.components.libp2p.peerId.toString() ? this.yieldMs * (0.5 + Math.random()) : 0
-    let backoff = this.redialMinMs
+    const nextWait = this.backoff()
     // Only a peer on our segment is worth more tries: the DHT names departed peers for long
     // (stale routing tables), and a failed handshake is another office's secret, not load.
     const retries = this.mdnsPeers.has(peer) ? this.discoveredRetries : 0
@@ -144,8 +144,7 @@ export class Dialer {
       } catch (err) {
         if (!this.running) return
         const last = attempt >= retries || HANDSHAKE_FAILED.test(errorMessage(err))
-        wait = backoff * (0.8 + Math.random() * 0.4)
-        backoff = Math.min(backoff * 2, this.redialMaxMs)
+        wait = nextWait()
         this.log.debug({ peer, err: errorMessage(err), attempt, retryInMs: last ? undefined : Math.round(wait) }, 'dialling discovered peer failed')
         if (last) return
       }
@@ -154,7 +153,7 @@ export class Dialer {
 
   private async staticLoop (addr: Multiaddr): Promise<void> {
     let known = addr.getComponents().find(c => c.name === 'p2p')?.value
-    let backoff = this.redialMinMs
+    let nextWait = this.backoff()
     const address = addr.toString()
     while (this.running) {
       if (known !== undefined && this.components.connections.connectionTo(known) !== undefined) {
@@ -165,16 +164,26 @@ export class Dialer {
         const conn = await this.components.libp2p.dial(addr, { signal: this.signal })
         known = conn.remotePeer.toString()
         this.components.connections.noteFoundBy(known, 'static')
-        backoff = this.redialMinMs
+        nextWait = this.backoff()
         this.log.debug({ address, peer: known }, 'static peer dialled')
       } catch (err) {
         if (!this.running) return
-        this.log.debug({ address, err: errorMessage(err), retryInMs: backoff }, 'static peer dial failed')
+        const wait = nextWait()
+        this.log.debug({ address, err: errorMessage(err), retryInMs: Math.round(wait) }, 'static peer dial failed')
         try {
-          await sleep(backoff * (0.8 + Math.random() * 0.4), this.stopController.signal)
+          await sleep(wait, this.stopController.signal)
         } catch { return }
-        backoff = Math.min(backoff * 2, this.redialMaxMs)
       }
+    }
+  }
+
+  /** Waits between dials of one peer: redialMinMs doubling to redialMaxMs, each ±20 %. */
+  private backoff (): () => number {
+    let next = this.redialMinMs
+    return () => {
+      const wait = next * (0.8 + Math.random() * 0.4)
+      next = Math.min(next * 2, this.redialMaxMs)
+      return wait
     }
   }
 
