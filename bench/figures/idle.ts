@@ -17,6 +17,15 @@ async function txBytes (bn: BenchNet, h: NetHost): Promise<number> {
   return Number(f[8])
 }
 
+/** TX bytes of each host's eth0. */
+async function txAll (bn: BenchNet, hosts: NetHost[]): Promise<number[]> {
+  return await Promise.all(hosts.map(async h => await txBytes(bn, h)))
+}
+/** Bytes the hosts sent between two readings of txAll. */
+function sentSince (before: number[], after: number[]): number {
+  return after.reduce((sum, v, i) => sum + v - (before[i] as number), 0)
+}
+
 /** How long a joining agent is watched (its start, mDNS at 1 s and 4 s, connections, DHT start). */
 const JOIN_MS = 15_000
 
@@ -30,7 +39,7 @@ export async function idleAgents (b: Bench): Promise<void> {
       const hosts = bn.hosts.slice(1, n + 1)
       const agents: NetAgent[] = []
       const started = performance.now()
-      const txStart = await Promise.all(hosts.map(async h => await txBytes(bn, h)))
+      const txStart = await txAll(bn, hosts)
       // Five at a time, each five connected before the next start, as workstations boot through
       // a morning: a hundred agents started at once on 2 cores measure only the start (each join
       // costs every agent ~0.2 CPU s, see the join figure), and some waited more than a minute
@@ -49,27 +58,25 @@ export async function idleAgents (b: Bench): Promise<void> {
       // DHT tables), per agent.
       const startCpu = agents.reduce((sum, a) => sum + cpuSecs(a.agent.pid), 0) / n
       const startSecs = (performance.now() - started) / 1000
-      const tx0 = await Promise.all(hosts.map(async h => await txBytes(bn, h)))
-      const startKB = tx0.reduce((sum, v, i) => sum + v - (txStart[i] as number), 0) / 1e3 / n
+      const tx0 = await txAll(bn, hosts)
+      const startKB = sentSince(txStart, tx0) / 1e3 / n
       const meter = new CpuMeter(agents.map(a => a.agent.pid))
       const t0 = performance.now()
       await new Promise(resolve => setTimeout(resolve, ENV.IDLE_MS))
       const secs = (performance.now() - t0) / 1000
       const cpu = meter.stop()
-      const tx1 = await Promise.all(hosts.map(async h => await txBytes(bn, h)))
-      const tx = tx1.reduce((s, v, i) => s + v - (tx0[i] as number), 0)
+      const tx = sentSince(tx0, await txAll(bn, hosts))
       const rss = Math.max(...agents.map(a => memOf(a.agent.pid).hwmMB))
       // One more agent joins the settled office (a workstation that boots): its CPU and the
       // office's, from its start until JOIN_MS after, and the bytes all of them sent meanwhile.
       const newHost = bn.hosts[n + 1] as NetHost
       const office = new CpuMeter(agents.map(a => a.agent.pid))
-      const j0 = await Promise.all([...hosts, newHost].map(async h => await txBytes(bn, h)))
+      const j0 = await txAll(bn, [...hosts, newHost])
       const joiner = await bn.startAgent(newHost, { mdns: true })
       await new Promise(resolve => setTimeout(resolve, JOIN_MS))
       const joinOwn = cpuSecs(joiner.agent.pid)
       const joinOffice = office.stop()
-      const j1 = await Promise.all([...hosts, newHost].map(async h => await txBytes(bn, h)))
-      const joinKB = j1.reduce((sum, v, i) => sum + v - (j0[i] as number), 0) / 1e3
+      const joinKB = sentSince(j0, await txAll(bn, [...hosts, newHost])) / 1e3
       const row = { n, cpuPct: 100 * cpu / secs, txKBs: tx / 1e3 / secs, rssMB: rss, startCpu, startSecs, startKB, joinOwn, joinOffice, joinKB }
       rows.push(row)
       b.report.say(`  ${n} idle agents: CPU ${f2(row.cpuPct)}% of one core, sent ${f2(row.txKBs)} KB/s in total, peak RSS ${f1(rss)} MB; joining took ${f1(startSecs)} s, ${f2(startCpu)} CPU s and ${f1(startKB)} KB sent per agent`)
